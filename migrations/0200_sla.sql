@@ -1,0 +1,100 @@
+-- SLA worker: each ticket's clocks and the durable timers that fire their warnings, breaches and
+-- escalations exactly once across replicas.
+
+-- The ticket facts the SLA policy looks at, as last seen by the SLA worker.
+create table sla_tickets (
+    ticket_id     uuid primary key,
+    ticket_no     text,
+    priority      text,
+    department    text,
+    category      text,
+    customer_type text,
+    created_at    timestamptz not null default now(),
+    updated_at    timestamptz not null default now()
+);
+create trigger sla_tickets_updated_at before update on sla_tickets
+    for each row execute function set_updated_at();
+
+-- One row per clock of a ticket (first response, proactive contact, resolution, ...).
+-- Durations are stored in microseconds of business time (or wall time for basis = 'wall').
+create table sla_clocks (
+    ticket_id         uuid not null references sla_tickets (ticket_id),
+    kind              text not null,
+    -- Bumped by a restart (reopened ticket, next proactive contact).
+    cycle             integer not null,
+    -- Bumped by every change that moves a deadline; timers carry the version they were planned for.
+    version           integer not null,
+    status            text not null check (status in ('running', 'paused', 'stopped')),
+    basis             text not null check (basis in ('business', 'wall')),
+    target_us         bigint not null,
+    -- Ascending fractions of the target at which to warn, e.g. [0.75, 0.9].
+    warning_fractions jsonb not null,
+    started_at        timestamptz not null,
+    elapsed_us        bigint not null,
+    running_since     timestamptz,
+    stopped_at        timestamptz,
+    breached_at       timestamptz,
+    warned_fraction   double precision not null default 0,
+    -- The breach instant while running (null when paused or stopped), so the api and reports can
+    -- list overdue tickets without knowing calendars.
+    due_at            timestamptz,
+    updated_at        timestamptz not null default now(),
+    primary key (ticket_id, kind)
+);
+create index sla_clocks_due_idx on sla_clocks (due_at) where status = 'running';
+create trigger sla_clocks_updated_at before update on sla_clocks
+    for each row execute function set_updated_at();
+
+-- Durable timers. A row is pending while fired_at is null; firing (or superseding) sets fired_at in the
+-- same transaction as the effect, so a timer fires once whichever replica claims it.
+create table sla_timers (
+    id         bigserial primary key,
+    ticket_id  uuid not null,
+    clock      text not null,
+    -- The clock version this timer was planned for; a mismatch at firing time means "stale".
+    version    integer not null,
+    event      text not null check (event in ('warning', 'breach', 'escalation')),
+    fraction   double precision,
+    due_at     timestamptz not null,
+    fired_at   timestamptz,
+    -- fired | stale | superseded
+    outcome    text,
+    created_at timestamptz not null default now()
+);
+-- Only pending rows are indexed (SPEC invariant 9): polling stays fast however many fired rows pile up.
+create index sla_timers_pending_due_idx on sla_timers (due_at) where fired_at is null;
+create index sla_timers_pending_clock_idx on sla_timers (ticket_id, clock) where fired_at is null;
+
+-- Wake the firing loops when new timers are planned (a hint; they also poll).
+create function notify_sla_timers() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('loopdesk_sla_timers', '');
+    return null;
+end $$;
+create trigger sla_timers_notify after insert on sla_timers
+    for each statement execute function notify_sla_timers();
+
+-- Every clock of every ticket at once, for the api: elapsed and remaining are exact for paused and
+-- stopped clocks; for running clocks `due_at` is the business-time deadline and `overdue` compares it
+-- with the current time.
+create view sla_ticket_clocks as
+select c.ticket_id,
+       t.ticket_no,
+       t.department,
+       t.priority,
+       c.kind,
+       c.cycle,
+       c.status,
+       c.basis,
+       c.target_us / 1000000 as target_secs,
+       c.elapsed_us / 1000000 as banked_secs,
+       c.started_at,
+       c.running_since,
+       c.stopped_at,
+       c.due_at,
+       c.breached_at,
+       c.warned_fraction,
+       (c.breached_at is not null or (c.status = 'running' and c.due_at <= now())) as overdue,
+       case when c.status = 'stopped' then c.breached_at is null and c.elapsed_us <= c.target_us end as met
+from sla_clocks c
+join sla_tickets t using (ticket_id);

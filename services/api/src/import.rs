@@ -1,0 +1,789 @@
+//! `POST /v1/import`: the team's tracking spreadsheet (CSV or XLSX, Chinese or English headers) becomes
+//! historical tickets with their real times. Each row is checked on its own and answered with
+//! `created`, `duplicate` or `error` (code, field, message); good rows are kept when others are bad.
+//! All created rows commit in one transaction (each inside its own savepoint).
+//!
+//! Imported tickets are history: no `ticket.created` event is published, so the router, SLA and survey
+//! workers do not act on tickets closed long ago; the reports count them from their real submit times.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use shared::timeline::TimelineEntry;
+use uuid::Uuid;
+
+use crate::auth::{Perm, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::period;
+use crate::AppState;
+
+/// The channel imported tickets carry: the spreadsheet does not say where feedback came from.
+pub const IMPORT_CHANNEL: &str = "import";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Col {
+    Date,
+    CustomerId,
+    Description,
+    Category,
+    Priority,
+    SubmitTime,
+    FirstReply,
+    FirstResponseMinutes,
+    ResolvedTime,
+    ResolutionMinutes,
+    FirstContact,
+    Status,
+    Reason,
+    Owner,
+    Department,
+}
+
+/// Header → column, after trimming, lower-casing and dropping spaces, `_` and `-`.
+fn column(header: &str) -> Option<Col> {
+    let h: String = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '(' | ')' | '（' | '）'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    Some(match h.as_str() {
+        "日期" | "date" => Col::Date,
+        "客户编号" | "customerid" | "customer" | "customerno" => Col::CustomerId,
+        "问题描述" | "description" | "problemdescription" => Col::Description,
+        "问题类型" | "type" | "category" | "problemtype" => Col::Category,
+        "优先级" | "priority" => Col::Priority,
+        "提交时间" | "submittime" | "submittedat" | "submitted" => Col::SubmitTime,
+        "首次回复时间" | "firstreplytime" | "firstreply" | "firstreplyat" => Col::FirstReply,
+        "首次响应耗时" | "首次响应耗时分钟" | "firstresponseminutes" | "firstresponsetime" => {
+            Col::FirstResponseMinutes
+        }
+        "解决时间" | "resolvedtime" | "resolved" | "resolvedat" => Col::ResolvedTime,
+        "解决耗时" | "解决耗时分钟" | "resolutionminutes" | "resolutiontime" => {
+            Col::ResolutionMinutes
+        }
+        "是否首次解决" | "firstcontactresolved" | "firstcontactresolution" | "fcr" => {
+            Col::FirstContact
+        }
+        "解决状态" | "status" => Col::Status,
+        "未解决原因" | "unresolvedreason" | "reason" => Col::Reason,
+        "责任人" | "owner" => Col::Owner,
+        "部门" | "department" => Col::Department,
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Time zone of the sheet's dates and times (default: the configured one).
+    pub tz: Option<String>,
+    /// csv | xlsx; detected from the content when absent.
+    pub format: Option<String>,
+    /// Lead department for rows without a department column (supervisors: always their own).
+    pub department: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// e.g. `missing_field`, `invalid_value`, `invalid_time`, `inconsistent`.
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RowResult {
+    /// 1-based line of the sheet (the header is line 1).
+    pub line: usize,
+    /// created | duplicate | error.
+    pub result: &'static str,
+    pub ticket_no: Option<String>,
+    pub error: Option<RowError>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    pub created: usize,
+    pub duplicates: usize,
+    pub errors: usize,
+    /// Headers that matched no known column.
+    pub ignored_columns: Vec<String>,
+    pub rows: Vec<RowResult>,
+}
+
+/// A sheet as text cells, header first.
+fn read_csv(body: &[u8]) -> ApiResult<Vec<Vec<String>>> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad("invalid_utf8", "CSV must be UTF-8 (save as \"CSV UTF-8\")"))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let rec =
+            rec.map_err(|e| ApiError::bad("malformed_csv", format!("line {}: {e}", i + 1)))?;
+        rows.push(rec.iter().map(str::to_string).collect());
+    }
+    Ok(rows)
+}
+
+fn cell_text(cell: &calamine::Data) -> String {
+    use calamine::Data;
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => {
+            if *b {
+                "是".into()
+            } else {
+                "否".into()
+            }
+        }
+        Data::DateTime(d) => match d.as_datetime() {
+            // A time-only cell is a fraction of a day counted from Excel's epoch.
+            Some(dt) if dt.date() < NaiveDate::from_ymd_opt(1900, 1, 2).unwrap_or_default() => {
+                dt.format("%H:%M").to_string()
+            }
+            Some(dt) if dt.time() == NaiveTime::MIN => dt.format("%Y-%m-%d").to_string(),
+            Some(dt) => dt.format("%Y-%m-%d %H:%M").to_string(),
+            None => d.as_f64().to_string(),
+        },
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => format!("#ERROR {e:?}"),
+    }
+}
+
+fn read_xlsx(body: Bytes) -> ApiResult<Vec<Vec<String>>> {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(Cursor::new(body)).map_err(|e| {
+            ApiError::bad(
+                "malformed_xlsx",
+                format!("not a readable XLSX workbook: {e}"),
+            )
+        })?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or_else(|| ApiError::bad("malformed_xlsx", "the workbook has no sheet"))?
+        .map_err(|e| ApiError::bad("malformed_xlsx", format!("first sheet unreadable: {e}")))?;
+    Ok(range
+        .rows()
+        .map(|r| r.iter().map(cell_text).collect())
+        .collect())
+}
+
+/// One row, checked and ready to insert.
+#[derive(Debug, Clone)]
+struct Parsed {
+    submitted_at: DateTime<Utc>,
+    local_day: NaiveDate,
+    customer_id: Option<String>,
+    description: String,
+    category: Option<String>,
+    priority: Option<&'static str>,
+    first_reply_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolution: Option<&'static str>,
+    status: &'static str,
+    reason: Option<String>,
+    first_contact: bool,
+    owner: Option<String>,
+    department: Option<String>,
+}
+
+fn err(code: &'static str, field: &str, message: impl Into<String>) -> RowError {
+    RowError {
+        code,
+        field: Some(field.to_string()),
+        message: message.into(),
+    }
+}
+
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    let head = s.split_whitespace().next().unwrap_or(s);
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(head, f).ok())
+}
+
+/// `HH:MM`, `HH:MM:SS`, or a full `YYYY-MM-DD HH:MM` (which then names its own day).
+fn parse_when(s: &str) -> Option<(Option<NaiveDate>, NaiveTime)> {
+    let s = s.trim();
+    for f in ["%H:%M", "%H:%M:%S"] {
+        if let Ok(t) = NaiveTime::parse_from_str(s, f) {
+            return Some((None, t));
+        }
+    }
+    for f in [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(s, f) {
+            return Some((Some(dt.date()), dt.time()));
+        }
+    }
+    None
+}
+
+fn to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+fn category_code(s: &str) -> Option<&'static str> {
+    Some(match s.trim() {
+        "售前咨询" | "pre_sales" | "pre-sales" | "presales" => "pre_sales",
+        "售中订单" | "order" | "order_in_progress" => "order",
+        "售后退换" | "after_sales" | "after-sales" => "after_sales",
+        "技术故障" | "technical_fault" => "technical_fault",
+        "服务投诉" | "service_complaint" => "service_complaint",
+        "物流延迟" | "logistics_delay" => "logistics_delay",
+        "其他" | "other" => "other",
+        _ => return None,
+    })
+}
+
+fn priority_code(s: &str) -> Option<&'static str> {
+    Some(match s.trim().to_lowercase().as_str() {
+        "紧急" | "高" | "紧急/高" | "urgent" | "high" => "urgent",
+        "一般" | "中" | "一般/中" | "general" | "medium" => "general",
+        "建议" | "低" | "建议/低" | "suggestion" | "low" => "suggestion",
+        _ => return None,
+    })
+}
+
+fn yes_no(s: &str) -> Option<bool> {
+    match s.trim().to_lowercase().as_str() {
+        "是" | "yes" | "y" | "true" | "1" => Some(true),
+        "否" | "no" | "n" | "false" | "0" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// Status → (ticket status, resolution).
+fn status_code(s: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match s.trim().to_lowercase().as_str() {
+        "已解决" | "完全解决" | "resolved" | "full" | "fully resolved" => {
+            ("resolved", Some("full"))
+        }
+        "部分解决" | "partial" | "partially resolved" => ("resolved", Some("partial")),
+        "未解决" | "unresolved" => ("resolved", Some("unresolved")),
+        "处理中" | "in progress" | "in_progress" | "open" | "processing" => ("open", None),
+        _ => return None,
+    })
+}
+
+/// Resolves a time column against the submit instant: an explicit date wins; a bare time on the
+/// submit day, or the next day when it lies before the submit time; a minutes column, when present,
+/// gives the instant and must agree with the time column.
+fn later_instant(
+    tz: Tz,
+    day: NaiveDate,
+    submitted: DateTime<Utc>,
+    time: &str,
+    minutes: &str,
+    (time_field, minutes_field): (&str, &str),
+) -> Result<Option<DateTime<Utc>>, RowError> {
+    let from_minutes = match minutes.trim() {
+        "" => None,
+        m => {
+            let v: f64 = m.parse().map_err(|_| {
+                err(
+                    "invalid_value",
+                    minutes_field,
+                    format!("`{m}` is not a number of minutes"),
+                )
+            })?;
+            if !(0.0..=5_256_000.0).contains(&v) {
+                return Err(err(
+                    "invalid_value",
+                    minutes_field,
+                    format!("{v} minutes is out of range"),
+                ));
+            }
+            Some(submitted + Duration::seconds((v * 60.0).round() as i64))
+        }
+    };
+    let from_time = match time.trim() {
+        "" => None,
+        t => {
+            let (d, clock) = parse_when(t)
+                .ok_or_else(|| err("invalid_time", time_field, format!("`{t}` is not HH:MM")))?;
+            let local = NaiveDateTime::new(d.unwrap_or(day), clock);
+            let mut at = to_utc(tz, local)
+                .ok_or_else(|| err("invalid_time", time_field, "that local time does not exist"))?;
+            if d.is_none() && at < submitted {
+                at += Duration::days(1);
+            }
+            Some(at)
+        }
+    };
+    match (from_time, from_minutes) {
+        (Some(t), Some(m)) => {
+            let local_m = m.with_timezone(&tz);
+            let local_t = t.with_timezone(&tz);
+            if (local_m.hour(), local_m.minute()) != (local_t.hour(), local_t.minute()) {
+                return Err(err(
+                    "inconsistent",
+                    minutes_field,
+                    format!("{minutes_field} does not match {time_field}"),
+                ));
+            }
+            Ok(Some(m))
+        }
+        (t, m) => Ok(m.or(t)),
+    }
+}
+
+fn parse_row(
+    cells: &HashMap<Col, String>,
+    tz: Tz,
+    default_department: Option<&str>,
+) -> Result<Parsed, RowError> {
+    let get = |c: Col| cells.get(&c).map(|s| s.trim()).unwrap_or("");
+    let description = get(Col::Description);
+    if description.is_empty() {
+        return Err(err(
+            "missing_field",
+            "description",
+            "问题描述 / description is empty",
+        ));
+    }
+    if description.chars().count() > 10_000 {
+        return Err(err(
+            "field_too_long",
+            "description",
+            "description is longer than 10000 characters",
+        ));
+    }
+    let (description, _) = shared::pii::redact_text(description);
+    let date = get(Col::Date);
+    let submit = get(Col::SubmitTime);
+    let (sd, st) = if submit.is_empty() {
+        return Err(err(
+            "missing_field",
+            "submit_time",
+            "提交时间 / submit time is empty",
+        ));
+    } else {
+        parse_when(submit).ok_or_else(|| {
+            err(
+                "invalid_time",
+                "submit_time",
+                format!("`{submit}` is not HH:MM"),
+            )
+        })?
+    };
+    let day = match (sd, date) {
+        (Some(d), _) => d,
+        (None, "") => return Err(err("missing_field", "date", "日期 / date is empty")),
+        (None, d) => parse_day(d)
+            .ok_or_else(|| err("invalid_date", "date", format!("`{d}` is not YYYY-MM-DD")))?,
+    };
+    let submitted_at = to_utc(tz, NaiveDateTime::new(day, st)).ok_or_else(|| {
+        err(
+            "invalid_time",
+            "submit_time",
+            "that local time does not exist",
+        )
+    })?;
+    if submitted_at > Utc::now() + Duration::minutes(5) {
+        return Err(err(
+            "invalid_time",
+            "submit_time",
+            "the submit time lies in the future",
+        ));
+    }
+    let first_reply_at = later_instant(
+        tz,
+        day,
+        submitted_at,
+        get(Col::FirstReply),
+        get(Col::FirstResponseMinutes),
+        ("first_reply_time", "first_response_minutes"),
+    )?;
+    let resolved_at = later_instant(
+        tz,
+        day,
+        submitted_at,
+        get(Col::ResolvedTime),
+        get(Col::ResolutionMinutes),
+        ("resolved_time", "resolution_minutes"),
+    )?;
+    let (status, resolution) = match get(Col::Status) {
+        "" if resolved_at.is_some() => ("resolved", Some("full")),
+        "" => ("open", None),
+        s => status_code(s).ok_or_else(|| {
+            err(
+                "invalid_value",
+                "status",
+                format!("`{s}` is not 已解决/部分解决/处理中/未解决"),
+            )
+        })?,
+    };
+    if resolution.is_some_and(|r| r != "unresolved") && resolved_at.is_none() {
+        return Err(err(
+            "missing_field",
+            "resolved_time",
+            "a resolved row needs 解决时间 / resolved time",
+        ));
+    }
+    if status == "open" && resolved_at.is_some() {
+        return Err(err(
+            "inconsistent",
+            "status",
+            "a row still in progress has a resolved time",
+        ));
+    }
+    let reason = Some(get(Col::Reason))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if resolution == Some("unresolved") && reason.is_none() {
+        return Err(err(
+            "missing_field",
+            "unresolved_reason",
+            "an unresolved row needs 未解决原因 / unresolved reason",
+        ));
+    }
+    let fcr_text = get(Col::FirstContact);
+    let first_contact = yes_no(fcr_text).ok_or_else(|| {
+        err(
+            "invalid_value",
+            "first_contact_resolved",
+            format!("`{fcr_text}` is not 是/否"),
+        )
+    })?;
+    if first_contact && !matches!(resolution, Some("full" | "partial")) {
+        return Err(err(
+            "inconsistent",
+            "first_contact_resolved",
+            "a row not resolved cannot be resolved at first contact",
+        ));
+    }
+    let category = match get(Col::Category) {
+        "" => None,
+        c => Some(
+            category_code(c)
+                .ok_or_else(|| {
+                    err(
+                        "invalid_value",
+                        "category",
+                        format!("`{c}` is not a known problem type"),
+                    )
+                })?
+                .to_string(),
+        ),
+    };
+    let priority = match get(Col::Priority) {
+        "" => None,
+        p => Some(priority_code(p).ok_or_else(|| {
+            err(
+                "invalid_value",
+                "priority",
+                format!("`{p}` is not 紧急/一般/建议"),
+            )
+        })?),
+    };
+    let department = Some(get(Col::Department))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .or(default_department.map(str::to_string));
+    Ok(Parsed {
+        submitted_at,
+        local_day: submitted_at.with_timezone(&tz).date_naive(),
+        customer_id: Some(get(Col::CustomerId))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        description,
+        category,
+        priority,
+        first_reply_at,
+        resolved_at: if resolution == Some("unresolved") {
+            resolved_at
+        } else {
+            resolved_at.filter(|_| resolution.is_some())
+        },
+        resolution,
+        status,
+        reason,
+        first_contact,
+        owner: Some(get(Col::Owner))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        department,
+    })
+    .and_then(|p| {
+        if p.first_reply_at.is_some_and(|r| r < p.submitted_at) {
+            return Err(err(
+                "inconsistent",
+                "first_reply_time",
+                "first reply before submit",
+            ));
+        }
+        if p.resolved_at.is_some_and(|r| r < p.submitted_at) {
+            return Err(err(
+                "inconsistent",
+                "resolved_time",
+                "resolved before submit",
+            ));
+        }
+        Ok(p)
+    })
+}
+
+/// The key that makes a re-import of the same row a duplicate.
+fn external_id(p: &Parsed) -> String {
+    let mut h = Sha256::new();
+    h.update(p.customer_id.as_deref().unwrap_or("").as_bytes());
+    h.update([0x1f]);
+    h.update(p.submitted_at.to_rfc3339().as_bytes());
+    h.update([0x1f]);
+    h.update(p.description.as_bytes());
+    format!("sheet:{}", hex::encode(&h.finalize()[..16]))
+}
+
+/// Imports the tracking spreadsheet.
+#[utoipa::path(post, path = "/v1/import", tag = "import", params(ImportQuery),
+    request_body(content = String, description = "CSV (UTF-8) or XLSX bytes", content_type = "text/csv"),
+    responses((status = 200, body = ImportReport), (status = 400), (status = 401), (status = 403), (status = 413)),
+    security(("bearer" = [])))]
+pub async fn import(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ImportReport>> {
+    principal.require(Perm::Import)?;
+    let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
+    let department = if principal.role.department_bound() {
+        if q.department
+            .as_ref()
+            .is_some_and(|d| Some(d) != principal.department.as_ref())
+        {
+            return Err(ApiError::Forbidden(
+                "you may import only into your own department".into(),
+            ));
+        }
+        principal.department.clone()
+    } else {
+        q.department.clone().filter(|d| !d.is_empty())
+    };
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_xlsx = match q.format.as_deref() {
+        Some("xlsx") => true,
+        Some("csv") => false,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "invalid_value",
+                format!("format must be csv or xlsx, not {other}"),
+            ))
+        }
+        None => body.starts_with(b"PK\x03\x04") || content_type.contains("spreadsheetml"),
+    };
+    if body.is_empty() {
+        return Err(ApiError::bad(
+            "missing_field",
+            "the request body holds no spreadsheet",
+        ));
+    }
+    let sheet = if is_xlsx {
+        read_xlsx(body)?
+    } else {
+        read_csv(&body)?
+    };
+    let mut lines = sheet.into_iter().enumerate();
+    let header = lines
+        .next()
+        .map(|(_, h)| h)
+        .ok_or_else(|| ApiError::bad("missing_field", "the sheet is empty"))?;
+    let mut cols: Vec<Option<Col>> = Vec::new();
+    let mut ignored = Vec::new();
+    for h in &header {
+        let c = column(h);
+        if c.is_none() && !h.trim().is_empty() {
+            ignored.push(h.clone());
+        }
+        cols.push(c);
+    }
+    let missing: Vec<&str> = [
+        (Col::Date, "日期/date"),
+        (Col::Description, "问题描述/description"),
+        (Col::SubmitTime, "提交时间/submit time"),
+    ]
+    .iter()
+    .filter(|(c, _)| !cols.contains(&Some(*c)))
+    .map(|(_, n)| *n)
+    .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad(
+            "missing_column",
+            format!("the header lacks: {}", missing.join(", ")),
+        ));
+    }
+    let rows: Vec<(usize, Vec<String>)> = lines
+        .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
+        .collect();
+    if rows.len() > state.api.max_import_rows {
+        return Err(ApiError::bad(
+            "too_many_rows",
+            format!("at most {} rows per import", state.api.max_import_rows),
+        ));
+    }
+
+    let actor = principal.actor();
+    let mut results = Vec::with_capacity(rows.len());
+    let mut timeline = Vec::new();
+    let mut tx = state.pool.begin().await?;
+    for (index, cells) in rows {
+        let line = index + 1;
+        let map: HashMap<Col, String> = cols
+            .iter()
+            .zip(cells.iter())
+            .filter_map(|(c, v)| c.map(|c| (c, v.clone())))
+            .collect();
+        let parsed = match parse_row(&map, tz, department.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                results.push(RowResult {
+                    line,
+                    result: "error",
+                    ticket_no: None,
+                    error: Some(e),
+                });
+                continue;
+            }
+        };
+        let ext = external_id(&parsed);
+        let existing: Option<String> = sqlx::query_scalar(
+            "select ticket_no from tickets where channel = $1 and external_id = $2",
+        )
+        .bind(IMPORT_CHANNEL)
+        .bind(&ext)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(no) = existing {
+            results.push(RowResult {
+                line,
+                result: "duplicate",
+                ticket_no: Some(no),
+                error: None,
+            });
+            continue;
+        }
+        let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+        let inserted = insert(&mut sp, &parsed, &ext).await;
+        match inserted {
+            Ok((id, ticket_no)) => {
+                sp.commit().await?;
+                timeline.push(TimelineEntry {
+                    ticket_id: id,
+                    kind: "imported".into(),
+                    actor: actor.clone(),
+                    at: Utc::now(),
+                    data: json!({"line": line, "row": cells}),
+                });
+                results.push(RowResult {
+                    line,
+                    result: "created",
+                    ticket_no: Some(ticket_no),
+                    error: None,
+                });
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                tracing::warn!(line, error = %e, "import row refused by the database");
+                results.push(RowResult {
+                    line,
+                    result: "error",
+                    ticket_no: None,
+                    error: Some(RowError {
+                        code: "rejected",
+                        field: None,
+                        message: "the database refused this row".into(),
+                    }),
+                });
+            }
+        }
+    }
+    shared::timeline::append(&mut tx, &timeline).await?;
+    tx.commit().await?;
+    let count = |r: &str| results.iter().filter(|x| x.result == r).count();
+    Ok(Json(ImportReport {
+        created: count("created"),
+        duplicates: count("duplicate"),
+        errors: count("error"),
+        ignored_columns: ignored,
+        rows: results,
+    }))
+}
+
+/// Allocates the ticket number (the day's next serial, shared with intake) and inserts the ticket.
+async fn insert(
+    conn: &mut sqlx::PgConnection,
+    p: &Parsed,
+    ext: &str,
+) -> Result<(Uuid, String), sqlx::Error> {
+    let serial: i64 = sqlx::query_scalar(
+        "insert into ticket_serials (day, last_serial) values ($1, 1)
+         on conflict (day) do update set last_serial = ticket_serials.last_serial + 1
+         returning last_serial",
+    )
+    .bind(p.local_day)
+    .fetch_one(&mut *conn)
+    .await?;
+    let ticket_no = format!("{}{:03}", p.local_day.format("%Y%m%d"), serial);
+    let id = Uuid::now_v7();
+    let departments: Vec<String> = p.department.iter().cloned().collect();
+    sqlx::query(
+        "insert into tickets (id, ticket_no, channel, external_id, submitted_at, received_at, customer_id, description,
+            priority, status, category, lead_department, departments, owner, first_reply_at, last_contact_at, contacts,
+            resolved_at, resolution, unresolved_reason, first_contact_resolved, imported, info_source)
+         values ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18, $19, true, 'import')",
+    )
+    .bind(id)
+    .bind(&ticket_no)
+    .bind(IMPORT_CHANNEL)
+    .bind(ext)
+    .bind(p.submitted_at)
+    .bind(&p.customer_id)
+    .bind(&p.description)
+    .bind(p.priority)
+    .bind(p.status)
+    .bind(&p.category)
+    .bind(&p.department)
+    .bind(&departments)
+    .bind(&p.owner)
+    .bind(p.first_reply_at)
+    .bind(i32::from(p.first_reply_at.is_some()))
+    .bind(p.resolved_at)
+    .bind(p.resolution)
+    .bind(&p.reason)
+    .bind(p.resolution.map(|_| p.first_contact))
+    .execute(&mut *conn)
+    .await?;
+    Ok((id, ticket_no))
+}

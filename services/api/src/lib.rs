@@ -1,0 +1,207 @@
+//! Loopdesk api: the HTTP side for people. Agents, inspectors and supervisors act on tickets, import
+//! their tracking spreadsheets and read the numbers; ops read aggregates and health.
+//!
+//! Every change is a row update, a timeline entry and an outbox event in one transaction; the outbox
+//! relay publishes the events. Reports read hourly rollups that a trigger keeps current (see
+//! `migrations/0400_api.sql`), folded here every few seconds.
+
+pub mod actions;
+pub mod auth;
+pub mod error;
+pub mod import;
+pub mod model;
+pub mod openapi;
+pub mod period;
+pub mod render;
+pub mod reports;
+pub mod settings;
+pub mod tickets;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{delete, get, post};
+use axum::Router;
+use chrono_tz::Tz;
+use secrecy::ExposeSecret;
+use shared::config::Settings;
+use shared::subjects::Subjects;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use settings::ApiSettings;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub subjects: Subjects,
+    /// Default report and calendar time zone.
+    pub tz: Tz,
+    pub api: Arc<ApiSettings>,
+    /// SHA-256 of the bootstrap admin token, if one is configured.
+    pub admin_token_digest: Option<String>,
+    /// Whether the SLA worker's `sla_ticket_clocks` view exists in this database.
+    pub has_sla_view: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] shared::config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] shared::db::DbError),
+    #[error(transparent)]
+    Bus(#[from] shared::bus::BusError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+impl AppState {
+    pub async fn new(
+        pool: PgPool,
+        settings: &Settings,
+        api: ApiSettings,
+    ) -> Result<Self, StartError> {
+        let has_sla_view: bool =
+            sqlx::query_scalar("select to_regclass('sla_ticket_clocks') is not null")
+                .fetch_one(&pool)
+                .await?;
+        Ok(Self {
+            pool,
+            subjects: Subjects::new(settings.prefix.clone()),
+            tz: settings.time_zone()?,
+            admin_token_digest: api
+                .admin_token
+                .as_ref()
+                .map(|t| t.expose_secret().trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map(|t| auth::token_digest(&t)),
+            api: Arc::new(api),
+            has_sla_view,
+        })
+    }
+}
+
+/// Every api route (without the ops routes).
+pub fn router(state: AppState) -> Router {
+    use actions as a;
+    Router::new()
+        .route("/v1/users", post(auth::create_user))
+        .route("/v1/users/{name}/tokens", post(auth::issue_token))
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/tokens/{id}", delete(auth::revoke_token))
+        .route("/v1/me", get(auth::me))
+        .route("/v1/tickets", get(tickets::list))
+        .route("/v1/tickets/{id}", get(tickets::detail))
+        .route("/v1/tickets/{id}/report", get(render::ticket_report))
+        .route("/v1/tickets/{id}/reply", post(a::reply))
+        .route("/v1/tickets/{id}/notes", post(a::note))
+        .route("/v1/tickets/{id}/steps", post(a::step))
+        .route("/v1/tickets/{id}/contact", post(a::contact))
+        .route("/v1/tickets/{id}/wait", post(a::wait))
+        .route("/v1/tickets/{id}/resume", post(a::resume))
+        .route("/v1/tickets/{id}/priority", post(a::priority))
+        .route("/v1/tickets/{id}/assign", post(a::assign))
+        .route("/v1/tickets/{id}/reclassify", post(a::reclassify))
+        .route("/v1/tickets/{id}/merge", post(a::merge))
+        .route("/v1/tickets/{id}/resolve", post(a::resolve))
+        .route("/v1/tickets/{id}/approve", post(a::approve))
+        .route("/v1/tickets/{id}/review", post(a::review))
+        .route("/v1/tickets/{id}/reopen", post(a::reopen))
+        .route("/v1/tickets/{id}/archive", post(a::archive))
+        .route(
+            "/v1/import",
+            post(import::import).layer(axum::extract::DefaultBodyLimit::max(
+                state.api.max_import_bytes,
+            )),
+        )
+        .route("/v1/reports/summary", get(reports::summary))
+        .route("/v1/reports/overdue", get(reports::overdue))
+        .route(
+            "/v1/reports/unresolved-categories",
+            get(reports::unresolved_categories),
+        )
+        .route("/openapi.json", get(openapi::document))
+        .with_state(state)
+}
+
+/// Folds report deltas into the rollups until `shutdown`.
+pub async fn run_rollup_folder(pool: PgPool, every: Duration, shutdown: CancellationToken) {
+    loop {
+        match reports::fold(&pool).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "folding report deltas failed; will retry"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// A running api: its address and the handle that ends when it stops.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub done: tokio::task::JoinHandle<()>,
+}
+
+/// Connects, migrates, binds `settings.http.addr` and serves until `shutdown`; the outbox relay and the
+/// rollup folder run alongside.
+pub async fn start(
+    settings: Settings,
+    api: ApiSettings,
+    shutdown: CancellationToken,
+) -> Result<Running, StartError> {
+    settings.validate()?;
+    let pool = shared::db::connect(&settings.database).await?;
+    shared::db::migrate(&pool).await?;
+    let (nats, js) = shared::bus::connect(&settings.nats).await?;
+    let subjects = Subjects::new(settings.prefix.clone());
+    shared::bus::ensure_streams(&js, &subjects, settings.nats.stream_replicas).await?;
+    let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
+    let state = AppState::new(pool.clone(), &settings, api).await?;
+    let app = router(state.clone()).merge(shared::ops_http::router(shared::ops_http::OpsState {
+        service: "api",
+        pool: pool.clone(),
+        nats,
+    }));
+    let listener = tokio::net::TcpListener::bind(&settings.http.addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: settings.http.addr.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: settings.http.addr.clone(),
+        source,
+    })?;
+    tracing::info!(%addr, "api listening");
+    let relay =
+        tokio::spawn(shared::outbox::OutboxRelay::new(pool.clone(), js).run(shutdown.clone()));
+    let folder = tokio::spawn(run_rollup_folder(pool, fold_every, shutdown.clone()));
+    let stop = shutdown.clone();
+    let done = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "api server failed");
+        }
+        let _ = relay.await;
+        let _ = folder.await;
+    });
+    Ok(Running { addr, state, done })
+}

@@ -1,0 +1,748 @@
+//! Intake end to end against a real Postgres and a real NATS server, each test in its own database and
+//! subject prefix.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use intake::settings::IntakeSettings;
+use intake::startup::Application;
+use serde_json::{json, Value};
+use shared::messages::feedback::{Channel, FeedbackRejected};
+use shared::messages::ticket::TicketCreated;
+use shared::pii;
+use shared::subjects::Stream;
+use shared::testkit::TestContext;
+use tokio_util::sync::CancellationToken;
+
+fn example(channel: Channel) -> Value {
+    let path = format!(
+        "{}/../../shared/examples/{}.json",
+        env!("CARGO_MANIFEST_DIR"),
+        channel.as_str()
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("example exists"))
+        .expect("example is JSON")
+}
+
+async fn start(ctx: &TestContext) -> Application {
+    Application::build(
+        ctx.settings.clone(),
+        IntakeSettings::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("intake starts")
+}
+
+async fn count(ctx: &TestContext, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&ctx.pool)
+        .await
+        .expect("count query")
+}
+
+/// Waits until `sql` (a count) reaches `want` or the time is up; returns the last value.
+async fn wait_count(ctx: &TestContext, sql: &str, want: i64, timeout: Duration) -> i64 {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let n = count(ctx, sql).await;
+        if n >= want || tokio::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_channel_becomes_a_ticket_with_timeline_and_event() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    for channel in Channel::ALL {
+        ctx.publish(
+            ctx.subjects.feedback_in(channel),
+            example(channel).to_string(),
+        )
+        .await;
+    }
+    let created = ctx
+        .collect(
+            Stream::Ticket,
+            &ctx.subjects.ticket_created(),
+            7,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(created.len(), 7);
+    let channels: HashSet<Channel> = created
+        .iter()
+        .map(|m| m.json::<TicketCreated>().channel)
+        .collect();
+    assert_eq!(channels.len(), 7, "one ticket per channel");
+    for m in &created {
+        let msg_id = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .map(|v| v.to_string());
+        assert!(msg_id.is_some(), "relay sets Nats-Msg-Id to the outbox id");
+        let event: TicketCreated = m.json();
+        let (status, registered): (String, i64) = sqlx::query_as(
+            "select t.status, (select count(*) from ticket_events e where e.ticket_id = t.id and e.kind = 'registered')
+             from tickets t where t.id = $1",
+        )
+        .bind(event.ticket_id)
+        .fetch_one(&ctx.pool)
+        .await
+        .unwrap();
+        assert_eq!(status, "new");
+        assert_eq!(registered, 1);
+        assert!(event.ticket_no.len() >= 11 && event.ticket_no.chars().all(|c| c.is_ascii_digit()));
+    }
+    let ivr: TicketCreated = created
+        .iter()
+        .map(|m| m.json::<TicketCreated>())
+        .find(|t| t.channel == Channel::Ivr)
+        .unwrap();
+    let summary = ivr.ivr.expect("IVR summary");
+    assert_eq!(summary.keypresses, vec!["8", "3"]);
+    assert_eq!(summary.caller_number, "*******8899");
+    // The phone call supplements the form ticket of the same customer: history is found.
+    let phone: TicketCreated = created
+        .iter()
+        .map(|m| m.json::<TicketCreated>())
+        .find(|t| t.channel == Channel::Phone)
+        .unwrap();
+    let form: TicketCreated = created
+        .iter()
+        .map(|m| m.json::<TicketCreated>())
+        .find(|t| t.channel == Channel::Form)
+        .unwrap();
+    assert!(phone.history.previous_tickets + form.history.previous_tickets >= 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ticket_numbers_are_day_plus_serial_in_the_configured_zone() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let mut body = example(Channel::Form);
+    for i in 0..3 {
+        body["external_id"] = json!(format!("serial-{i}"));
+        ctx.publish(ctx.subjects.feedback_in(Channel::Form), body.to_string())
+            .await;
+    }
+    wait_count(
+        &ctx,
+        "select count(*) from tickets",
+        3,
+        Duration::from_secs(20),
+    )
+    .await;
+    let numbers: Vec<String> =
+        sqlx::query_scalar("select ticket_no from tickets order by ticket_no")
+            .fetch_all(&ctx.pool)
+            .await
+            .unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y%m%d")
+        .to_string();
+    assert_eq!(
+        numbers,
+        vec![
+            format!("{today}001"),
+            format!("{today}002"),
+            format!("{today}003")
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_submission_three_times_is_one_ticket() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let body = example(Channel::App).to_string();
+    for _ in 0..3 {
+        ctx.publish(ctx.subjects.feedback_in(Channel::App), body.clone())
+            .await;
+    }
+    // And once more through the web form's twin: the HTTP answer names the same ticket.
+    let client = reqwest::Client::new();
+    let mut form = example(Channel::Form);
+    form["external_id"] = json!("http-retry-1");
+    let url = format!("http://{}/v1/feedback", app.addr);
+    let first: Value = client
+        .post(&url)
+        .json(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let second = client.post(&url).json(&form).send().await.unwrap();
+    assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first["ticket_no"], second["ticket_no"]);
+    assert_eq!(second["already_registered"], true);
+
+    wait_count(
+        &ctx,
+        "select count(*) from tickets",
+        2,
+        Duration::from_secs(20),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        count(&ctx, "select count(*) from tickets where channel = 'app'").await,
+        1
+    );
+    assert_eq!(
+        count(&ctx, "select count(*) from tickets where channel = 'form'").await,
+        1
+    );
+    let created = ctx
+        .count(
+            Stream::Ticket,
+            &ctx.subjects.ticket_created(),
+            Duration::from_millis(300),
+        )
+        .await;
+    assert_eq!(created, 2, "one ticket.created per ticket");
+    app.stop().await;
+}
+
+/// Each bad input, the reason code it must produce (on the bus and over HTTP), and the field it names.
+fn bad_inputs() -> Vec<(&'static str, String, Vec<u8>, &'static str)> {
+    let good = example(Channel::Form);
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v.to_string().into_bytes()
+    };
+    let future = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    vec![
+        (
+            "malformed json",
+            "form".into(),
+            b"{\"schema_version\": 1, \"channel\": ".to_vec(),
+            "malformed_json",
+        ),
+        (
+            "not an object",
+            "form".into(),
+            b"[1,2,3]".to_vec(),
+            "malformed_json",
+        ),
+        (
+            "invalid utf-8",
+            "form".into(),
+            vec![0x7b, 0xff, 0xfe, 0x7d],
+            "invalid_utf8",
+        ),
+        (
+            "wrong schema version",
+            "form".into(),
+            with(&|v| v["schema_version"] = json!(7)),
+            "unsupported_schema_version",
+        ),
+        (
+            "missing schema version",
+            "form".into(),
+            with(&|v| {
+                v.as_object_mut().unwrap().remove("schema_version");
+            }),
+            "missing_field",
+        ),
+        (
+            "missing description",
+            "form".into(),
+            with(&|v| {
+                v.as_object_mut().unwrap().remove("description");
+            }),
+            "missing_field",
+        ),
+        (
+            "missing external id",
+            "form".into(),
+            with(&|v| {
+                v.as_object_mut().unwrap().remove("external_id");
+            }),
+            "missing_field",
+        ),
+        (
+            "oversized body",
+            "form".into(),
+            with(&|v| v["description"] = json!("很".repeat(30_000))),
+            "payload_too_large",
+        ),
+        (
+            "description too long",
+            "form".into(),
+            with(&|v| v["description"] = json!("x".repeat(5000))),
+            "field_too_long",
+        ),
+        (
+            "invalid phone",
+            "form".into(),
+            with(&|v| v["customer"]["phone"] = json!("12345")),
+            "invalid_phone",
+        ),
+        (
+            "invalid email",
+            "form".into(),
+            with(&|v| v["customer"]["email"] = json!("not-an-email")),
+            "invalid_email",
+        ),
+        (
+            "future timestamp",
+            "form".into(),
+            with(&|v| v["submitted_at"] = json!(future)),
+            "future_timestamp",
+        ),
+        (
+            "unparseable timestamp",
+            "form".into(),
+            with(&|v| v["submitted_at"] = json!("yesterday")),
+            "invalid_timestamp",
+        ),
+        (
+            "unknown channel in body",
+            "form".into(),
+            with(&|v| v["channel"] = json!("fax")),
+            "unknown_channel",
+        ),
+        (
+            "feedback type not in the list",
+            "form".into(),
+            with(&|v| v["feedback_type"] = json!("angry")),
+            "invalid_value",
+        ),
+        (
+            "too many attachments",
+            "form".into(),
+            with(&|v| {
+                v["attachments"] = json!(vec![json!({"url": "https://x.example/a.png"}); 11])
+            }),
+            "too_many_items",
+        ),
+        (
+            "attachment not a URL",
+            "form".into(),
+            with(&|v| v["attachments"] = json!([{"url": "C:\\shot.png"}])),
+            "invalid_attachment",
+        ),
+        (
+            "NUL in text",
+            "form".into(),
+            with(&|v| v["description"] = json!("bad\u{0}text")),
+            "invalid_value",
+        ),
+        (
+            "unknown field",
+            "form".into(),
+            with(&|v| v["favourite_colour"] = json!("blue")),
+            "invalid_value",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn bad_input_on_the_bus_is_rejected_stored_and_announced_and_the_worker_keeps_serving() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let cases = bad_inputs();
+    for (i, (_, channel, body, _)) in cases.iter().enumerate() {
+        let _ = i;
+        ctx.publish(
+            ctx.subjects.subject(&format!("feedback.in.{channel}")),
+            body.clone(),
+        )
+        .await;
+    }
+    // A subject naming no channel, and a body/subject mismatch.
+    ctx.publish(
+        ctx.subjects.subject("feedback.in.fax"),
+        example(Channel::Form).to_string(),
+    )
+    .await;
+    ctx.publish(
+        ctx.subjects.feedback_in(Channel::App),
+        example(Channel::Form).to_string(),
+    )
+    .await;
+    let total = cases.len() + 2;
+    let rejected = ctx
+        .collect(
+            Stream::Feedback,
+            &ctx.subjects.subject("feedback.rejected.>"),
+            total,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(rejected.len(), total);
+    let events: Vec<FeedbackRejected> = rejected.iter().map(|m| m.json()).collect();
+    for (name, _, _, code) in &cases {
+        assert!(
+            events.iter().any(|e| e.reason.as_str() == *code),
+            "{name}: expected a rejection with code {code}"
+        );
+    }
+    let codes: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+    assert!(codes.contains(&"unknown_channel"));
+    assert!(codes.contains(&"channel_mismatch"));
+    assert!(rejected
+        .iter()
+        .any(|m| m.subject.ends_with("feedback.rejected.unknown")));
+    // Every rejected input is stored byte for byte (the oversized one truncated to the limit).
+    assert_eq!(
+        count(&ctx, "select count(*) from rejected_submissions").await,
+        total as i64
+    );
+    let raw: Vec<u8> =
+        sqlx::query_scalar("select raw from rejected_submissions where reason = 'invalid_utf8'")
+            .fetch_one(&ctx.pool)
+            .await
+            .unwrap();
+    assert_eq!(raw, vec![0x7b, 0xff, 0xfe, 0x7d]);
+    assert_eq!(count(&ctx, "select count(*) from tickets").await, 0);
+
+    // Still serving.
+    ctx.publish(
+        ctx.subjects.feedback_in(Channel::Form),
+        example(Channel::Form).to_string(),
+    )
+    .await;
+    assert_eq!(
+        wait_count(
+            &ctx,
+            "select count(*) from tickets",
+            1,
+            Duration::from_secs(20)
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        ctx.count(
+            Stream::DeadLetter,
+            &ctx.subjects.subject("dlq.>"),
+            Duration::ZERO
+        )
+        .await,
+        0
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_over_http_gets_a_json_error_and_is_stored() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/v1/feedback", app.addr);
+    let cases = bad_inputs();
+    for (name, _, body, code) in &cases {
+        let response = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!((400..500).contains(&status), "{name}: status {status}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], *code, "{name}: {error}");
+        assert!(error["rejection_id"].is_string(), "{name}");
+    }
+    assert_eq!(
+        count(&ctx, "select count(*) from rejected_submissions").await,
+        cases.len() as i64
+    );
+    // The form records the client IP the server saw.
+    let ok = client
+        .post(&url)
+        .json(&example(Channel::Form))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+    let ip: String = sqlx::query_scalar("select host(client_ip) from tickets")
+        .fetch_one(&ctx.pool)
+        .await
+        .unwrap();
+    assert_eq!(ip, "127.0.0.1");
+    let health = client
+        .get(format!("http://{}/ready", app.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn id_and_card_numbers_are_redacted_and_phones_masked() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let mut body = example(Channel::Form);
+    body["description"] =
+        json!("退款请打到卡 6222 0212 3456 7890 128，我的身份证11010519491231002X");
+    ctx.publish(ctx.subjects.feedback_in(Channel::Form), body.to_string())
+        .await;
+    let created = ctx
+        .collect(
+            Stream::Ticket,
+            &ctx.subjects.ticket_created(),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+    let event: TicketCreated = created[0].json();
+    let expected = format!(
+        "退款请打到卡 {}，我的身份证{}",
+        pii::BANK_CARD_MARK,
+        pii::NATIONAL_ID_MARK
+    );
+    assert_eq!(event.description, expected);
+    assert_eq!(event.customer.phone.as_deref(), Some("*******5678"));
+    assert_eq!(event.customer.name.as_deref(), Some("张先生/女士"));
+    let raw_event = String::from_utf8(created[0].payload.to_vec()).unwrap();
+    assert!(!raw_event.contains("13812345678") && !raw_event.contains("张伟"));
+    let stored: String = sqlx::query_scalar("select description from tickets")
+        .fetch_one(&ctx.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, expected, "redacted before it is stored");
+    let phone: String = sqlx::query_scalar("select customer_phone from tickets")
+        .fetch_one(&ctx.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        phone, "13812345678",
+        "the ticket itself keeps the full number"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeat_of_recent_feedback_is_flagged_as_likely_duplicate() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let mut first = example(Channel::Form);
+    first["submitted_at"] = json!(chrono::Utc::now().to_rfc3339());
+    ctx.publish(ctx.subjects.feedback_in(Channel::Form), first.to_string())
+        .await;
+    wait_count(
+        &ctx,
+        "select count(*) from tickets",
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    let mut again = first.clone();
+    again["external_id"] = json!("web-again");
+    again["description"] = json!("APP 一直闪退，登录不了！重装了两次还是不行");
+    let mut other = first.clone();
+    other["external_id"] = json!("web-other");
+    other["description"] = json!("发票抬头开错了，需要重新开具");
+    ctx.publish(ctx.subjects.feedback_in(Channel::Form), again.to_string())
+        .await;
+    ctx.publish(ctx.subjects.feedback_in(Channel::Form), other.to_string())
+        .await;
+    let created = ctx
+        .collect(
+            Stream::Ticket,
+            &ctx.subjects.ticket_created(),
+            3,
+            Duration::from_secs(20),
+        )
+        .await;
+    let events: Vec<TicketCreated> = created.iter().map(|m| m.json()).collect();
+    let original = &events[0];
+    let again = events
+        .iter()
+        .find(|e| e.description.contains("还是不行"))
+        .unwrap();
+    let other = events
+        .iter()
+        .find(|e| e.description.contains("发票"))
+        .unwrap();
+    assert_eq!(
+        again.history.likely_duplicate_of.as_deref(),
+        Some(original.ticket_no.as_str())
+    );
+    assert!(again.history.previous_tickets >= 1);
+    assert_eq!(other.history.likely_duplicate_of, None);
+    assert!(other.history.previous_tickets >= 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_replicas_turn_2000_submissions_into_2000_distinct_tickets() {
+    let ctx = TestContext::new().await;
+    let a = start(&ctx).await;
+    let b = start(&ctx).await;
+    let channels = [
+        Channel::Form,
+        Channel::App,
+        Channel::Chat,
+        Channel::Email,
+        Channel::Phone,
+        Channel::Social,
+    ];
+    let mut acks = Vec::with_capacity(2000);
+    for i in 0..2000 {
+        let channel = channels[i % channels.len()];
+        let mut body = example(channel);
+        body["external_id"] = json!(format!("load-{i}"));
+        body["customer"]["id"] = json!(format!("C{i}"));
+        acks.push(
+            ctx.js
+                .publish(ctx.subjects.feedback_in(channel), body.to_string().into())
+                .await
+                .unwrap(),
+        );
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let n = wait_count(
+        &ctx,
+        "select count(*) from tickets",
+        2000,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(n, 2000);
+    assert_eq!(
+        count(&ctx, "select count(distinct ticket_no) from tickets").await,
+        2000
+    );
+    let created = ctx
+        .collect(
+            Stream::Ticket,
+            &ctx.subjects.ticket_created(),
+            2000,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(created.len(), 2000);
+    // Every message acknowledged: nothing pending or waiting for redelivery on the shared consumer.
+    let mut stream = ctx
+        .js
+        .get_stream(ctx.subjects.stream_name(Stream::Feedback))
+        .await
+        .unwrap();
+    let _ = stream.info().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+            .get_consumer(&ctx.subjects.durable("intake"))
+            .await
+            .unwrap();
+        let info = consumer.info().await.unwrap();
+        if (info.num_ack_pending == 0 && info.num_pending == 0)
+            || tokio::time::Instant::now() > deadline
+        {
+            assert_eq!(info.num_ack_pending, 0, "unacked messages");
+            assert_eq!(info.num_pending, 0, "undelivered messages");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        ctx.count(
+            Stream::DeadLetter,
+            &ctx.subjects.subject("dlq.>"),
+            Duration::ZERO
+        )
+        .await,
+        0
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_taken_by_a_replica_that_dies_is_processed_once_by_another() {
+    let ctx = TestContext::new().await;
+    // Replica A binds the shared durable consumer, takes the messages and dies before acking.
+    let a = start(&ctx).await;
+    let stream_name = ctx.subjects.stream_name(Stream::Feedback);
+    let durable = ctx.subjects.durable("intake");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while ctx
+        .js
+        .get_stream(&stream_name)
+        .await
+        .unwrap()
+        .consumer_info(&durable)
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica A bound its consumer"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.kill();
+    let stream = ctx
+        .js
+        .get_stream(ctx.subjects.stream_name(Stream::Feedback))
+        .await
+        .unwrap();
+    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_consumer(&ctx.subjects.durable("intake"))
+        .await
+        .unwrap();
+    for channel in [Channel::Form, Channel::Email, Channel::Ivr] {
+        ctx.publish(
+            ctx.subjects.feedback_in(channel),
+            example(channel).to_string(),
+        )
+        .await;
+    }
+    {
+        use futures::StreamExt;
+        let mut taken = consumer
+            .fetch()
+            .max_messages(3)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .unwrap();
+        let mut n = 0;
+        while let Some(Ok(_unacked)) = taken.next().await {
+            n += 1;
+        }
+        assert_eq!(n, 3, "the dying replica took all three");
+    } // dropped without ack: the replica is gone
+    let b = start(&ctx).await;
+    // Redelivered after ack_wait (5 s in tests) to replica B.
+    assert_eq!(
+        wait_count(
+            &ctx,
+            "select count(*) from tickets",
+            3,
+            Duration::from_secs(30)
+        )
+        .await,
+        3
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(count(&ctx, "select count(*) from tickets").await, 3);
+    let created = ctx
+        .count(
+            Stream::Ticket,
+            &ctx.subjects.ticket_created(),
+            Duration::from_millis(300),
+        )
+        .await;
+    assert_eq!(created, 3);
+    b.stop().await;
+}

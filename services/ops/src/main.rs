@@ -1,0 +1,145 @@
+//! `loopdesk-ops`: look at and repair a running Loopdesk. Reads the same configuration as the workers.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shared::subjects::Subjects;
+
+#[derive(Parser)]
+#[command(
+    name = "loopdesk-ops",
+    about = "Streams, consumers, dead letters and the demo feed"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Streams with their consumers, pending and in-flight counts, and the outbox lag.
+    Status,
+    /// Dead letters with their errors.
+    DeadLetters {
+        #[arg(long)]
+        consumer: Option<String>,
+    },
+    /// Republish dead letters to where they came from (after the fix is deployed).
+    Replay {
+        #[arg(long)]
+        consumer: Option<String>,
+    },
+    /// Push one example per channel through the pipeline and print the tickets made.
+    DemoFeed {
+        #[arg(long, default_value = "shared/examples")]
+        examples: PathBuf,
+        /// Seconds to wait for the tickets.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
+    /// The newest tickets, masked as a department would see them.
+    Tickets {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init("loopdesk_ops");
+    let cli = Cli::parse();
+    let (settings, _) = shared::config::load()?;
+    let subjects = Subjects::new(settings.prefix.clone());
+    let (_client, js) = shared::bus::connect(&settings.nats).await?;
+    match cli.command {
+        Command::Status => {
+            for s in ops::status::streams(&js, &subjects).await? {
+                println!("stream {} messages={}", s.stream, s.messages);
+                for c in s.consumers {
+                    println!(
+                        "  consumer {} filter={} pending={} ack_pending={} redelivered={}",
+                        c.name, c.filter, c.pending, c.ack_pending, c.redelivered
+                    );
+                }
+            }
+            let pool = shared::db::connect(&settings.database).await?;
+            println!("outbox_lag={}", shared::outbox::pending(&pool).await?);
+        }
+        Command::DeadLetters { consumer } => {
+            let letters = ops::dead_letters::list(&js, &subjects, consumer.as_deref()).await?;
+            for l in &letters {
+                println!("{}", serde_json::to_string(l)?);
+            }
+            println!("dead_letters={}", letters.len());
+        }
+        Command::Replay { consumer } => {
+            let n = ops::dead_letters::replay(&js, &subjects, consumer.as_deref()).await?;
+            println!("replayed={n}");
+        }
+        Command::DemoFeed { examples, wait } => {
+            let feed = ops::demo::examples(&examples)?;
+            ops::demo::publish(&js, &subjects, &feed).await?;
+            println!("published {} submissions, one per channel", feed.len());
+            let pool = shared::db::connect(&settings.database).await?;
+            let ids: Vec<String> = feed
+                .iter()
+                .map(|(_, b)| b["external_id"].as_str().unwrap_or_default().to_string())
+                .collect();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+            loop {
+                let n: i64 =
+                    sqlx::query_scalar("select count(*) from tickets where external_id = any($1)")
+                        .bind(&ids)
+                        .fetch_one(&pool)
+                        .await?;
+                if n as usize >= ids.len() || tokio::time::Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            print_tickets(&pool, Some(&ids), ids.len() as i64).await?;
+        }
+        Command::Tickets { limit } => {
+            let pool = shared::db::connect(&settings.database).await?;
+            print_tickets(&pool, None, limit).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn print_tickets(
+    pool: &sqlx::PgPool,
+    ids: Option<&[String]>,
+    limit: i64,
+) -> anyhow::Result<()> {
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    )> = sqlx::query_as(
+        "select ticket_no, channel, status, customer_name, customer_phone, description from tickets
+         where $1::text[] is null or external_id = any($1)
+         order by received_at desc, ticket_no desc limit $2",
+    )
+    .bind(ids)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    for (no, channel, status, name, phone, description) in rows {
+        let name = name
+            .as_deref()
+            .map(shared::pii::mask_name)
+            .unwrap_or_default();
+        let phone = phone
+            .as_deref()
+            .map(shared::pii::mask_phone)
+            .unwrap_or_default();
+        let text: String = description.chars().take(40).collect();
+        println!("{no}  {channel:<6} {status:<12} {name} {phone}  {text}");
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The shared consumer loop's delivery guarantees, seen from ops: a poison message ends in the
+//! dead-letter subject with its error after the last allowed delivery, its batch-mates are still
+//! processed, and a replay after the fix delivers it again.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use shared::consumer::{self, BatchError, BatchHandler, ConsumerSpec, Delivery, Outcome};
+use shared::subjects::Stream;
+use shared::testkit::TestContext;
+use tokio_util::sync::CancellationToken;
+
+/// Records payloads it applied; fails on `poison` until `fixed`, on `reject` always (as poison), and
+/// fails whole batches containing `db-refuses` the way a database refusal does.
+#[derive(Default)]
+struct Recorder {
+    applied: Mutex<Vec<String>>,
+    fixed: AtomicBool,
+}
+
+impl BatchHandler for Recorder {
+    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
+        let texts: Vec<String> = batch
+            .iter()
+            .map(|d| String::from_utf8_lossy(&d.payload).into_owned())
+            .collect();
+        if batch.len() > 1 && texts.iter().any(|t| t == "db-refuses") {
+            return Err(BatchError {
+                message: "value refused".into(),
+                isolate: true,
+            });
+        }
+        let mut out = Vec::new();
+        for t in texts {
+            out.push(match t.as_str() {
+                "poison" if !self.fixed.load(Ordering::SeqCst) => {
+                    Outcome::Retry("cannot apply poison yet".into())
+                }
+                "reject" => Outcome::Poison("never valid".into()),
+                "db-refuses" => Outcome::Poison("value refused".into()),
+                _ => {
+                    self.applied.lock().unwrap().push(t);
+                    Outcome::Done
+                }
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[tokio::test]
+async fn poison_goes_to_the_dead_letter_subject_with_its_error_and_replays_after_the_fix() {
+    let ctx = TestContext::new().await;
+    let handler = Arc::new(Recorder::default());
+    let mut spec = ConsumerSpec::new(
+        &ctx.subjects,
+        &ctx.settings.nats,
+        Stream::Ticket,
+        "recorder",
+        ctx.subjects.subject("ticket.test"),
+    );
+    spec.nak_delay = Duration::from_millis(100);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        ctx.js.clone(),
+        ctx.subjects.clone(),
+        spec,
+        handler.clone(),
+        shutdown.clone(),
+    ));
+    for text in ["a", "poison", "b", "reject", "db-refuses", "c"] {
+        ctx.publish(ctx.subjects.subject("ticket.test"), text.to_string())
+            .await;
+    }
+    let dead = ctx
+        .collect(
+            Stream::DeadLetter,
+            &ctx.subjects.subject("dlq.>"),
+            3,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(dead.len(), 3);
+    let letters = ops::dead_letters::list(&ctx.js, &ctx.subjects, None)
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 3);
+    let by_payload = |p: &str| letters.iter().find(|l| l.payload == p).unwrap().clone();
+    let poison = by_payload("poison");
+    assert_eq!(poison.error, "cannot apply poison yet");
+    assert_eq!(
+        poison.deliveries, "3",
+        "dead-lettered after the last allowed delivery"
+    );
+    assert_eq!(poison.original_subject, ctx.subjects.subject("ticket.test"));
+    assert_eq!(by_payload("reject").error, "never valid");
+    assert_eq!(
+        by_payload("reject").deliveries,
+        "1",
+        "poison is not retried"
+    );
+    assert_eq!(by_payload("db-refuses").error, "value refused");
+    let applied: HashSet<String> = handler.applied.lock().unwrap().iter().cloned().collect();
+    assert_eq!(
+        applied,
+        HashSet::from(["a".into(), "b".into(), "c".into()]),
+        "batch-mates still applied"
+    );
+
+    handler.fixed.store(true, Ordering::SeqCst);
+    let replayed = ops::dead_letters::replay(
+        &ctx.js,
+        &ctx.subjects,
+        Some(&ctx.subjects.durable("recorder")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replayed, 3);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !handler
+        .applied
+        .lock()
+        .unwrap()
+        .contains(&"poison".to_string())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replayed poison is applied after the fix"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // `reject` and `db-refuses` fail again and are dead-lettered again; `poison` is gone from the DLQ.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let remaining = ops::dead_letters::list(&ctx.js, &ctx.subjects, None)
+        .await
+        .unwrap();
+    assert!(remaining.iter().all(|l| l.payload != "poison"));
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn status_lists_streams_consumers_and_the_demo_feed_makes_no_errors() {
+    let ctx = TestContext::new().await;
+    let examples_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/examples");
+    let feed = ops::demo::examples(&examples_dir).unwrap();
+    assert_eq!(feed.len(), 7);
+    ops::demo::publish(&ctx.js, &ctx.subjects, &feed)
+        .await
+        .unwrap();
+    let status = ops::status::streams(&ctx.js, &ctx.subjects).await.unwrap();
+    let feedback = status
+        .iter()
+        .find(|s| s.stream == ctx.subjects.stream_name(Stream::Feedback))
+        .unwrap();
+    assert_eq!(feedback.messages, 7);
+    assert_eq!(status.len(), 5);
+}

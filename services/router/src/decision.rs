@@ -1,0 +1,350 @@
+//! Combining rules and models into one decision with confidences and reasons.
+//!
+//! Per dimension (category, priority, feedback type):
+//! 1. a label a person already picked on the ticket (e.g. the feedback type from the
+//!    form's list) is kept with confidence 1;
+//! 2. otherwise, if rules fired, the rule labels compete and the winner is the one with the
+//!    highest noisy-or of its rule score and the model's probability; rules win where they
+//!    fire, the model only breaks ties between rules and raises confidence when it agrees;
+//!    conflicting rules lower the confidence;
+//! 3. otherwise the model's label and probability.
+//!
+//! A category or priority confidence under `review.min_confidence` marks the ticket
+//! "needs review" instead of guessing silently.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::labels::{Dimension, LabelSets};
+use crate::model::TextModel;
+use crate::routing::{RouteDecision, RoutingTable};
+use crate::rules::{RuleOutcome, RuleSet, TicketFacts, Votes};
+use crate::text::{Analyzed, Segmenter};
+use crate::ConfigError;
+
+/// Where a label came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Picked by a person on the ticket.
+    Ticket,
+    Rules,
+    Model,
+}
+
+/// The decision on one dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelDecision {
+    pub code: String,
+    pub name: String,
+    pub confidence: f64,
+    pub source: Source,
+    pub reasons: Vec<String>,
+}
+
+/// A tag with the confidence of the rules that set it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagDecision {
+    pub code: String,
+    pub name: String,
+    pub confidence: f64,
+    pub rules: Vec<String>,
+}
+
+/// The full classification and routing decision for a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub category: LabelDecision,
+    pub priority: LabelDecision,
+    pub feedback_type: LabelDecision,
+    pub tags: Vec<TagDecision>,
+    pub route: RouteDecision,
+    /// True when a person should check the decision before it is trusted.
+    pub needs_review: bool,
+    pub review_reasons: Vec<String>,
+}
+
+/// Labels a person already set on the ticket; the router keeps them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GivenLabels {
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    pub feedback_type: Option<String>,
+}
+
+impl GivenLabels {
+    fn get(&self, d: Dimension) -> Option<&str> {
+        match d {
+            Dimension::Category => self.category.as_deref(),
+            Dimension::Priority => self.priority.as_deref(),
+            Dimension::FeedbackType => self.feedback_type.as_deref(),
+        }
+    }
+}
+
+/// Everything needed to classify: config, rules, routing, models and segmenters.
+/// Built once and replaced whole on reload, so a decision never mixes two rule versions.
+pub struct Engine {
+    pub labels: LabelSets,
+    pub rules: RuleSet,
+    pub routing: RoutingTable,
+    category: TextModel,
+    priority: TextModel,
+    feedback_type: TextModel,
+    /// Plain jieba, exactly as at training time, for model features.
+    model_segmenter: Segmenter,
+    /// Jieba taught the rule phrases, so phrases come out as whole words.
+    rule_segmenter: Segmenter,
+}
+
+/// The config files of a config directory.
+pub struct ConfigFiles {
+    pub dir: PathBuf,
+}
+
+impl ConfigFiles {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+    pub fn labels(&self) -> PathBuf {
+        self.dir.join("labels.toml")
+    }
+    pub fn rules(&self) -> PathBuf {
+        self.dir.join("rules.toml")
+    }
+    pub fn routing(&self) -> PathBuf {
+        self.dir.join("routing.toml")
+    }
+    /// A model path from labels.toml, relative to the config dir.
+    pub fn model(&self, labels: &LabelSets, d: Dimension) -> PathBuf {
+        self.dir.join(labels.model_path(d))
+    }
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl Engine {
+    /// Load everything from a config directory; any error refuses the whole set.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let files = ConfigFiles::new(dir);
+        let labels = LabelSets::from_toml(&files.labels(), &read(&files.labels())?)?;
+        let rules = RuleSet::from_toml(&files.rules(), &read(&files.rules())?, &labels)?;
+        let routing = RoutingTable::from_toml(&files.routing(), &read(&files.routing())?, &labels)?;
+        let load_model = |d: Dimension| -> Result<TextModel, ConfigError> {
+            let p = files.model(&labels, d);
+            let m = TextModel::load(&p).map_err(|e| ConfigError::Model(e.to_string()))?;
+            for c in &m.classes {
+                if !labels.has(d, c) {
+                    return Err(ConfigError::invalid(
+                        &p,
+                        format!("model class `{c}` is not a {} label", d.key()),
+                    ));
+                }
+            }
+            Ok(m)
+        };
+        let category = load_model(Dimension::Category)?;
+        let priority = load_model(Dimension::Priority)?;
+        let feedback_type = load_model(Dimension::FeedbackType)?;
+        Ok(Self::new(
+            labels,
+            rules,
+            routing,
+            category,
+            priority,
+            feedback_type,
+        ))
+    }
+
+    /// Assemble an engine from parts.
+    pub fn new(
+        labels: LabelSets,
+        rules: RuleSet,
+        routing: RoutingTable,
+        category: TextModel,
+        priority: TextModel,
+        feedback_type: TextModel,
+    ) -> Self {
+        let mut rule_segmenter = Segmenter::new();
+        rule_segmenter.add_words(rules.phrases());
+        Self {
+            labels,
+            rules,
+            routing,
+            category,
+            priority,
+            feedback_type,
+            model_segmenter: Segmenter::new(),
+            rule_segmenter,
+        }
+    }
+
+    /// Re-read `rules.toml` and `routing.toml`; the models and labels stay. On error
+    /// nothing changes and the caller keeps the engine it has.
+    pub fn with_reloaded_rules(&self, dir: &Path) -> Result<Self, ConfigError> {
+        let files = ConfigFiles::new(dir);
+        let rules = RuleSet::from_toml(&files.rules(), &read(&files.rules())?, &self.labels)?;
+        let routing =
+            RoutingTable::from_toml(&files.routing(), &read(&files.routing())?, &self.labels)?;
+        Ok(Self::new(
+            self.labels.clone(),
+            rules,
+            routing,
+            self.category.clone(),
+            self.priority.clone(),
+            self.feedback_type.clone(),
+        ))
+    }
+
+    /// The model of a dimension.
+    pub fn model(&self, d: Dimension) -> &TextModel {
+        match d {
+            Dimension::Category => &self.category,
+            Dimension::Priority => &self.priority,
+            Dimension::FeedbackType => &self.feedback_type,
+        }
+    }
+
+    /// The segmenter used for model features.
+    pub fn model_segmenter(&self) -> &Segmenter {
+        &self.model_segmenter
+    }
+
+    /// Run the rules only.
+    pub fn rule_outcome(&self, facts: &TicketFacts) -> RuleOutcome {
+        let analyzed = Analyzed::new(&self.rule_segmenter, &facts.text);
+        self.rules.evaluate(facts, &analyzed)
+    }
+
+    /// Decide one dimension from what the rules and the model say.
+    pub fn decide_dimension(
+        &self,
+        d: Dimension,
+        given: Option<&str>,
+        votes: &Votes,
+        model: &TextModel,
+        text: &str,
+    ) -> LabelDecision {
+        if let Some(code) = given.filter(|c| self.labels.has(d, c)) {
+            return LabelDecision {
+                code: code.to_string(),
+                name: self.labels.name(d, code),
+                confidence: 1.0,
+                source: Source::Ticket,
+                reasons: vec![format!("{} set on the ticket", d.key())],
+            };
+        }
+        let pred = model.predict(&self.model_segmenter, text);
+        let p = |label: &str| {
+            pred.ranking
+                .iter()
+                .find(|(l, _)| l == label)
+                .map_or(0.0, |(_, p)| *p)
+        };
+        if votes.scores.is_empty() {
+            return LabelDecision {
+                name: self.labels.name(d, &pred.label),
+                reasons: vec![format!("model: {} p={:.2}", pred.label, pred.confidence)],
+                code: pred.label,
+                confidence: pred.confidence,
+                source: Source::Model,
+            };
+        }
+        let mut combined: Vec<(String, f64)> = votes
+            .scores
+            .iter()
+            .map(|(l, r)| (l.clone(), 1.0 - (1.0 - r) * (1.0 - p(l))))
+            .collect();
+        combined.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let (code, best) = combined[0].clone();
+        let runner_up = combined.get(1).map_or(0.0, |(_, s)| *s);
+        let confidence = (best - 0.5 * runner_up).clamp(0.0, 1.0);
+        let mut reasons: Vec<String> = votes
+            .rules
+            .get(&code)
+            .into_iter()
+            .flatten()
+            .map(|r| format!("rule {r}"))
+            .collect();
+        reasons.push(format!("model: {} p={:.2}", code, p(&code)));
+        if combined.len() > 1 {
+            reasons.push(format!(
+                "rules disagree: {}",
+                combined
+                    .iter()
+                    .map(|(l, s)| format!("{l}={s:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        LabelDecision {
+            name: self.labels.name(d, &code),
+            code,
+            confidence,
+            source: Source::Rules,
+            reasons,
+        }
+    }
+
+    /// Classify and route a ticket.
+    pub fn decide(&self, facts: &TicketFacts, given: &GivenLabels) -> Decision {
+        let outcome = self.rule_outcome(facts);
+        let dim = |d: Dimension| {
+            self.decide_dimension(
+                d,
+                given.get(d),
+                outcome.votes(d),
+                self.model(d),
+                &facts.text,
+            )
+        };
+        let category = dim(Dimension::Category);
+        let priority = dim(Dimension::Priority);
+        let feedback_type = dim(Dimension::FeedbackType);
+        let tags: Vec<TagDecision> = outcome
+            .tags
+            .scores
+            .iter()
+            .map(|(code, conf)| TagDecision {
+                name: self
+                    .labels
+                    .tag
+                    .iter()
+                    .find(|l| &l.code == code)
+                    .map_or_else(|| code.clone(), |l| l.name.clone()),
+                code: code.clone(),
+                confidence: *conf,
+                rules: outcome.tags.rules.get(code).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let tag_codes: Vec<String> = tags.iter().map(|t| t.code.clone()).collect();
+        let route = self
+            .routing
+            .route(&category.code, &feedback_type.code, &tag_codes);
+        let min = self.labels.review.min_confidence;
+        let mut review_reasons = Vec::new();
+        for (d, ld) in [("category", &category), ("priority", &priority)] {
+            if ld.confidence < min {
+                review_reasons.push(format!(
+                    "{d} confidence {:.2} below {:.2}",
+                    ld.confidence, min
+                ));
+            }
+        }
+        Decision {
+            category,
+            priority,
+            feedback_type,
+            tags,
+            route,
+            needs_review: !review_reasons.is_empty(),
+            review_reasons,
+        }
+    }
+}

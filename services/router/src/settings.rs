@@ -1,0 +1,35 @@
+//! The router's own settings (`[router]` in the deployment config, or `LOOPDESK__ROUTER__*`).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RouterSettings {
+    /// Directory with labels.toml, rules.toml, routing.toml and the models.
+    pub config_dir: PathBuf,
+    /// How often the rule and routing files are checked for changes.
+    pub reload_ms: u64,
+    /// The base labelled set `router retrain` learns from, together with stored corrections.
+    pub examples: PathBuf,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        Self {
+            config_dir: PathBuf::from("config/router"),
+            reload_ms: 2000,
+            examples: PathBuf::from("tests/data/router/labelled.tsv"),
+        }
+    }
+}
+
+impl RouterSettings {
+    pub fn from_config(raw: &config::Config) -> Result<Self, config::ConfigError> {
+        match raw.get::<RouterSettings>("router") {
+            Err(config::ConfigError::NotFound(_)) => Ok(Self::default()),
+            other => other,
+        }
+    }
+}

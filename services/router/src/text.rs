@@ -1,0 +1,208 @@
+//! Text normalisation, word segmentation and n-gram features.
+//!
+//! Customer feedback arrives in Chinese (simplified and traditional), English, or a mix,
+//! typed on phones with full-width punctuation and digits. Everything the router decides
+//! starts from one normalised form so that rules, the model and the training data agree:
+//! NFKC (full-width → half-width), lower case, traditional → simplified, collapsed spaces.
+//! Words come from jieba (Chinese) which also keeps ASCII words whole, so "app" is a word
+//! and never matches inside "apple".
+
+use std::collections::BTreeSet;
+
+use jieba_rs::Jieba;
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalise a text: NFKC folds full-width letters/digits/punctuation to their
+/// half-width forms, `fast2s` maps traditional to simplified characters (a cheap
+/// character table, good enough for feedback text), ASCII is lower-cased and runs of
+/// white space collapse to one space.
+pub fn normalize(input: &str) -> String {
+    let nfkc: String = input.nfkc().collect();
+    let simplified = fast2s::convert(&nfkc);
+    let mut out = String::with_capacity(simplified.len());
+    let mut last_space = true;
+    for c in simplified.chars() {
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+            continue;
+        }
+        last_space = false;
+        for l in c.to_lowercase() {
+            out.push(l);
+        }
+    }
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// True for characters that carry meaning (letters, CJK ideographs, digits); punctuation,
+/// symbols and spaces only separate words.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// A word segmenter: jieba with its default dictionary plus domain words.
+///
+/// Held once per process (loading the dictionary costs ~100 ms) and shared by reference.
+pub struct Segmenter {
+    jieba: Jieba,
+}
+
+impl Default for Segmenter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Segmenter {
+    /// A segmenter with jieba's default dictionary.
+    pub fn new() -> Self {
+        Self {
+            jieba: Jieba::new(),
+        }
+    }
+
+    /// Teach the segmenter domain words (rule phrases, product names) so they come out as
+    /// one token instead of being split by the general dictionary.
+    pub fn add_words<'a>(&mut self, words: impl IntoIterator<Item = &'a str>) {
+        for w in words {
+            let w = normalize(w);
+            // Only single-token candidates: a phrase with spaces is several English words.
+            if !w.is_empty() && !w.contains(' ') && w.chars().count() > 1 {
+                let freq = self.jieba.suggest_freq(&w).max(1000);
+                self.jieba.add_word(&w, Some(freq), None);
+            }
+        }
+    }
+
+    /// Words of an already normalised text, with byte offsets into it; separators dropped.
+    pub fn words<'a>(&self, normalized: &'a str) -> Vec<Word<'a>> {
+        self.jieba
+            .tokenize(normalized, jieba_rs::TokenizeMode::Default, true)
+            .into_iter()
+            .filter(|t| t.word.chars().any(is_word_char))
+            .map(|t| Word {
+                text: t.word,
+                start: t.byte_start,
+                end: t.byte_end,
+            })
+            .collect()
+    }
+}
+
+/// One word of a normalised text and where it sits (byte offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word<'a> {
+    pub text: &'a str,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A normalised text with its word boundaries, the unit rules match against.
+pub struct Analyzed {
+    pub normalized: String,
+    /// Byte offsets where a word starts.
+    starts: BTreeSet<usize>,
+    /// Byte offsets where a word ends.
+    ends: BTreeSet<usize>,
+    /// The words themselves, in order.
+    pub words: Vec<String>,
+}
+
+impl Analyzed {
+    /// Normalise and segment `text`.
+    pub fn new(segmenter: &Segmenter, text: &str) -> Self {
+        let normalized = normalize(text);
+        let words = segmenter.words(&normalized);
+        let starts = words.iter().map(|w| w.start).collect();
+        let ends = words.iter().map(|w| w.end).collect();
+        let words = words.iter().map(|w| w.text.to_string()).collect();
+        Self {
+            normalized,
+            starts,
+            ends,
+            words,
+        }
+    }
+
+    /// Does the (already normalised) phrase occur as whole words: starting where a word
+    /// starts and ending where a word ends? "退款" matches "我要退款" but "app" does not
+    /// match "apple", and "单" does not match inside "订单".
+    pub fn contains_phrase(&self, phrase: &str) -> bool {
+        if phrase.is_empty() {
+            return false;
+        }
+        self.normalized
+            .match_indices(phrase)
+            .any(|(i, m)| self.starts.contains(&i) && self.ends.contains(&(i + m.len())))
+    }
+}
+
+/// Feature strings for the statistical model: character 1..=`max_n`-grams inside each run
+/// of word characters (the standard baseline for short Chinese texts) plus jieba words
+/// prefixed with `w:` so that whole words weigh in as well.
+pub fn features(segmenter: &Segmenter, text: &str, max_n: usize) -> Vec<String> {
+    let normalized = normalize(text);
+    let mut out = Vec::new();
+    let mut run: Vec<char> = Vec::new();
+    let flush = |run: &mut Vec<char>, out: &mut Vec<String>| {
+        for n in 1..=max_n {
+            if run.len() < n {
+                break;
+            }
+            for win in run.windows(n) {
+                out.push(win.iter().collect());
+            }
+        }
+        run.clear();
+    };
+    for c in normalized.chars() {
+        if is_word_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+        }
+    }
+    flush(&mut run, &mut out);
+    for w in segmenter.words(&normalized) {
+        out.push(format!("w:{}", w.text));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_width_and_traditional_fold() {
+        assert_eq!(normalize("ＡＰＰ閃退！　登錄不了"), "app闪退! 登录不了");
+        assert_eq!(normalize("  Can't   LOG in "), "can't log in");
+    }
+
+    #[test]
+    fn phrases_match_whole_words_only() {
+        let seg = Segmenter::new();
+        let a = Analyzed::new(&seg, "I bought an Apple watch");
+        assert!(!a.contains_phrase("app"));
+        assert!(a.contains_phrase("apple"));
+        let b = Analyzed::new(&seg, "APP一直闪退，登录不了");
+        assert!(b.contains_phrase("app"));
+        assert!(b.contains_phrase("闪退"));
+    }
+
+    #[test]
+    fn features_have_char_ngrams_and_words() {
+        let seg = Segmenter::new();
+        let f = features(&seg, "退款慢", 3);
+        assert!(f.contains(&"退".to_string()));
+        assert!(f.contains(&"退款".to_string()));
+        assert!(f.contains(&"退款慢".to_string()));
+        assert!(f.iter().any(|x| x == "w:退款"));
+    }
+}

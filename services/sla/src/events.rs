@@ -1,0 +1,505 @@
+//! Consuming ticket events: decode, then apply a whole batch to the tickets' clocks in one
+//! transaction (idempotency record, clock rows, replanned timers, timeline), then ack.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use shared::consumer::{BatchError, BatchHandler, Delivery, Outcome};
+use shared::messages::lifecycle::{LifecycleChange, TicketLifecycleEvent};
+use shared::messages::router::TicketClassified;
+use shared::messages::survey::{SurveyAnswered, SurveyExpired, SurveyRequest};
+use shared::messages::ticket::TicketCreated;
+use shared::messages::SCHEMA_VERSION;
+use shared::subjects::Subjects;
+use shared::timeline::TimelineEntry;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::policy::{ClockKind, Priority, SlaRules, TicketAttrs};
+use crate::store::{self, NewTimer, TicketRecord};
+use crate::ticket::{ClockChange, TicketEvent, TicketSla};
+
+/// Idempotency-record consumer name and timeline actor.
+pub const CONSUMER: &str = "sla";
+pub const ACTOR: &str = "worker:sla";
+
+/// A message turned into what the SLA worker needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// Idempotency key: the event id, or `created:{ticket}` for ticket creation.
+    pub key: String,
+    pub ticket_id: Uuid,
+    pub ticket_no: Option<String>,
+    /// Department and priority the message reports, used to fill in what the worker does not know.
+    pub hint: TicketAttrs,
+    pub event: TicketEvent,
+}
+
+/// What to do with one delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Apply(Box<Decoded>),
+    /// Not an event the SLA cares about (e.g. `ticket.assigned`): ack.
+    Ignore,
+    /// Unreadable or of an unknown schema version: dead-letter with this reason.
+    Poison(String),
+}
+
+fn priority(p: Option<shared::messages::feedback::Priority>) -> Option<Priority> {
+    p.and_then(|p| Priority::parse(p.as_str()))
+}
+
+/// Serde's name of an enum value (`"new"`), for codes kept as text.
+fn code<T: serde::Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_owned))
+}
+
+/// Parses a payload and checks its schema version.
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    payload: &[u8],
+    version: impl Fn(&T) -> u32,
+) -> Result<T, Decision> {
+    let m: T = serde_json::from_slice(payload)
+        .map_err(|e| Decision::Poison(format!("bad_payload: {what}: {e}")))?;
+    match version(&m) {
+        SCHEMA_VERSION => Ok(m),
+        v => Err(Decision::Poison(format!(
+            "unknown_schema_version: {what}: {v}"
+        ))),
+    }
+}
+
+/// Decodes one delivery by its subject: `{prefix}.ticket.{kind}` (intake, router, api) or
+/// `{prefix}.survey.{kind}` (the survey worker: a sent request, an answer or an expiry ends the
+/// survey clock).
+pub fn decode(subjects: &Subjects, d: &Delivery) -> Decision {
+    let result = if let Some(kind) = d.subject.strip_prefix(&subjects.subject("ticket.")) {
+        decode_ticket(kind, &d.payload)
+    } else if let Some(kind) = d.subject.strip_prefix(&subjects.subject("survey.")) {
+        decode_survey(kind, &d.payload)
+    } else {
+        Ok(Decision::Ignore)
+    };
+    result.unwrap_or_else(|poison| poison)
+}
+
+fn decode_ticket(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
+    Ok(match kind {
+        "created" => {
+            let m: TicketCreated = parse("ticket.created", payload, |m: &TicketCreated| {
+                m.schema_version
+            })?;
+            let attrs = TicketAttrs {
+                priority: priority(m.priority),
+                department: None,
+                category: None,
+                customer_type: m.customer.customer_type.as_ref().and_then(code),
+            };
+            Decision::Apply(Box::new(Decoded {
+                key: format!("created:{}", m.ticket_id),
+                ticket_id: m.ticket_id,
+                ticket_no: Some(m.ticket_no),
+                hint: attrs.clone(),
+                event: TicketEvent::Created {
+                    at: m.submitted_at,
+                    received_at: m.received_at,
+                    attrs,
+                },
+            }))
+        }
+        "classified" => {
+            let m: TicketClassified =
+                parse("ticket.classified", payload, |m: &TicketClassified| {
+                    m.schema_version
+                })?;
+            let attrs = TicketAttrs {
+                priority: priority(Some(m.priority)),
+                department: m.lead_department.clone(),
+                category: Some(m.category.code.clone()),
+                customer_type: None,
+            };
+            Decision::Apply(Box::new(Decoded {
+                key: m.event_id.to_string(),
+                ticket_id: m.ticket_id,
+                ticket_no: Some(m.ticket_no),
+                hint: TicketAttrs::default(),
+                event: TicketEvent::Classified {
+                    at: m.occurred_at,
+                    attrs,
+                    registered: !m.needs_review && m.lead_department.is_some(),
+                },
+            }))
+        }
+        "replied" | "contacted" | "waiting" | "resumed" | "priority_changed" | "assigned"
+        | "resolved" | "reopened" | "archived" => {
+            let what = format!("ticket.{kind}");
+            lifecycle(parse(&what, payload, |m: &TicketLifecycleEvent| {
+                m.schema_version
+            })?)
+        }
+        // routed.{dept} / withdrawn.{dept} repeat what `classified` said; reclassify is a request.
+        _ => Decision::Ignore,
+    })
+}
+
+fn survey_done(key: String, ticket_id: Uuid, ticket_no: String, at: DateTime<Utc>) -> Decision {
+    Decision::Apply(Box::new(Decoded {
+        key,
+        ticket_id,
+        ticket_no: Some(ticket_no),
+        hint: TicketAttrs::default(),
+        event: TicketEvent::SurveyDone { at },
+    }))
+}
+
+fn decode_survey(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
+    let kind = kind.split('.').next().unwrap_or_default();
+    Ok(match kind {
+        "request" => {
+            let m: SurveyRequest = parse("survey.request", payload, |m: &SurveyRequest| {
+                m.schema_version
+            })?;
+            survey_done(
+                format!("survey_request:{}", m.request_id),
+                m.ticket_id,
+                m.ticket_no,
+                m.sent_at,
+            )
+        }
+        "answered" => {
+            let m: SurveyAnswered = parse("survey.answered", payload, |m: &SurveyAnswered| {
+                m.schema_version
+            })?;
+            survey_done(
+                format!("survey_answered:{}", m.answer_id),
+                m.ticket_id,
+                m.ticket_no,
+                m.answered_at,
+            )
+        }
+        "expired" => {
+            let m: SurveyExpired = parse("survey.expired", payload, |m: &SurveyExpired| {
+                m.schema_version
+            })?;
+            survey_done(
+                format!("survey_expired:{}:{}", m.survey_id, m.cycle),
+                m.ticket_id,
+                m.ticket_no,
+                m.expired_at,
+            )
+        }
+        _ => Decision::Ignore,
+    })
+}
+
+fn lifecycle(m: TicketLifecycleEvent) -> Decision {
+    let at = m.occurred_at;
+    let event = match &m.change {
+        LifecycleChange::Replied { .. } | LifecycleChange::Contacted => TicketEvent::Replied { at },
+        LifecycleChange::WaitingOnCustomer { .. } => TicketEvent::WaitingOnCustomer { at },
+        LifecycleChange::Resumed => TicketEvent::CustomerBack { at },
+        LifecycleChange::PriorityChanged { to, .. } => match priority(Some(*to)) {
+            Some(priority) => TicketEvent::PriorityChanged { at, priority },
+            None => return Decision::Poison(format!("unknown_priority: {}", to.as_str())),
+        },
+        LifecycleChange::Resolved { .. } => TicketEvent::Resolved { at },
+        LifecycleChange::Reopened { .. } => TicketEvent::Reopened { at },
+        LifecycleChange::Archived => TicketEvent::Archived { at },
+        LifecycleChange::Assigned { .. } => return Decision::Ignore,
+    };
+    Decision::Apply(Box::new(Decoded {
+        key: m.event_id.to_string(),
+        ticket_id: m.ticket_id,
+        ticket_no: Some(m.ticket_no),
+        hint: TicketAttrs {
+            priority: priority(m.priority),
+            department: m.department,
+            category: None,
+            customer_type: None,
+        },
+        event,
+    }))
+}
+
+/// Applies ticket events to clocks. Shared by every consumer lane of every replica.
+pub struct TicketEventHandler {
+    pub pool: PgPool,
+    pub rules: Arc<SlaRules>,
+    pub subjects: Subjects,
+}
+
+/// One ticket's state while a batch is applied to it.
+struct Working {
+    record: TicketRecord,
+    /// Clocks whose plan changed (their timers are replaced).
+    replan: Vec<ClockKind>,
+    touched: bool,
+}
+
+impl TicketEventHandler {
+    /// The whole batch in one transaction; see the module doc.
+    pub async fn apply(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
+        let decisions: Vec<Decision> = batch.iter().map(|d| decode(&self.subjects, d)).collect();
+        let mut outcomes: Vec<Outcome> = decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Poison(reason) => Outcome::Poison(reason.clone()),
+                _ => Outcome::Done,
+            })
+            .collect();
+        let applies: Vec<(usize, &Decoded)> = decisions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match d {
+                Decision::Apply(x) => Some((i, x.as_ref())),
+                _ => None,
+            })
+            .collect();
+        if applies.is_empty() {
+            return Ok(outcomes);
+        }
+        let ids: Vec<Uuid> = applies
+            .iter()
+            .map(|(_, d)| d.ticket_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+
+        let mut tx = self.pool.begin().await?;
+        store::lock_tickets(&mut tx, &ids).await?;
+        let mut known = store::load(&mut tx, &ids)
+            .await
+            .map_err(|e| BatchError::transient(e.to_string()))?;
+
+        // Tickets seen first through a lifecycle event (ticket.created not consumed yet, or consumed
+        // before this worker existed): start them from the system of record.
+        let mut working: HashMap<Uuid, Working> = HashMap::new();
+        let mut seeded: Vec<(Uuid, TicketEvent)> = Vec::new();
+        let first_is_created: HashSet<Uuid> = {
+            let mut seen = HashSet::new();
+            let mut created = HashSet::new();
+            for (_, d) in &applies {
+                if seen.insert(d.ticket_id) && matches!(d.event, TicketEvent::Created { .. }) {
+                    created.insert(d.ticket_id);
+                }
+            }
+            created
+        };
+        let missing: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !known.contains_key(id) && !first_is_created.contains(id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            for s in store::seed_tickets(&mut tx, &missing).await? {
+                seeded.push((
+                    s.ticket_id,
+                    TicketEvent::Created {
+                        at: s.submitted_at,
+                        received_at: s.received_at,
+                        attrs: s.attrs.clone(),
+                    },
+                ));
+                known.insert(
+                    s.ticket_id,
+                    TicketRecord {
+                        ticket_no: s.ticket_no,
+                        sla: TicketSla::default(),
+                    },
+                );
+            }
+        }
+        for (id, record) in known {
+            working.insert(
+                id,
+                Working {
+                    record,
+                    replan: Vec::new(),
+                    touched: false,
+                },
+            );
+        }
+
+        // Messages about tickets nobody knows yet wait (nak with backoff) and are not claimed.
+        let mut ready: Vec<(usize, &Decoded)> = Vec::new();
+        let mut started: HashSet<Uuid> = HashSet::new();
+        for (i, d) in applies {
+            if matches!(d.event, TicketEvent::Created { .. }) {
+                started.insert(d.ticket_id);
+            }
+            if working.contains_key(&d.ticket_id) || started.contains(&d.ticket_id) {
+                ready.push((i, d));
+            } else {
+                outcomes[i] = Outcome::Retry(format!("ticket_unknown: {}", d.ticket_id));
+            }
+        }
+        let keys: Vec<String> = ready.iter().map(|(_, d)| d.key.clone()).collect();
+        let mut fresh = shared::idempotency::claim(&mut tx, CONSUMER, &keys).await?;
+
+        let mut timeline: Vec<TimelineEntry> = Vec::new();
+        let mut apply_one = |working: &mut HashMap<Uuid, Working>,
+                             id: Uuid,
+                             ticket_no: Option<&String>,
+                             hint: Option<&TicketAttrs>,
+                             event: &TicketEvent| {
+            let w = working.entry(id).or_insert_with(|| Working {
+                record: TicketRecord::default(),
+                replan: Vec::new(),
+                touched: false,
+            });
+            if w.record.ticket_no.is_none() {
+                w.record.ticket_no = ticket_no.cloned();
+            }
+            if let Some(h) = hint {
+                // Fill gaps only; changes of department or priority come as their own events.
+                let a = &mut w.record.sla.attrs;
+                if a.department.is_none()
+                    && h.department.is_some()
+                    && !w.record.sla.clocks.is_empty()
+                {
+                    // A department learnt late still moves the clocks onto its calendar.
+                    let mut attrs = a.clone();
+                    attrs.department = h.department.clone();
+                    let ev = TicketEvent::Classified {
+                        at: event.at(),
+                        attrs,
+                        registered: true,
+                    };
+                    record_changes(w, &ev, &self.rules, id, &mut timeline);
+                }
+                let a = &mut w.record.sla.attrs;
+                if a.priority.is_none() {
+                    a.priority = h.priority;
+                }
+            }
+            record_changes(w, event, &self.rules, id, &mut timeline);
+        };
+        for (id, ev) in &seeded {
+            apply_one(&mut working, *id, None, None, ev);
+        }
+        for (_, d) in &ready {
+            if !fresh.remove(&d.key) {
+                continue; // already applied (redelivery, or twice in this batch)
+            }
+            apply_one(
+                &mut working,
+                d.ticket_id,
+                d.ticket_no.as_ref(),
+                Some(&d.hint),
+                &d.event,
+            );
+        }
+
+        self.persist(&mut tx, &working).await?;
+        shared::timeline::append(&mut tx, &timeline).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Writes touched tickets, their changed clocks and the clocks' new timers.
+    async fn persist(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        working: &HashMap<Uuid, Working>,
+    ) -> Result<(), sqlx::Error> {
+        let touched: Vec<(Uuid, &TicketRecord)> = working
+            .iter()
+            .filter(|(_, w)| w.touched)
+            .map(|(id, w)| (*id, &w.record))
+            .collect();
+        store::save_tickets(tx, &touched).await?;
+        let mut clocks = Vec::new();
+        let mut replan = Vec::new();
+        let mut timers = Vec::new();
+        for (id, w) in working {
+            for kind in &w.replan {
+                let Some(c) = w.record.sla.clocks.get(kind) else {
+                    continue;
+                };
+                clocks.push((*id, c, store::projected_due(&w.record.sla, c, &self.rules)));
+                replan.push((*id, *kind));
+                timers.extend(
+                    w.record
+                        .sla
+                        .plan(*kind, &self.rules)
+                        .iter()
+                        .map(|p| NewTimer::planned(*id, p)),
+                );
+            }
+        }
+        store::save_clocks(tx, &clocks).await?;
+        store::supersede_timers(tx, &replan).await?;
+        store::insert_timers(tx, &timers).await?;
+        Ok(())
+    }
+}
+
+/// Applies `event` and notes which clocks to replan and what to put on the timeline.
+fn record_changes(
+    w: &mut Working,
+    event: &TicketEvent,
+    rules: &SlaRules,
+    ticket_id: Uuid,
+    timeline: &mut Vec<TimelineEntry>,
+) {
+    w.touched = true;
+    let changes = w.record.sla.apply(event, rules);
+    for (kind, change) in changes {
+        if !w.replan.contains(&kind) {
+            w.replan.push(kind);
+        }
+        if let Some(c) = w.record.sla.clocks.get(&kind) {
+            timeline.push(clock_entry(
+                ticket_id,
+                event.at(),
+                kind,
+                change,
+                c,
+                &w.record.sla,
+                rules,
+            ));
+        }
+    }
+}
+
+fn clock_entry(
+    ticket_id: Uuid,
+    at: DateTime<Utc>,
+    kind: ClockKind,
+    change: ClockChange,
+    c: &crate::clock::Clock,
+    t: &TicketSla,
+    rules: &SlaRules,
+) -> TimelineEntry {
+    let measure = rules.measure(c.basis, t.attrs.department.as_deref());
+    let view = c.view(at, measure);
+    TimelineEntry {
+        ticket_id,
+        kind: format!("sla_clock_{}", change.as_str()),
+        actor: ACTOR.to_owned(),
+        at,
+        data: serde_json::json!({
+            "clock": kind.as_str(),
+            "cycle": c.cycle,
+            "status": c.status.as_str(),
+            "basis": c.basis.as_str(),
+            "target_secs": view.target_secs,
+            "elapsed_secs": view.elapsed_secs,
+            "due_at": view.due_at,
+            "met": view.met,
+        }),
+    }
+}
+
+impl BatchHandler for TicketEventHandler {
+    fn handle(
+        &self,
+        batch: &[Delivery],
+    ) -> impl std::future::Future<Output = Result<Vec<Outcome>, BatchError>> + Send {
+        self.apply(batch)
+    }
+}

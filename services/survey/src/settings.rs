@@ -1,0 +1,414 @@
+//! The `[survey]` configuration section (`LOOPDESK__SURVEY__*` in the environment).
+//!
+//! Durations are written as people write them (`"2h"`, `"72h"`, `"30m"`); times of day as `"HH:MM"`.
+//! The token secret is never in a committed file: it comes from `LOOPDESK__SURVEY__TOKEN_SECRET` (or a
+//! config file outside the repo).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, NaiveTime};
+use chrono_tz::Tz;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use shared::messages::feedback::Channel;
+use shared::messages::survey::SurveyChannel;
+
+/// Everything wrong with a `[survey]` section, named by its key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("survey configuration could not be read: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("survey.{key}: `{value}` is not a duration (write e.g. \"2h\" or \"30m\")")]
+    Duration { key: &'static str, value: String },
+    #[error("survey.{key}: `{value}` is not a time of day (write \"HH:MM\")")]
+    TimeOfDay { key: &'static str, value: String },
+    #[error("survey.{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// The section as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RawSurveySettings {
+    /// HMAC key for response tokens; at least 32 bytes. Absent: `main` generates an ephemeral one.
+    pub token_secret: Option<SecretString>,
+    /// Where customers reach the response page: links read `{public_base_url}/s/{token}`.
+    pub public_base_url: String,
+    /// Wait after resolution before asking (at most 24 h, SPEC "survey within 24 h of resolution").
+    pub delay: String,
+    /// Quiet hours in the customer's local time: no request or reminder starts inside them.
+    pub quiet_start: String,
+    pub quiet_end: String,
+    /// The customers' time zone for quiet hours; defaults to the deployment's `timezone`.
+    pub timezone: Option<String>,
+    /// Send one reminder this long after the request when there is no answer yet.
+    pub reminders: bool,
+    pub reminder_after: String,
+    /// The answer window, counted from the request; the token expires with it.
+    pub expire_after: String,
+    /// `reopen` (default) or `escalate` on an unsatisfied answer.
+    pub on_unsatisfied: String,
+    /// A resolution learnt about later than this (a backlog replayed at a first deployment, a long outage)
+    /// gets no survey: asking days later would confuse the customer. The timeline says it was skipped.
+    pub skip_older_than: String,
+    /// Survey channel per intake channel (`form = "sms"`); unlisted channels use the defaults below.
+    pub channels: BTreeMap<String, String>,
+    /// Longest sleep of the timer loop when nothing is due sooner.
+    pub poll_interval: String,
+    /// Timers fired per transaction.
+    pub timer_batch: i64,
+    /// Longest comment kept, in characters.
+    pub max_comment_chars: usize,
+}
+
+impl Default for RawSurveySettings {
+    fn default() -> Self {
+        Self {
+            token_secret: None,
+            public_base_url: "http://127.0.0.1:8083".into(),
+            delay: "2h".into(),
+            quiet_start: "21:00".into(),
+            quiet_end: "09:00".into(),
+            timezone: None,
+            reminders: true,
+            reminder_after: "24h".into(),
+            expire_after: "72h".into(),
+            on_unsatisfied: "reopen".into(),
+            skip_older_than: "72h".into(),
+            channels: BTreeMap::new(),
+            poll_interval: "1s".into(),
+            timer_batch: 200,
+            max_comment_chars: 2000,
+        }
+    }
+}
+
+/// What to do when the customer is unsatisfied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnsatisfied {
+    /// Reopen the ticket for a second follow-up by its lead department (new SLA cycle, new survey).
+    Reopen,
+    /// Leave the ticket resolved and hand the answer to the lead department's supervisor.
+    Escalate,
+}
+
+/// Quiet hours: a half-open local-time window `[start, end)`, which may wrap past midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub tz: Tz,
+}
+
+/// The validated section the worker runs with.
+#[derive(Debug, Clone)]
+pub struct SurveySettings {
+    pub token_secret: Option<SecretString>,
+    pub public_base_url: String,
+    pub delay: Duration,
+    pub quiet: QuietHours,
+    pub reminder_after: Option<Duration>,
+    pub expire_after: Duration,
+    pub on_unsatisfied: OnUnsatisfied,
+    pub skip_older_than: Duration,
+    channels: HashMap<Channel, SurveyChannel>,
+    pub poll_interval: StdDuration,
+    pub timer_batch: i64,
+    pub max_comment_chars: usize,
+}
+
+/// The longest a customer may wait between resolution and the survey (SPEC).
+pub const MAX_WAIT: Duration = Duration::hours(24);
+
+/// Default survey channel per intake channel. The IVR and the app answer on themselves; everything else
+/// gets an SMS when there is a phone number (the customer's phone is the one contact every channel
+/// collects), and a link (sent by e-mail/chat/social) otherwise — see [`SurveySettings::channel_for`].
+pub fn default_channel(channel: Channel) -> SurveyChannel {
+    match channel {
+        Channel::App => SurveyChannel::App,
+        Channel::Ivr => SurveyChannel::Ivr,
+        Channel::Form | Channel::Phone | Channel::Chat | Channel::Social => SurveyChannel::Sms,
+        Channel::Email => SurveyChannel::Link,
+    }
+}
+
+fn duration(key: &'static str, value: &str) -> Result<Duration, SettingsError> {
+    let d = humantime::parse_duration(value.trim()).map_err(|_| SettingsError::Duration {
+        key,
+        value: value.to_string(),
+    })?;
+    Duration::from_std(d).map_err(|_| SettingsError::Duration {
+        key,
+        value: value.to_string(),
+    })
+}
+
+fn time_of_day(key: &'static str, value: &str) -> Result<NaiveTime, SettingsError> {
+    NaiveTime::parse_from_str(value.trim(), "%H:%M").map_err(|_| SettingsError::TimeOfDay {
+        key,
+        value: value.to_string(),
+    })
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl RawSurveySettings {
+    /// Reads `[survey]` from the loaded configuration; an absent section means every default.
+    pub fn from_config(raw: &config::Config) -> Result<Self, SettingsError> {
+        match raw.get::<RawSurveySettings>("survey") {
+            Ok(s) => Ok(s),
+            Err(config::ConfigError::NotFound(_)) => Ok(Self::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.
+    pub fn validate(self, default_tz: Tz) -> Result<SurveySettings, SettingsError> {
+        let delay = duration("delay", &self.delay)?;
+        let quiet_start = time_of_day("quiet_start", &self.quiet_start)?;
+        let quiet_end = time_of_day("quiet_end", &self.quiet_end)?;
+        let tz = match &self.timezone {
+            Some(name) => name.parse::<Tz>().map_err(|_| {
+                invalid(
+                    "timezone",
+                    format!("`{name}` is not an IANA time zone name"),
+                )
+            })?,
+            None => default_tz,
+        };
+        let reminder_after = duration("reminder_after", &self.reminder_after)?;
+        let expire_after = duration("expire_after", &self.expire_after)?;
+        let poll_interval = duration("poll_interval", &self.poll_interval)?;
+        let skip_older_than = duration("skip_older_than", &self.skip_older_than)?;
+        if skip_older_than <= delay {
+            return Err(invalid("skip_older_than", "must be longer than delay"));
+        }
+
+        if delay < Duration::zero() || delay > MAX_WAIT {
+            return Err(invalid("delay", "must be between 0 and 24h"));
+        }
+        let quiet_len = {
+            let d = quiet_end.signed_duration_since(quiet_start);
+            if d < Duration::zero() {
+                d + Duration::hours(24)
+            } else {
+                d
+            }
+        };
+        // Quiet hours may push the request to their end; the sum must still keep the 24 h promise.
+        if delay + quiet_len > MAX_WAIT {
+            return Err(invalid(
+                "delay",
+                format!(
+                    "delay plus quiet hours ({} min) exceeds 24h, so a survey could come later than promised",
+                    quiet_len.num_minutes()
+                ),
+            ));
+        }
+        if expire_after <= Duration::zero() {
+            return Err(invalid("expire_after", "must be positive"));
+        }
+        if self.reminders && (reminder_after <= Duration::zero() || reminder_after >= expire_after)
+        {
+            return Err(invalid(
+                "reminder_after",
+                "must be positive and shorter than expire_after",
+            ));
+        }
+        let on_unsatisfied = match self.on_unsatisfied.as_str() {
+            "reopen" => OnUnsatisfied::Reopen,
+            "escalate" => OnUnsatisfied::Escalate,
+            other => {
+                return Err(invalid(
+                    "on_unsatisfied",
+                    format!("`{other}` is neither `reopen` nor `escalate`"),
+                ))
+            }
+        };
+        let mut channels = HashMap::new();
+        for (from, to) in &self.channels {
+            let from_c = Channel::parse(from)
+                .ok_or_else(|| invalid("channels", format!("`{from}` is not an intake channel")))?;
+            let to_c = SurveyChannel::parse(to).ok_or_else(|| {
+                invalid(
+                    "channels",
+                    format!("`{to}` is not a survey channel (sms, app, ivr, link)"),
+                )
+            })?;
+            channels.insert(from_c, to_c);
+        }
+        if let Some(secret) = &self.token_secret {
+            if secret.expose_secret().len() < 32 {
+                return Err(invalid("token_secret", "must be at least 32 bytes"));
+            }
+        }
+        let base = self.public_base_url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(invalid(
+                "public_base_url",
+                "must start with http:// or https://",
+            ));
+        }
+        if self.timer_batch < 1 {
+            return Err(invalid("timer_batch", "must be at least 1"));
+        }
+        if poll_interval <= Duration::zero() {
+            return Err(invalid("poll_interval", "must be positive"));
+        }
+        Ok(SurveySettings {
+            token_secret: self.token_secret,
+            public_base_url: base,
+            delay,
+            quiet: QuietHours {
+                start: quiet_start,
+                end: quiet_end,
+                tz,
+            },
+            reminder_after: self.reminders.then_some(reminder_after),
+            expire_after,
+            on_unsatisfied,
+            skip_older_than,
+            channels,
+            poll_interval: poll_interval.to_std().unwrap_or(StdDuration::from_secs(1)),
+            timer_batch: self.timer_batch,
+            max_comment_chars: self.max_comment_chars,
+        })
+    }
+}
+
+impl SurveySettings {
+    /// The survey channel for a ticket of `channel`, given what contact details the ticket has:
+    /// SMS and IVR need a phone, the app needs a customer id; without them the survey falls back to a
+    /// link (SMS if a phone exists, else the link).
+    pub fn channel_for(
+        &self,
+        channel: Channel,
+        has_phone: bool,
+        has_customer_id: bool,
+    ) -> SurveyChannel {
+        let wanted = self
+            .channels
+            .get(&channel)
+            .copied()
+            .unwrap_or_else(|| default_channel(channel));
+        let possible = match wanted {
+            SurveyChannel::Sms | SurveyChannel::Ivr => has_phone,
+            SurveyChannel::App => has_customer_id,
+            SurveyChannel::Link => true,
+        };
+        if possible {
+            wanted
+        } else if has_phone {
+            SurveyChannel::Sms
+        } else {
+            SurveyChannel::Link
+        }
+    }
+
+    /// Defaults with a given secret: what tests and examples start from.
+    pub fn for_tests(secret: &str, tz: Tz) -> Self {
+        let raw = RawSurveySettings {
+            token_secret: Some(SecretString::from(secret.to_string())),
+            ..Default::default()
+        };
+        match raw.validate(tz) {
+            Ok(s) => s,
+            Err(e) => panic!("default survey settings are valid: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawSurveySettings {
+        RawSurveySettings {
+            token_secret: Some(SecretString::from("x".repeat(32))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let s = raw().validate(chrono_tz::Asia::Shanghai).unwrap();
+        assert_eq!(s.delay, Duration::hours(2));
+        assert_eq!(s.reminder_after, Some(Duration::hours(24)));
+        assert_eq!(s.expire_after, Duration::hours(72));
+        assert_eq!(s.on_unsatisfied, OnUnsatisfied::Reopen);
+        assert_eq!(s.quiet.start, NaiveTime::from_hms_opt(21, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn delay_and_quiet_hours_must_keep_the_24h_promise() {
+        let mut r = raw();
+        r.delay = "13h".into();
+        assert!(matches!(
+            r.validate(chrono_tz::Asia::Shanghai),
+            Err(SettingsError::Invalid { key: "delay", .. })
+        ));
+        let mut r = raw();
+        r.delay = "25h".into();
+        assert!(r.validate(chrono_tz::Asia::Shanghai).is_err());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut r = raw();
+        r.reminder_after = "80h".into();
+        assert!(matches!(
+            r.validate(chrono_tz::UTC),
+            Err(SettingsError::Invalid {
+                key: "reminder_after",
+                ..
+            })
+        ));
+        let mut r = raw();
+        r.quiet_start = "9pm".into();
+        assert!(matches!(
+            r.validate(chrono_tz::UTC),
+            Err(SettingsError::TimeOfDay {
+                key: "quiet_start",
+                ..
+            })
+        ));
+        let mut r = raw();
+        r.token_secret = Some(SecretString::from("short".to_string()));
+        assert!(r.validate(chrono_tz::UTC).is_err());
+        let mut r = raw();
+        r.channels.insert("form".into(), "fax".into());
+        assert!(r.validate(chrono_tz::UTC).is_err());
+    }
+
+    #[test]
+    fn channel_mapping_falls_back_when_contact_is_missing() {
+        let mut r = raw();
+        r.channels.insert("email".into(), "sms".into());
+        let s = r.validate(chrono_tz::UTC).unwrap();
+        assert_eq!(s.channel_for(Channel::App, true, true), SurveyChannel::App);
+        assert_eq!(s.channel_for(Channel::App, true, false), SurveyChannel::Sms);
+        assert_eq!(s.channel_for(Channel::Ivr, true, false), SurveyChannel::Ivr);
+        assert_eq!(
+            s.channel_for(Channel::Form, true, false),
+            SurveyChannel::Sms
+        );
+        assert_eq!(
+            s.channel_for(Channel::Form, false, true),
+            SurveyChannel::Link
+        );
+        assert_eq!(
+            s.channel_for(Channel::Email, true, false),
+            SurveyChannel::Sms
+        );
+        assert_eq!(
+            s.channel_for(Channel::Email, false, false),
+            SurveyChannel::Link
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Typed configuration shared by every service.
+//!
+//! Values come, in rising order of precedence, from built-in defaults, `config/base.toml`,
+//! `config/{LOOPDESK_ENV}.toml` (default `local`), and environment variables `LOOPDESK__SECTION__KEY`
+//! (e.g. `LOOPDESK__DATABASE__URL`, `LOOPDESK__NATS__URL`, `LOOPDESK__PREFIX`, `LOOPDESK__HTTP__ADDR`).
+//! Secrets (the database URL may hold a password) are only ever set through files outside the repo or the
+//! environment and are held in [`SecretString`] so they never reach a log line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::postgres::PgConnectOptions;
+
+/// Everything that can go wrong while loading configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("database.url is not a valid PostgreSQL URL: {0}")]
+    DatabaseUrl(#[source] sqlx::Error),
+    #[error("timezone `{0}` is not an IANA time zone name")]
+    TimeZone(String),
+    #[error("prefix `{0}` must be non-empty and contain only letters, digits, '-' and '_'")]
+    Prefix(String),
+}
+
+/// The settings every worker reads; a service reads its own section from the raw [`config::Config`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Root of every subject and stream name, so tenants and test runs never collide (invariant 7).
+    pub prefix: String,
+    /// Time zone for calendars, ticket-number days and reports (invariant 5).
+    pub timezone: String,
+    pub database: DatabaseSettings,
+    pub nats: NatsSettings,
+    pub http: HttpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NatsSettings {
+    pub url: String,
+    /// JetStream replicas for the streams this deployment creates (3 on a cluster).
+    pub stream_replicas: usize,
+    /// Deliveries a message gets before it is dead-lettered.
+    pub max_deliver: i64,
+    /// Seconds JetStream waits for an ack before redelivering to another replica.
+    pub ack_wait_secs: u64,
+    /// Upper bound of messages one worker takes and commits in one transaction.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Listen address of the service's HTTP side (API, health, readiness, metrics).
+    pub addr: String,
+}
+
+impl Settings {
+    pub fn time_zone(&self) -> Result<Tz, ConfigError> {
+        self.timezone
+            .parse::<Tz>()
+            .map_err(|_| ConfigError::TimeZone(self.timezone.clone()))
+    }
+
+    /// Checks what serde cannot: the prefix shape, the time zone and the database URL.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let prefix_ok = !self.prefix.is_empty()
+            && self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !prefix_ok {
+            return Err(ConfigError::Prefix(self.prefix.clone()));
+        }
+        self.time_zone()?;
+        self.database.connect_options()?;
+        Ok(())
+    }
+}
+
+impl DatabaseSettings {
+    /// Options for the configured database.
+    pub fn connect_options(&self) -> Result<PgConnectOptions, ConfigError> {
+        self.url
+            .expose_secret()
+            .parse::<PgConnectOptions>()
+            .map_err(ConfigError::DatabaseUrl)
+    }
+
+    /// Options for another database on the same server (tests create one per test).
+    pub fn with_db(&self, name: &str) -> Result<PgConnectOptions, ConfigError> {
+        Ok(self.connect_options()?.database(name))
+    }
+}
+
+impl NatsSettings {
+    pub fn ack_wait(&self) -> Duration {
+        Duration::from_secs(self.ack_wait_secs)
+    }
+}
+
+/// Loads the common settings and returns the raw configuration for the service's own section
+/// (`raw.get::<RouterSettings>("router")`).
+pub fn load() -> Result<(Settings, config::Config), ConfigError> {
+    let dir = std::env::var("LOOPDESK_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("config"));
+    let env = std::env::var("LOOPDESK_ENV").unwrap_or_else(|_| "local".into());
+    let raw = with_defaults(config::Config::builder())?
+        .add_source(config::File::from(dir.join("base.toml")).required(false))
+        .add_source(config::File::from(dir.join(format!("{env}.toml"))).required(false))
+        .add_source(
+            config::Environment::with_prefix("LOOPDESK")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()?;
+    let settings: Settings = raw.clone().try_deserialize()?;
+    settings.validate()?;
+    Ok((settings, raw))
+}
+
+/// Defaults that make a bare checkout run against the local services.
+pub fn with_defaults(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
+    Ok(builder
+        .set_default("prefix", "loopdesk")?
+        .set_default("timezone", "Asia/Shanghai")?
+        .set_default(
+            "database.url",
+            "postgres://postgres@127.0.0.1:5432/loopdesk",
+        )?
+        .set_default("database.max_connections", 10)?
+        .set_default("nats.url", "nats://127.0.0.1:4222")?
+        .set_default("nats.stream_replicas", 1)?
+        .set_default("nats.max_deliver", 5)?
+        .set_default("nats.ack_wait_secs", 30)?
+        .set_default("nats.batch_size", 500)?
+        .set_default("http.addr", "127.0.0.1:0")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let raw = with_defaults(config::Config::builder())
+            .unwrap()
+            .build()
+            .unwrap();
+        let s: Settings = raw.try_deserialize().unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.prefix, "loopdesk");
+        assert_eq!(s.time_zone().unwrap(), chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn bad_prefix_is_refused() {
+        let raw = with_defaults(config::Config::builder())
+            .unwrap()
+            .set_override("prefix", "a.b")
+            .unwrap()
+            .build()
+            .unwrap();
+        let s: Settings = raw.try_deserialize().unwrap();
+        assert!(matches!(s.validate(), Err(ConfigError::Prefix(_))));
+    }
+}

@@ -1,0 +1,430 @@
+//! The durable pull-consumer loop every worker runs (SPEC invariants 2, 3, 6, 9).
+//!
+//! All replicas of a worker bind the same durable consumer, so JetStream spreads messages among them and
+//! redelivers what a dead replica never acked. The loop takes what is ready (up to a batch), hands the whole
+//! batch to the worker's [`BatchHandler`], which applies it in one transaction and commits, and only then
+//! acks. A transient failure naks with growing delay; after the last allowed delivery, or when the handler
+//! calls a message poison, the message is published to `{prefix}.dlq.{consumer}` with its error and
+//! terminated, so it is kept, never dropped silently.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer::pull, AckKind};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::NatsSettings;
+use crate::subjects::{Stream, Subjects};
+
+/// Headers a dead-lettered message carries, so ops can see why and replay it where it came from.
+pub mod dlq_headers {
+    pub const ERROR: &str = "Loopdesk-Error";
+    pub const ORIGINAL_SUBJECT: &str = "Loopdesk-Original-Subject";
+    pub const STREAM_SEQUENCE: &str = "Loopdesk-Stream-Sequence";
+    pub const DELIVERIES: &str = "Loopdesk-Deliveries";
+    pub const CONSUMER: &str = "Loopdesk-Consumer";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("stream {stream} is not available: {message}")]
+    Stream { stream: String, message: String },
+    #[error("consumer {durable} could not be created: {message}")]
+    Create { durable: String, message: String },
+    #[error("consumer {durable} could not start pulling: {message}")]
+    Pull { durable: String, message: String },
+}
+
+/// Which messages a worker consumes and how patiently.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub stream: Stream,
+    /// Durable name shared by every replica of the worker.
+    pub durable: String,
+    pub filter_subject: String,
+    pub max_deliver: i64,
+    pub ack_wait: Duration,
+    pub max_batch: usize,
+    /// Bound on unacked messages across all replicas, so a slow worker is not flooded.
+    pub max_ack_pending: i64,
+    /// Concurrent batches inside one replica (each its own transaction).
+    pub concurrency: usize,
+    /// First nak delay; doubles per delivery up to [`MAX_NAK_DELAY`].
+    pub nak_delay: Duration,
+}
+
+const MAX_NAK_DELAY: Duration = Duration::from_secs(60);
+
+impl ConsumerSpec {
+    /// A spec for `worker` reading `filter_subject` from `stream`, with the deployment's delivery settings.
+    pub fn new(
+        subjects: &Subjects,
+        settings: &NatsSettings,
+        stream: Stream,
+        worker: &str,
+        filter_subject: String,
+    ) -> Self {
+        Self {
+            stream,
+            durable: subjects.durable(worker),
+            filter_subject,
+            max_deliver: settings.max_deliver,
+            ack_wait: settings.ack_wait(),
+            max_batch: settings.batch_size.max(1),
+            max_ack_pending: (settings.batch_size as i64 * 20).max(1000),
+            concurrency: 2,
+            nak_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// One message as the handler sees it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub subject: String,
+    pub payload: Bytes,
+    pub headers: Option<HeaderMap>,
+    /// 1 on first delivery.
+    pub delivered: i64,
+    pub stream_sequence: u64,
+}
+
+impl Delivery {
+    /// A key unique to this message in its stream, for consumers without a better domain key.
+    pub fn sequence_key(&self) -> String {
+        format!("seq:{}", self.stream_sequence)
+    }
+
+    /// The `Nats-Msg-Id` the publisher set (outbox rows set their id), if any.
+    pub fn message_id(&self) -> Option<String> {
+        self.headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+            .map(|v| v.to_string())
+    }
+}
+
+/// What became of one message of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its effect is committed (or it was already applied before): ack.
+    Done,
+    /// A transient fault: try again later (nak with backoff), dead-letter after the last delivery.
+    Retry(String),
+    /// It can never succeed: dead-letter it now with this error.
+    Poison(String),
+}
+
+/// A failure of the whole batch. When the fault may lie in one message's data (the database refused a
+/// value), `isolate` asks the loop to retry the messages one by one, so one poison message cannot drag its
+/// batch-mates to the dead-letter subject; otherwise (the database is down) every message is retried later.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct BatchError {
+    pub message: String,
+    pub isolate: bool,
+}
+
+impl BatchError {
+    /// A fault of the surroundings: retry everything later.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            isolate: false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for BatchError {
+    fn from(e: sqlx::Error) -> Self {
+        BatchError {
+            isolate: matches!(e, sqlx::Error::Database(_)),
+            message: format!("database: {e}"),
+        }
+    }
+}
+
+impl From<crate::outbox::OutboxError> for BatchError {
+    fn from(e: crate::outbox::OutboxError) -> Self {
+        match e {
+            crate::outbox::OutboxError::Db(e) => e.into(),
+            other => BatchError::transient(other.to_string()),
+        }
+    }
+}
+
+/// A worker's logic: apply a batch in one transaction, commit, and say what became of each message.
+pub trait BatchHandler: Send + Sync + 'static {
+    /// Returns exactly one outcome per delivery, in the same order.
+    fn handle(
+        &self,
+        batch: &[Delivery],
+    ) -> impl Future<Output = Result<Vec<Outcome>, BatchError>> + Send;
+}
+
+/// Binds the durable consumer (creating it if needed) and runs the loop until `shutdown`.
+/// On shutdown the batch in hand is finished and acked; nothing new is pulled.
+pub async fn run<H: BatchHandler>(
+    js: jetstream::Context,
+    subjects: Subjects,
+    spec: ConsumerSpec,
+    handler: std::sync::Arc<H>,
+    shutdown: CancellationToken,
+) -> Result<(), ConsumerError> {
+    let stream_name = subjects.stream_name(spec.stream);
+    let stream = js
+        .get_stream(&stream_name)
+        .await
+        .map_err(|e| ConsumerError::Stream {
+            stream: stream_name.clone(),
+            message: e.to_string(),
+        })?;
+    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(
+            &spec.durable,
+            pull::Config {
+                durable_name: Some(spec.durable.clone()),
+                filter_subject: spec.filter_subject.clone(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: spec.ack_wait,
+                max_deliver: spec.max_deliver,
+                max_ack_pending: spec.max_ack_pending,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| ConsumerError::Create {
+            durable: spec.durable.clone(),
+            message: e.to_string(),
+        })?;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(report_pending(
+        consumer.clone(),
+        spec.durable.clone(),
+        shutdown.clone(),
+    ));
+    for _ in 0..spec.concurrency.max(1) {
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(spec.max_batch)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .map_err(|e| ConsumerError::Pull {
+                durable: spec.durable.clone(),
+                message: e.to_string(),
+            })?;
+        let lane = Lane {
+            js: js.clone(),
+            subjects: subjects.clone(),
+            spec: spec.clone(),
+            handler: handler.clone(),
+        };
+        tasks.spawn(lane.run(messages, shutdown.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Publishes the consumer's backlog (not yet delivered, and delivered but unacked) as gauges every few
+/// seconds, so ops see a worker falling behind before anyone waits.
+async fn report_pending(
+    mut consumer: jetstream::consumer::Consumer<pull::Config>,
+    durable: String,
+    shutdown: CancellationToken,
+) {
+    loop {
+        if let Ok(info) = consumer.info().await {
+            metrics::gauge!("loopdesk_consumer_pending", "consumer" => durable.clone())
+                .set(info.num_pending as f64);
+            metrics::gauge!("loopdesk_consumer_ack_pending", "consumer" => durable.clone())
+                .set(info.num_ack_pending as f64);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// One pull subscription processing one batch at a time.
+struct Lane<H> {
+    js: jetstream::Context,
+    subjects: Subjects,
+    spec: ConsumerSpec,
+    handler: std::sync::Arc<H>,
+}
+
+impl<H: BatchHandler> Lane<H> {
+    async fn run(self, messages: pull::Stream, shutdown: CancellationToken) {
+        let mut chunks = messages.ready_chunks(self.spec.max_batch);
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                chunk = chunks.next() => chunk,
+            };
+            let Some(chunk) = chunk else { return };
+            let mut batch = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                match item {
+                    Ok(message) => batch.push(message),
+                    Err(e) => {
+                        tracing::warn!(consumer = %self.spec.durable, error = %e, "pull error")
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                self.process(batch).await;
+            }
+        }
+    }
+
+    async fn process(&self, batch: Vec<jetstream::Message>) {
+        let deliveries: Vec<Delivery> = batch
+            .iter()
+            .map(|m| {
+                let (delivered, stream_sequence) = m
+                    .info()
+                    .map(|i| (i.delivered, i.stream_sequence))
+                    .unwrap_or((1, 0));
+                Delivery {
+                    subject: m.subject.to_string(),
+                    payload: m.payload.clone(),
+                    headers: m.headers.clone(),
+                    delivered,
+                    stream_sequence,
+                }
+            })
+            .collect();
+        let started = Instant::now();
+        let outcomes = match self.apply(&deliveries).await {
+            Err(e) if e.isolate && deliveries.len() > 1 => {
+                tracing::warn!(consumer = %self.spec.durable, error = %e, size = deliveries.len(),
+                    "batch refused by the database; applying its messages one by one");
+                let mut outcomes = Vec::with_capacity(deliveries.len());
+                for one in deliveries.chunks(1) {
+                    outcomes.extend(
+                        self.apply(one)
+                            .await
+                            .unwrap_or_else(|e| vec![Outcome::Retry(e.message)]),
+                    );
+                }
+                outcomes
+            }
+            Err(e) => {
+                tracing::warn!(consumer = %self.spec.durable, error = %e, size = deliveries.len(), "batch failed");
+                vec![Outcome::Retry(e.message); deliveries.len()]
+            }
+            Ok(outcomes) => outcomes,
+        };
+        let consumer = self.spec.durable.clone();
+        metrics::histogram!("loopdesk_batch_seconds", "consumer" => consumer.clone())
+            .record(started.elapsed().as_secs_f64());
+        for ((message, delivery), outcome) in batch.iter().zip(&deliveries).zip(outcomes) {
+            let label = match &outcome {
+                Outcome::Done => "done",
+                Outcome::Retry(_) => "retry",
+                Outcome::Poison(_) => "poison",
+            };
+            metrics::counter!("loopdesk_messages_total", "consumer" => consumer.clone(), "outcome" => label)
+                .increment(1);
+            let result = match outcome {
+                Outcome::Done => message.ack().await,
+                Outcome::Retry(error) if delivery.delivered >= self.spec.max_deliver => {
+                    self.dead_letter(message, delivery, &error).await
+                }
+                Outcome::Retry(_) => {
+                    let delay = self.nak_delay(delivery.delivered);
+                    message.ack_with(AckKind::Nak(Some(delay))).await
+                }
+                Outcome::Poison(error) => self.dead_letter(message, delivery, &error).await,
+            };
+            if let Err(e) = result {
+                // The message stays unacked and comes back after ack_wait: nothing is lost.
+                tracing::warn!(consumer = %consumer, error = %e, "ack failed");
+            }
+        }
+    }
+
+    /// Runs the handler and holds it to its contract of one outcome per message.
+    async fn apply(&self, deliveries: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
+        let outcomes = self.handler.handle(deliveries).await?;
+        if outcomes.len() != deliveries.len() {
+            let error = format!(
+                "handler returned {} outcomes for {} messages",
+                outcomes.len(),
+                deliveries.len()
+            );
+            tracing::error!(consumer = %self.spec.durable, %error);
+            return Err(BatchError::transient(error));
+        }
+        Ok(outcomes)
+    }
+
+    fn nak_delay(&self, delivered: i64) -> Duration {
+        let exp = u32::try_from(delivered.saturating_sub(1))
+            .unwrap_or(0)
+            .min(16);
+        (self.spec.nak_delay * 2u32.pow(exp)).min(MAX_NAK_DELAY)
+    }
+
+    /// Publishes the message with its error to the dead-letter subject, and only once that is stored,
+    /// terminates it. If the publish fails it is nak'ed and tried again.
+    async fn dead_letter(
+        &self,
+        message: &jetstream::Message,
+        delivery: &Delivery,
+        error: &str,
+    ) -> Result<(), async_nats::Error> {
+        let mut headers = HeaderMap::new();
+        let error_line: String = error
+            .chars()
+            .filter(|c| *c != '\r' && *c != '\n')
+            .take(1000)
+            .collect();
+        headers.insert(dlq_headers::ERROR, error_line.as_str());
+        headers.insert(dlq_headers::ORIGINAL_SUBJECT, delivery.subject.as_str());
+        headers.insert(
+            dlq_headers::STREAM_SEQUENCE,
+            delivery.stream_sequence.to_string().as_str(),
+        );
+        headers.insert(
+            dlq_headers::DELIVERIES,
+            delivery.delivered.to_string().as_str(),
+        );
+        headers.insert(dlq_headers::CONSUMER, self.spec.durable.as_str());
+        headers.insert(
+            async_nats::header::NATS_MESSAGE_ID,
+            format!("{}:{}", self.spec.durable, delivery.stream_sequence).as_str(),
+        );
+        let subject = self.subjects.dead_letter(&self.spec.durable);
+        let stored = async {
+            self.js
+                .publish_with_headers(subject, headers, delivery.payload.clone())
+                .await?
+                .await?;
+            Ok::<_, async_nats::Error>(())
+        }
+        .await;
+        match stored {
+            Ok(()) => {
+                tracing::warn!(consumer = %self.spec.durable, seq = delivery.stream_sequence, %error, "dead-lettered");
+                metrics::counter!("loopdesk_dead_letters_total", "consumer" => self.spec.durable.clone())
+                    .increment(1);
+                message.ack_with(AckKind::Term).await
+            }
+            Err(e) => {
+                tracing::error!(consumer = %self.spec.durable, error = %e, "dead-letter publish failed");
+                message
+                    .ack_with(AckKind::Nak(Some(self.nak_delay(delivery.delivered))))
+                    .await
+            }
+        }
+    }
+}

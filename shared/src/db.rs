@@ -1,0 +1,34 @@
+//! The Postgres pool and the one migration folder, applied at start-up and in tests.
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+use crate::config::{ConfigError, DatabaseSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Every table of every service, in version order. Ranges: 0001–0099 foundation and intake,
+/// 0100 router, 0200 SLA, 0300 survey, 0400 api.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(settings.connect_options()?)
+        .await
+        .map_err(DbError::Connect)
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The transactional outbox (SPEC invariant 1).
+//!
+//! A worker writes its state change and the events announcing it in one transaction
+//! ([`enqueue`]); the [`OutboxRelay`] publishes committed rows to JetStream with `Nats-Msg-Id` set to the
+//! row's id, so an event goes out at least once and the stream drops a second copy. Every replica of
+//! every worker may run a relay: rows are claimed with `FOR UPDATE SKIP LOCKED`.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use async_nats::HeaderMap;
+use serde::Serialize;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("event could not be serialised: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("publish to JetStream failed: {0}")]
+    Publish(String),
+}
+
+/// One event to publish once the surrounding transaction commits.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub msg_id: Uuid,
+    pub subject: String,
+    pub payload: Vec<u8>,
+}
+
+impl OutboxMessage {
+    pub fn json<T: Serialize>(subject: impl Into<String>, event: &T) -> Result<Self, OutboxError> {
+        Ok(Self {
+            msg_id: Uuid::now_v7(),
+            subject: subject.into(),
+            payload: serde_json::to_vec(event)?,
+        })
+    }
+}
+
+/// Adds events to the outbox inside the caller's transaction, in one statement however many there are.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    messages: &[OutboxMessage],
+) -> Result<(), OutboxError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.msg_id).collect();
+    let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
+    let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
+    sqlx::query(
+        "insert into outbox (msg_id, subject, payload)
+         select * from unnest($1::uuid[], $2::text[], $3::bytea[])",
+    )
+    .bind(&ids)
+    .bind(&subjects)
+    .bind(&payloads)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Publishes committed outbox rows.
+pub struct OutboxRelay {
+    pool: PgPool,
+    js: jetstream::Context,
+    /// Rows published per transaction: large enough to amortise the commit, small enough to keep latency low.
+    batch: i64,
+    /// Poll interval: notifications are a hint only, polling guarantees progress if one is missed.
+    poll: Duration,
+}
+
+/// What one pass of the relay did, deciding whether it sleeps.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RelayOutcome {
+    Published(usize),
+    Empty,
+}
+
+impl OutboxRelay {
+    pub fn new(pool: PgPool, js: jetstream::Context) -> Self {
+        Self {
+            pool,
+            js,
+            batch: 1000,
+            poll: Duration::from_millis(500),
+        }
+    }
+
+    /// Publishes one batch: claim rows, publish them all (pipelined), wait for every ack, delete, commit.
+    /// A failure rolls back, so the rows are published again later; the stream drops the duplicates.
+    pub async fn publish_batch(&self) -> Result<RelayOutcome, OutboxError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(i64, Uuid, String, Vec<u8>)> = sqlx::query_as(
+            "select seq, msg_id, subject, payload from outbox
+             order by seq limit $1 for update skip locked",
+        )
+        .bind(self.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(RelayOutcome::Empty);
+        }
+        let mut acks = Vec::with_capacity(rows.len());
+        for (_, msg_id, subject, payload) in &rows {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                msg_id.to_string().as_str(),
+            );
+            let ack = self
+                .js
+                .publish_with_headers(subject.clone(), headers, payload.clone().into())
+                .await
+                .map_err(|e| OutboxError::Publish(e.to_string()))?;
+            acks.push(ack);
+        }
+        for ack in acks {
+            ack.await.map_err(|e| OutboxError::Publish(e.to_string()))?;
+        }
+        let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        sqlx::query("delete from outbox where seq = any($1)")
+            .bind(&seqs)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        metrics::counter!("loopdesk_outbox_published_total").increment(rows.len() as u64);
+        Ok(RelayOutcome::Published(rows.len()))
+    }
+
+    /// Runs until `shutdown` is cancelled; whatever is committed by then is published first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut l) => match l.listen("loopdesk_outbox").await {
+                Ok(()) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay cannot LISTEN; polling only");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay cannot LISTEN; polling only");
+                None
+            }
+        };
+        let mut failures: u32 = 0;
+        loop {
+            match self.publish_batch().await {
+                Ok(RelayOutcome::Published(_)) => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(RelayOutcome::Empty) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, failures, "outbox relay pass failed; will retry");
+                    let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    continue;
+                }
+            }
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // Idle: the outbox is (nearly) drained; report what is left for ops.
+            if let Ok(lag) = pending(&self.pool).await {
+                metrics::gauge!("loopdesk_outbox_lag").set(lag as f64);
+            }
+            let wake = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        if l.recv().await.is_err() {
+                            // The listener reconnects by itself on the next recv; poll meanwhile.
+                            tokio::time::sleep(self.poll).await;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    // Drain what is already committed before exiting.
+                    while let Ok(RelayOutcome::Published(_)) = self.publish_batch().await {}
+                    return;
+                }
+                _ = wake => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+}
+
+/// Rows not yet published: the outbox lag ops watch.
+pub async fn pending(pool: &PgPool) -> Result<i64, OutboxError> {
+    Ok(sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(pool)
+        .await?)
+}

@@ -1,0 +1,358 @@
+//! `scripts/bench pipeline`: the whole pipeline as separate processes (intake, router, sla, survey) on
+//! this machine's Postgres and NATS, with 1 and then 2 replicas of each worker.
+//!
+//! For each run: N submissions (BENCH_TICKETS, default 20,000) across channels as fast as the bus accepts
+//! → sustained end-to-end rate to `ticket.routed.*`; then 1,000/s for 10 s → latency submit → routed
+//! (p50/p99/p99.9); then every ticket resolved (state change + `ticket.resolved` through the outbox, as the
+//! api does) → survey requests counted. CPU seconds and peak memory of every worker, per 10,000 tickets.
+//! Measured in the same run: the raw ceilings (JetStream persisted publishes/s, Postgres single-row
+//! autocommit inserts/s) and Loopdesk's rate as a ratio of each.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use shared::messages::feedback::{Channel, Priority};
+use shared::messages::lifecycle::{LifecycleChange, Resolution, TicketLifecycleEvent};
+use shared::messages::SCHEMA_VERSION;
+use shared::outbox::{self, OutboxMessage};
+use shared::testkit::TestContext;
+use system::workers::WorkerProcess;
+use uuid::Uuid;
+
+type Arrivals = Arc<Mutex<HashMap<Uuid, Instant>>>;
+
+fn examples() -> Vec<(Channel, Value)> {
+    Channel::ALL
+        .into_iter()
+        .map(|c| {
+            let path = format!(
+                "{}/../shared/examples/{}.json",
+                env!("CARGO_MANIFEST_DIR"),
+                c.as_str()
+            );
+            (
+                c,
+                serde_json::from_str(&std::fs::read_to_string(path).expect("example"))
+                    .expect("json"),
+            )
+        })
+        .collect()
+}
+
+/// Records the first arrival of each ticket id seen on `subject` (JSON with a `ticket_id` field).
+async fn record(ctx: &TestContext, subject: String) -> Arrivals {
+    let arrivals: Arrivals = Arc::default();
+    let mut sub = ctx.nats.subscribe(subject).await.expect("subscribe");
+    let a = arrivals.clone();
+    tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            let now = Instant::now();
+            if let Ok(v) = serde_json::from_slice::<Value>(&m.payload) {
+                if let Some(id) = v["ticket_id"].as_str().and_then(|s| s.parse::<Uuid>().ok()) {
+                    a.lock().expect("lock").entry(id).or_insert(now);
+                }
+            }
+        }
+    });
+    arrivals
+}
+
+async fn wait_until(arrivals: &Arrivals, n: usize, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while arrivals.lock().expect("lock").len() < n {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+/// Latencies from `sent` (by submission index) to arrivals (by ticket id), mapped through the database.
+async fn latencies(
+    ctx: &TestContext,
+    tag: &str,
+    sent: &HashMap<usize, Instant>,
+    arrivals: &Arrivals,
+) -> Histogram<u64> {
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("select id, external_id from tickets where external_id like $1")
+            .bind(format!("{tag}-%"))
+            .fetch_all(&ctx.pool)
+            .await
+            .expect("ids");
+    let arrivals = arrivals.lock().expect("lock");
+    let mut h = Histogram::<u64>::new(3).expect("histogram");
+    for (id, external) in rows {
+        let i: usize = external
+            .rsplit('-')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("tagged");
+        if let (Some(a), Some(s)) = (arrivals.get(&id), sent.get(&i)) {
+            h.record(a.saturating_duration_since(*s).as_micros() as u64)
+                .expect("record");
+        }
+    }
+    h
+}
+
+fn body(examples: &[(Channel, Value)], tag: &str, i: usize) -> (Channel, Vec<u8>) {
+    let (channel, example) = &examples[i % examples.len()];
+    let mut b = example.clone();
+    b["external_id"] = json!(format!("{tag}-{i}"));
+    b["submitted_at"] = json!(chrono::Utc::now().to_rfc3339());
+    b["customer"]["id"] = json!(format!("C{i}"));
+    if b["customer"].get("phone").is_some() {
+        b["customer"]["phone"] = json!(format!("139{i:08}"));
+    }
+    (*channel, b.to_string().into_bytes())
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+/// JetStream persisted publishes per second (pipelined, 512-byte messages).
+async fn jetstream_ceiling(ctx: &TestContext, n: usize) -> f64 {
+    let payload = bytes::Bytes::from(vec![b'x'; 512]);
+    let started = Instant::now();
+    let mut pending = futures::stream::FuturesUnordered::new();
+    for _ in 0..n {
+        let ack = ctx
+            .js
+            .publish(ctx.subjects.subject("ticket.ceiling"), payload.clone())
+            .await
+            .expect("publish");
+        pending.push(std::future::IntoFuture::into_future(ack));
+        while pending.len() >= 4096 {
+            pending.next().await.expect("ack").expect("stored");
+        }
+    }
+    while let Some(a) = pending.next().await {
+        a.expect("stored");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Single-row inserts per second, each its own transaction (one commit, one fsync each).
+async fn postgres_ceiling(ctx: &TestContext, seconds: u64) -> f64 {
+    sqlx::query("create table ceiling (id bigserial primary key, payload text not null)")
+        .execute(&ctx.pool)
+        .await
+        .expect("table");
+    let mut conn = ctx.pool.acquire().await.expect("connection");
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        sqlx::query("insert into ceiling (payload) values ($1)")
+            .bind("a ticket-sized row of text")
+            .execute(&mut *conn)
+            .await
+            .expect("insert");
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Resolves every ticket as the api does: status change and `ticket.resolved` event in one transaction.
+async fn resolve_all(ctx: &TestContext) -> usize {
+    let rows: Vec<(Uuid, String, Option<String>)> =
+        sqlx::query_as("select id, ticket_no, lead_department from tickets")
+            .fetch_all(&ctx.pool)
+            .await
+            .expect("tickets");
+    for chunk in rows.chunks(500) {
+        let mut tx = ctx.pool.begin().await.expect("tx");
+        let ids: Vec<Uuid> = chunk.iter().map(|r| r.0).collect();
+        sqlx::query("update tickets set status = 'resolved' where id = any($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .expect("resolve");
+        let events: Vec<OutboxMessage> = chunk
+            .iter()
+            .map(|(id, no, dept)| {
+                let e = TicketLifecycleEvent {
+                    schema_version: SCHEMA_VERSION,
+                    event_id: Uuid::now_v7(),
+                    ticket_id: *id,
+                    ticket_no: no.clone(),
+                    occurred_at: chrono::Utc::now(),
+                    actor: "agent:bench".into(),
+                    department: dept.clone(),
+                    priority: Some(Priority::General),
+                    change: LifecycleChange::Resolved {
+                        resolution: Resolution::Full,
+                        reason: None,
+                        first_contact: true,
+                    },
+                };
+                OutboxMessage::json(ctx.subjects.subject(&e.subject_suffix()), &e).expect("event")
+            })
+            .collect();
+        outbox::enqueue(&mut tx, &events).await.expect("outbox");
+        tx.commit().await.expect("commit");
+    }
+    rows.len()
+}
+
+async fn run(replicas: usize, n: usize, prefix: &str) {
+    let mut ctx = TestContext::new().await;
+    ctx.settings.nats.ack_wait_secs = 30;
+    ctx.settings.nats.max_deliver = 5;
+    ctx.settings.nats.batch_size = 500;
+    let secret = Uuid::new_v4().simple().to_string();
+    let env: Vec<(&str, String)> = vec![
+        ("LOOPDESK__SURVEY__TOKEN_SECRET", secret),
+        ("LOOPDESK__SURVEY__DELAY", "0s".into()),
+        ("LOOPDESK__SURVEY__QUIET_START", "00:00".into()),
+        ("LOOPDESK__SURVEY__QUIET_END", "00:00".into()),
+        ("RUST_LOG", "warn".into()),
+    ];
+    let mut workers = Vec::new();
+    for _ in 0..replicas {
+        workers.push(WorkerProcess::spawn("intake", &ctx.settings, &env));
+        workers.push(WorkerProcess::spawn_with_args(
+            "router",
+            &["run"],
+            &ctx.settings,
+            &env,
+        ));
+        workers.push(WorkerProcess::spawn("sla", &ctx.settings, &env));
+        workers.push(WorkerProcess::spawn("survey", &ctx.settings, &env));
+    }
+    let routed = record(&ctx, ctx.subjects.subject("ticket.routed.>")).await;
+    let surveyed = record(&ctx, ctx.subjects.subject("survey.request.>")).await;
+    // Let every worker bind its consumer before the clock starts.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let examples = examples();
+
+    // Phase 1: as fast as accepted.
+    let mut sent = HashMap::with_capacity(n);
+    let started = Instant::now();
+    let mut pending = futures::stream::FuturesUnordered::new();
+    for i in 0..n {
+        let (channel, b) = body(&examples, "flood", i);
+        let ack = ctx
+            .js
+            .publish(ctx.subjects.feedback_in(channel), b.into())
+            .await
+            .expect("publish");
+        sent.insert(i, Instant::now());
+        pending.push(std::future::IntoFuture::into_future(ack));
+        while pending.len() >= 4096 {
+            pending.next().await.expect("ack").expect("stored");
+        }
+    }
+    while let Some(a) = pending.next().await {
+        a.expect("stored");
+    }
+    let complete = wait_until(&routed, n, Duration::from_secs(900)).await;
+    let last = routed
+        .lock()
+        .expect("lock")
+        .values()
+        .max()
+        .copied()
+        .unwrap_or_else(Instant::now);
+    let rate =
+        routed.lock().expect("lock").len() as f64 / last.duration_since(started).as_secs_f64();
+    let flood = latencies(&ctx, "flood", &sent, &routed).await;
+    println!("{prefix}replicas_per_worker={replicas}");
+    println!("{prefix}tickets={n}");
+    println!("{prefix}all_routed={complete}");
+    println!("{prefix}e2e_tickets_per_s={rate:.0}");
+    println!(
+        "{prefix}flood_p50_submit_to_routed_ms={:.1}",
+        ms(&flood, 0.5)
+    );
+    println!(
+        "{prefix}flood_p99_submit_to_routed_ms={:.1}",
+        ms(&flood, 0.99)
+    );
+
+    // Phase 2: 1,000/s for 10 s.
+    let mut sent = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut i = 0;
+    for _ in 0..1000 {
+        tick.tick().await;
+        for _ in 0..10 {
+            let (channel, b) = body(&examples, "steady", i);
+            let _ack = ctx
+                .js
+                .publish(ctx.subjects.feedback_in(channel), b.into())
+                .await
+                .expect("publish");
+            sent.insert(i, Instant::now());
+            i += 1;
+        }
+    }
+    wait_until(&routed, n + i, Duration::from_secs(300)).await;
+    let steady = latencies(&ctx, "steady", &sent, &routed).await;
+    println!("{prefix}p50_submit_to_routed_ms={:.1}", ms(&steady, 0.5));
+    println!("{prefix}p99_submit_to_routed_ms={:.1}", ms(&steady, 0.99));
+    println!("{prefix}p999_submit_to_routed_ms={:.1}", ms(&steady, 0.999));
+
+    // Phase 3: simulated resolution → survey requests.
+    let resolved_at = Instant::now();
+    let total = resolve_all(&ctx).await;
+    let all_surveyed = wait_until(&surveyed, total, Duration::from_secs(300)).await;
+    let surveys = surveyed.lock().expect("lock").len();
+    println!("{prefix}resolved={total}");
+    println!("{prefix}survey_requests={surveys}");
+    println!("{prefix}all_surveyed={all_surveyed}");
+    println!(
+        "{prefix}resolve_to_survey_s={:.1}",
+        resolved_at.elapsed().as_secs_f64()
+    );
+
+    let tickets = (n + i) as f64;
+    let mut per_worker: HashMap<String, (f64, f64)> = HashMap::new();
+    for w in &workers {
+        if let Some((cpu, mem)) = w.usage() {
+            let e = per_worker.entry(w.name.clone()).or_default();
+            e.0 += cpu;
+            e.1 = e.1.max(mem);
+        }
+    }
+    let mut names: Vec<_> = per_worker.keys().cloned().collect();
+    names.sort();
+    for name in names {
+        let (cpu, mem) = per_worker[&name];
+        println!(
+            "{prefix}{name}_cpu_s_per_10k={:.2}",
+            cpu / tickets * 10_000.0
+        );
+        println!("{prefix}{name}_peak_rss_mb={mem:.0}");
+    }
+    if replicas == 1 {
+        let js = jetstream_ceiling(&ctx, 50_000).await;
+        let pg = postgres_ceiling(&ctx, 5).await;
+        println!("jetstream_publish_per_s={js:.0}");
+        println!("postgres_single_insert_per_s={pg:.0}");
+        println!("e2e_vs_jetstream_ratio={:.3}", rate / js);
+        println!("e2e_vs_postgres_single_insert_ratio={:.2}", rate / pg);
+    }
+    drop(workers);
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        run(1, n, "").await;
+        run(2, n, "r2_").await;
+    });
+}

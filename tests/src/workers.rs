@@ -1,0 +1,145 @@
+//! Worker binaries as real processes, so a test can SIGKILL one exactly as an orchestrator would.
+//! `scripts/test` builds every binary before the tests run.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use shared::config::Settings;
+
+/// The path of a workspace binary next to this test's own executable.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workers first (`cargo build --workspace --bins`; scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+pub struct WorkerProcess {
+    pub name: String,
+    child: Option<Child>,
+}
+
+impl WorkerProcess {
+    /// Starts `name` configured for the test's database, NATS and prefix.
+    pub fn spawn(name: &str, settings: &Settings, extra_env: &[(&str, String)]) -> Self {
+        Self::spawn_with_args(name, &[], settings, extra_env)
+    }
+
+    /// As [`WorkerProcess::spawn`], with command-line arguments (`router run`). Workers run from the
+    /// workspace root so their rule and calendar files (`config/router`, `config/sla`) are found; the
+    /// base configuration file is not read, the test's settings come from the environment.
+    pub fn spawn_with_args(
+        name: &str,
+        args: &[&str],
+        settings: &Settings,
+        extra_env: &[(&str, String)],
+    ) -> Self {
+        let mut cmd = Command::new(binary(name));
+        cmd.args(args)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("LOOPDESK_CONFIG_DIR", "/nonexistent-loopdesk-config")
+            .env(
+                "LOOPDESK__DATABASE__URL",
+                settings.database.url.expose_secret(),
+            )
+            .env("LOOPDESK__NATS__URL", &settings.nats.url)
+            .env("LOOPDESK__PREFIX", &settings.prefix)
+            .env("LOOPDESK__HTTP__ADDR", "127.0.0.1:0")
+            .env(
+                "LOOPDESK__NATS__ACK_WAIT_SECS",
+                settings.nats.ack_wait_secs.to_string(),
+            )
+            .env(
+                "LOOPDESK__NATS__MAX_DELIVER",
+                settings.nats.max_deliver.to_string(),
+            )
+            .env(
+                "LOOPDESK__NATS__BATCH_SIZE",
+                settings.nats.batch_size.to_string(),
+            )
+            .env(
+                "LOOPDESK__NATS__STREAM_REPLICAS",
+                settings.nats.stream_replicas.to_string(),
+            );
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        if std::env::var("TEST_LOG").is_err() {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        let child = cmd.spawn().expect("worker starts");
+        Self {
+            name: name.to_string(),
+            child: Some(child),
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// CPU seconds (user + system) used so far and peak resident memory in MiB, from /proc.
+    pub fn usage(&self) -> Option<(f64, f64)> {
+        let pid = self.pid()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 = rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let hwm_kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        // Linux reports CPU time in clock ticks of 1/100 s on every architecture Loopdesk targets.
+        Some((ticks / 100.0, hwm_kb / 1024.0))
+    }
+
+    /// SIGKILL: no drain, no acks; whatever it held must be redelivered elsewhere.
+    pub fn sigkill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns whether it exited successfully within `timeout`.
+    pub fn sigterm(&mut self, timeout: Duration) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.sigkill();
+    }
+}
