@@ -137,19 +137,7 @@ impl TestContext {
         count: usize,
         timeout: Duration,
     ) -> Vec<Seen> {
-        let stream = self
-            .js
-            .get_stream(self.subjects.stream_name(stream))
-            .await
-            .expect("stream exists");
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: filter.to_string(),
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("ordered consumer can be created");
+        let consumer = self.ordered_consumer(stream, filter).await;
         let mut messages = consumer.messages().await.expect("ordered consumer pulls");
         let mut seen = Vec::new();
         let deadline = tokio::time::Instant::now() + timeout;
@@ -165,6 +153,38 @@ impl TestContext {
             }
         }
         seen
+    }
+
+    /// An ordered consumer over `filter` from the start of `stream`. In a cluster that has just lost a
+    /// node the stream may still be electing a leader, so creation is retried for up to 60 s.
+    async fn ordered_consumer(
+        &self,
+        stream: Stream,
+        filter: &str,
+    ) -> consumer::Consumer<consumer::pull::OrderedConfig> {
+        let name = self.subjects.stream_name(stream);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let attempt = async {
+                let stream = self.js.get_stream(&name).await.map_err(|e| e.to_string())?;
+                stream
+                    .create_consumer(consumer::pull::OrderedConfig {
+                        filter_subject: filter.to_string(),
+                        deliver_policy: consumer::DeliverPolicy::All,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            match attempt.await {
+                Ok(consumer) => return consumer,
+                Err(error) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(%error, stream = %name, "ordered consumer not ready, retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(error) => panic!("ordered consumer on {name} can be created: {error}"),
+            }
+        }
     }
 
     /// How many messages sit on `filter` right now (waits `settle` for stragglers first).
