@@ -14,34 +14,13 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use serde_json::{json, Value};
-use shared::messages::feedback::{Channel, Priority};
-use shared::messages::lifecycle::{LifecycleChange, Resolution, TicketLifecycleEvent};
-use shared::messages::SCHEMA_VERSION;
-use shared::outbox::{self, OutboxMessage};
+use serde_json::Value;
 use shared::testkit::TestContext;
-use system::workers::WorkerProcess;
+use system::feed;
+use system::pipeline::{self, Pipeline, SlaRules};
 use uuid::Uuid;
 
 type Arrivals = Arc<Mutex<HashMap<Uuid, Instant>>>;
-
-fn examples() -> Vec<(Channel, Value)> {
-    Channel::ALL
-        .into_iter()
-        .map(|c| {
-            let path = format!(
-                "{}/../shared/examples/{}.json",
-                env!("CARGO_MANIFEST_DIR"),
-                c.as_str()
-            );
-            (
-                c,
-                serde_json::from_str(&std::fs::read_to_string(path).expect("example"))
-                    .expect("json"),
-            )
-        })
-        .collect()
-}
 
 /// Records the first arrival of each ticket id seen on `subject` (JSON with a `ticket_id` field).
 async fn record(ctx: &TestContext, subject: String) -> Arrivals {
@@ -101,18 +80,6 @@ async fn latencies(
     h
 }
 
-fn body(examples: &[(Channel, Value)], tag: &str, i: usize) -> (Channel, Vec<u8>) {
-    let (channel, example) = &examples[i % examples.len()];
-    let mut b = example.clone();
-    b["external_id"] = json!(format!("{tag}-{i}"));
-    b["submitted_at"] = json!(chrono::Utc::now().to_rfc3339());
-    b["customer"]["id"] = json!(format!("C{i}"));
-    if b["customer"].get("phone").is_some() {
-        b["customer"]["phone"] = json!(format!("139{i:08}"));
-    }
-    (*channel, b.to_string().into_bytes())
-}
-
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
@@ -159,88 +126,27 @@ async fn postgres_ceiling(ctx: &TestContext, seconds: u64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Resolves every ticket as the api does: status change and `ticket.resolved` event in one transaction.
-async fn resolve_all(ctx: &TestContext) -> usize {
-    let rows: Vec<(Uuid, String, Option<String>)> =
-        sqlx::query_as("select id, ticket_no, lead_department from tickets")
-            .fetch_all(&ctx.pool)
-            .await
-            .expect("tickets");
-    for chunk in rows.chunks(500) {
-        let mut tx = ctx.pool.begin().await.expect("tx");
-        let ids: Vec<Uuid> = chunk.iter().map(|r| r.0).collect();
-        sqlx::query("update tickets set status = 'resolved' where id = any($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await
-            .expect("resolve");
-        let events: Vec<OutboxMessage> = chunk
-            .iter()
-            .map(|(id, no, dept)| {
-                let e = TicketLifecycleEvent {
-                    schema_version: SCHEMA_VERSION,
-                    event_id: Uuid::now_v7(),
-                    ticket_id: *id,
-                    ticket_no: no.clone(),
-                    occurred_at: chrono::Utc::now(),
-                    actor: "agent:bench".into(),
-                    department: dept.clone(),
-                    priority: Some(Priority::General),
-                    change: LifecycleChange::Resolved {
-                        resolution: Resolution::Full,
-                        reason: None,
-                        first_contact: true,
-                    },
-                };
-                OutboxMessage::json(ctx.subjects.subject(&e.subject_suffix()), &e).expect("event")
-            })
-            .collect();
-        outbox::enqueue(&mut tx, &events).await.expect("outbox");
-        tx.commit().await.expect("commit");
-    }
-    rows.len()
-}
-
 async fn run(replicas: usize, n: usize, prefix: &str) {
     let mut ctx = TestContext::new().await;
     ctx.settings.nats.ack_wait_secs = 30;
     ctx.settings.nats.max_deliver = 5;
     ctx.settings.nats.batch_size = 500;
-    let secret = Uuid::new_v4().simple().to_string();
-    let env: Vec<(&str, String)> = vec![
-        ("LOOPDESK__SURVEY__TOKEN_SECRET", secret),
-        ("LOOPDESK__SURVEY__DELAY", "0s".into()),
-        ("LOOPDESK__SURVEY__QUIET_START", "00:00".into()),
-        ("LOOPDESK__SURVEY__QUIET_END", "00:00".into()),
-        ("RUST_LOG", "warn".into()),
-    ];
-    let mut workers = Vec::new();
-    for _ in 0..replicas {
-        workers.push(WorkerProcess::spawn("intake", &ctx.settings, &env));
-        workers.push(WorkerProcess::spawn_with_args(
-            "router",
-            &["run"],
-            &ctx.settings,
-            &env,
-        ));
-        workers.push(WorkerProcess::spawn("sla", &ctx.settings, &env));
-        workers.push(WorkerProcess::spawn("survey", &ctx.settings, &env));
-    }
+    let pipeline = Pipeline::start(&ctx.settings, replicas, SlaRules::Production);
     let routed = record(&ctx, ctx.subjects.subject("ticket.routed.>")).await;
     let surveyed = record(&ctx, ctx.subjects.subject("survey.request.>")).await;
     // Let every worker bind its consumer before the clock starts.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let examples = examples();
+    let examples = feed::examples();
 
     // Phase 1: as fast as accepted.
     let mut sent = HashMap::with_capacity(n);
     let started = Instant::now();
     let mut pending = futures::stream::FuturesUnordered::new();
     for i in 0..n {
-        let (channel, b) = body(&examples, "flood", i);
+        let (channel, b) = feed::submission(&examples, "flood", i);
         let ack = ctx
             .js
-            .publish(ctx.subjects.feedback_in(channel), b.into())
+            .publish(ctx.subjects.feedback_in(channel), b)
             .await
             .expect("publish");
         sent.insert(i, Instant::now());
@@ -283,10 +189,10 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
     for _ in 0..1000 {
         tick.tick().await;
         for _ in 0..10 {
-            let (channel, b) = body(&examples, "steady", i);
+            let (channel, b) = feed::submission(&examples, "steady", i);
             let _ack = ctx
                 .js
-                .publish(ctx.subjects.feedback_in(channel), b.into())
+                .publish(ctx.subjects.feedback_in(channel), b)
                 .await
                 .expect("publish");
             sent.insert(i, Instant::now());
@@ -301,7 +207,7 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
 
     // Phase 3: simulated resolution → survey requests.
     let resolved_at = Instant::now();
-    let total = resolve_all(&ctx).await;
+    let total = pipeline::resolve_all(&ctx.pool, &ctx.subjects, "agent:bench").await;
     let all_surveyed = wait_until(&surveyed, total, Duration::from_secs(300)).await;
     let surveys = surveyed.lock().expect("lock").len();
     println!("{prefix}resolved={total}");
@@ -313,18 +219,8 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
     );
 
     let tickets = (n + i) as f64;
-    let mut per_worker: HashMap<String, (f64, f64)> = HashMap::new();
-    for w in &workers {
-        if let Some((cpu, mem)) = w.usage() {
-            let e = per_worker.entry(w.name.clone()).or_default();
-            e.0 += cpu;
-            e.1 = e.1.max(mem);
-        }
-    }
-    let mut names: Vec<_> = per_worker.keys().cloned().collect();
-    names.sort();
-    for name in names {
-        let (cpu, mem) = per_worker[&name];
+    let per_worker = pipeline.usage();
+    for (name, (cpu, mem)) in per_worker {
         println!(
             "{prefix}{name}_cpu_s_per_10k={:.2}",
             cpu / tickets * 10_000.0
@@ -339,7 +235,7 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
         println!("e2e_vs_jetstream_ratio={:.3}", rate / js);
         println!("e2e_vs_postgres_single_insert_ratio={:.2}", rate / pg);
     }
-    drop(workers);
+    drop(pipeline);
 }
 
 fn main() {

@@ -9,7 +9,8 @@ use shared::messages::ticket::TicketCreated;
 use shared::subjects::Stream;
 use shared::testkit::TestContext;
 
-fn examples() -> Vec<(Channel, Value)> {
+/// One example submission per channel (`shared/examples/`), the templates every generator varies.
+pub fn examples() -> Vec<(Channel, Value)> {
     Channel::ALL
         .into_iter()
         .map(|c| {
@@ -24,40 +25,31 @@ fn examples() -> Vec<(Channel, Value)> {
         .collect()
 }
 
+/// Submission `i` of a run tagged `tag`: the channel's example with its own external id, customer and
+/// phone (so no two are duplicates of each other), submitted now (deadlines count from submission).
+pub fn submission(examples: &[(Channel, Value)], tag: &str, i: usize) -> (Channel, bytes::Bytes) {
+    let (channel, example) = &examples[i % examples.len()];
+    let mut body = example.clone();
+    body["external_id"] = json!(format!("{tag}-{i}"));
+    body["submitted_at"] = json!(chrono::Utc::now().to_rfc3339());
+    body["customer"]["id"] = json!(format!("C{i}"));
+    if body["customer"].get("phone").is_some() {
+        body["customer"]["phone"] = json!(format!("139{i:08}"));
+    }
+    (*channel, body.to_string().into())
+}
+
 /// Publishes `n` submissions tagged `tag`, each retried until JetStream has stored it (an adapter's
 /// at-least-once publishing), 128 at a time.
 pub async fn publish(ctx: &TestContext, tag: &str, n: usize) {
     let examples = examples();
     futures::stream::iter(0..n)
         .for_each_concurrent(128, |i| {
-            let (channel, example) = &examples[i % examples.len()];
-            let mut body = example.clone();
-            body["external_id"] = json!(format!("{tag}-{i}"));
-            body["customer"]["id"] = json!(format!("C{i}"));
-            if body["customer"].get("phone").is_some() {
-                body["customer"]["phone"] = json!(format!("139{i:08}"));
-            }
-            let subject = ctx.subjects.feedback_in(*channel);
-            let payload: bytes::Bytes = body.to_string().into();
+            let (channel, payload) = submission(&examples, tag, i);
+            let subject = ctx.subjects.feedback_in(channel);
             async move {
                 let deadline = Instant::now() + Duration::from_secs(120);
-                loop {
-                    let stored = async {
-                        ctx.js
-                            .publish(subject.clone(), payload.clone())
-                            .await
-                            .ok()?
-                            .await
-                            .ok()
-                    };
-                    if tokio::time::timeout(Duration::from_secs(5), stored)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some()
-                    {
-                        return;
-                    }
+                while !stored(ctx, &subject, &payload).await {
                     assert!(
                         Instant::now() < deadline,
                         "submission {i} could not be published in 120 s"
@@ -67,6 +59,23 @@ pub async fn publish(ctx: &TestContext, tag: &str, n: usize) {
             }
         })
         .await;
+}
+
+/// One attempt to publish to JetStream and have it stored within 5 s.
+pub async fn stored(ctx: &TestContext, subject: &str, payload: &bytes::Bytes) -> bool {
+    let attempt = async {
+        ctx.js
+            .publish(subject.to_string(), payload.clone())
+            .await
+            .ok()?
+            .await
+            .ok()
+    };
+    tokio::time::timeout(Duration::from_secs(5), attempt)
+        .await
+        .ok()
+        .flatten()
+        .is_some()
 }
 
 /// Counts tickets tagged `tag`, retrying through a database outage.

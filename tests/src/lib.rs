@@ -1,9 +1,13 @@
 //! Helpers for cross-service tests: private server instances a test may stop and restart (own port, own
 //! data directory under a temp dir, never the machine's shared servers), worker processes that can be
-//! SIGKILLed, and a feedback generator that keeps publishing through faults.
+//! SIGKILLed, the whole pipeline of them, a feedback generator that keeps publishing through faults, poison
+//! messages, and the end-of-run checks that every effect happened exactly once.
 
 pub mod feed;
+pub mod pipeline;
+pub mod poison;
 pub mod servers;
+pub mod verify;
 pub mod workers;
 
 /// A free TCP port on loopback (bound and released; good enough for a private server).

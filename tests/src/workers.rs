@@ -52,6 +52,10 @@ impl WorkerProcess {
                 "LOOPDESK__DATABASE__URL",
                 settings.database.url.expose_secret(),
             )
+            .env(
+                "LOOPDESK__DATABASE__MAX_CONNECTIONS",
+                settings.database.max_connections.to_string(),
+            )
             .env("LOOPDESK__NATS__URL", &settings.nats.url)
             .env("LOOPDESK__PREFIX", &settings.prefix)
             .env("LOOPDESK__HTTP__ADDR", "127.0.0.1:0")

@@ -222,7 +222,7 @@ impl TicketSla {
                 ] {
                     self.stop(kind, *at, rules, &mut changes);
                 }
-                self.start_or_restart(ClockKind::Survey, *at, rules, &mut changes);
+                self.start_survey(*at, rules, &mut changes);
             }
             TicketEvent::Reopened { at } => {
                 self.stop(ClockKind::Survey, *at, rules, &mut changes);
@@ -230,6 +230,12 @@ impl TicketSla {
                 self.start_or_restart(ClockKind::ProactiveContact, *at, rules, &mut changes);
             }
             TicketEvent::SurveyDone { at } => {
+                if !self.clocks.contains_key(&ClockKind::Survey) {
+                    // The survey worker's event overtook the resolution it follows (they come
+                    // through different consumers): keep the fact as a survey clock that is already
+                    // stopped, which the resolution then finds (see `start_survey`).
+                    self.start(ClockKind::Survey, *at, rules);
+                }
                 self.stop(ClockKind::Survey, *at, rules, &mut changes);
             }
             TicketEvent::Archived { at } => {
@@ -244,6 +250,41 @@ impl TicketSla {
     fn start(&mut self, kind: ClockKind, at: DateTime<Utc>, rules: &SlaRules) {
         let target = rules.policy.target(kind, &self.attrs);
         self.clocks.insert(kind, Clock::start(kind, target, at));
+    }
+
+    /// Starts the survey clock of a resolution at `at`, unless its survey was already done: a
+    /// survey clock stopped at or after `at` can only be the one `SurveyDone` left when it overtook
+    /// this resolution. Then the clock is recorded as it ran, from `at` to the survey, and stays
+    /// stopped.
+    fn start_survey(
+        &mut self,
+        at: DateTime<Utc>,
+        rules: &SlaRules,
+        changes: &mut Vec<(ClockKind, ClockChange)>,
+    ) {
+        let done = self.clocks.get(&ClockKind::Survey).and_then(|c| {
+            let done = c
+                .stopped_at
+                .filter(|d| c.status == ClockStatus::Stopped && *d >= at)?;
+            Some((done, c.cycle, c.version))
+        });
+        let Some((done, cycle, version)) = done else {
+            self.start_or_restart(ClockKind::Survey, at, rules, changes);
+            return;
+        };
+        let mut clock = Clock::start(
+            ClockKind::Survey,
+            rules.policy.target(ClockKind::Survey, &self.attrs),
+            at,
+        );
+        clock.cycle = cycle;
+        clock.version = version;
+        clock.stop(
+            done,
+            rules.measure(clock.basis, self.attrs.department.as_deref()),
+        );
+        self.clocks.insert(ClockKind::Survey, clock);
+        changes.push((ClockKind::Survey, ClockChange::Stopped));
     }
 
     fn start_or_restart(
@@ -417,6 +458,61 @@ mod tests {
             .into_iter()
             .find(|p| p.deadline.event == DeadlineEvent::Breach)
             .map(|p| p.deadline.due_at)
+    }
+
+    #[test]
+    fn a_survey_done_before_its_resolution_is_seen_leaves_no_survey_clock_running() {
+        // The sla worker reads ticket events and survey events through different consumers: a
+        // survey request sent at once can be applied before the resolution it follows.
+        let r = rules();
+        let mut t = TicketSla::default();
+        t.apply(
+            &TicketEvent::Created {
+                at: sh("2026-11-23 10:00"),
+                received_at: sh("2026-11-23 10:00"),
+                attrs: TicketAttrs::default(),
+            },
+            &r,
+        );
+        let ch = t.apply(
+            &TicketEvent::SurveyDone {
+                at: sh("2026-11-23 11:05"),
+            },
+            &r,
+        );
+        assert_eq!(ch, vec![(ClockKind::Survey, ClockChange::Stopped)]);
+        let ch = t.apply(
+            &TicketEvent::Resolved {
+                at: sh("2026-11-23 11:00"),
+            },
+            &r,
+        );
+        assert!(ch.contains(&(ClockKind::Survey, ClockChange::Stopped)));
+        let survey = &t.clocks[&ClockKind::Survey];
+        assert_eq!(survey.status, ClockStatus::Stopped);
+        assert_eq!(survey.cycle, 1);
+        assert_eq!(survey.started_at, sh("2026-11-23 11:00"));
+        assert_eq!(survey.stopped_at, Some(sh("2026-11-23 11:05")));
+        assert_eq!(survey.elapsed, Duration::minutes(5));
+        assert!(t.plan(ClockKind::Survey, &r).is_empty(), "no survey timer");
+
+        // The next resolution (after a reopening) starts a new survey cycle as usual.
+        t.apply(
+            &TicketEvent::Reopened {
+                at: sh("2026-11-23 12:00"),
+            },
+            &r,
+        );
+        t.apply(
+            &TicketEvent::Resolved {
+                at: sh("2026-11-23 13:00"),
+            },
+            &r,
+        );
+        let survey = &t.clocks[&ClockKind::Survey];
+        assert_eq!(survey.status, ClockStatus::Running);
+        assert_eq!(survey.cycle, 2);
+        assert!(!t.plan(ClockKind::Survey, &r).is_empty());
     }
 
     #[test]
