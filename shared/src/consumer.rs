@@ -167,6 +167,10 @@ pub trait BatchHandler: Send + Sync + 'static {
 
 /// Binds the durable consumer (creating it if needed) and runs the loop until `shutdown`.
 /// On shutdown the batch in hand is finished and acked; nothing new is pulled.
+///
+/// Binding is retried (with a delay growing to 5 s) until it succeeds or `shutdown`: a JetStream
+/// cluster that is electing a leader, or is too busy to answer in time, refuses it for a while, and a
+/// replica that gave up then would stay up doing nothing. The error is returned only on shutdown.
 pub async fn run<H: BatchHandler>(
     js: jetstream::Context,
     subjects: Subjects,
@@ -174,6 +178,52 @@ pub async fn run<H: BatchHandler>(
     handler: std::sync::Arc<H>,
     shutdown: CancellationToken,
 ) -> Result<(), ConsumerError> {
+    let mut delay = Duration::from_millis(200);
+    let (consumer, lanes) = loop {
+        match bind(&js, &subjects, &spec).await {
+            Ok(bound) => break bound,
+            Err(e) => {
+                tracing::warn!(consumer = %spec.durable, error = %e, "consumer not bound yet; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Err(e),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(report_pending(
+        consumer,
+        spec.durable.clone(),
+        shutdown.clone(),
+    ));
+    for messages in lanes {
+        let lane = Lane {
+            js: js.clone(),
+            subjects: subjects.clone(),
+            spec: spec.clone(),
+            handler: handler.clone(),
+        };
+        tasks.spawn(lane.run(messages, shutdown.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Gets or creates the durable consumer and opens one pull subscription per lane.
+async fn bind(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    spec: &ConsumerSpec,
+) -> Result<
+    (
+        jetstream::consumer::Consumer<pull::Config>,
+        Vec<pull::Stream>,
+    ),
+    ConsumerError,
+> {
     let stream_name = subjects.stream_name(spec.stream);
     let stream = js
         .get_stream(&stream_name)
@@ -200,13 +250,7 @@ pub async fn run<H: BatchHandler>(
             durable: spec.durable.clone(),
             message: e.to_string(),
         })?;
-
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(report_pending(
-        consumer.clone(),
-        spec.durable.clone(),
-        shutdown.clone(),
-    ));
+    let mut lanes = Vec::with_capacity(spec.concurrency.max(1));
     for _ in 0..spec.concurrency.max(1) {
         let messages = consumer
             .stream()
@@ -219,16 +263,9 @@ pub async fn run<H: BatchHandler>(
                 durable: spec.durable.clone(),
                 message: e.to_string(),
             })?;
-        let lane = Lane {
-            js: js.clone(),
-            subjects: subjects.clone(),
-            spec: spec.clone(),
-            handler: handler.clone(),
-        };
-        tasks.spawn(lane.run(messages, shutdown.clone()));
+        lanes.push(messages);
     }
-    while tasks.join_next().await.is_some() {}
-    Ok(())
+    Ok((consumer, lanes))
 }
 
 /// Publishes the consumer's backlog (not yet delivered, and delivered but unacked) as gauges every few
