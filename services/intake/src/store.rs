@@ -153,7 +153,7 @@ impl TicketStore {
         });
 
         if !drafts.is_empty() {
-            let numbers = self.allocate_numbers(&mut tx, &drafts).await?;
+            let numbers = self.allocate_numbers(&drafts).await?;
             let mut history = self.history(&mut tx, &drafts).await?;
             resolve_batch_refs(&mut history, &numbers);
             let inserted = insert_tickets(&mut tx, &drafts, &numbers, &history).await?;
@@ -318,13 +318,14 @@ impl TicketStore {
         Ok(())
     }
 
-    /// Ticket numbers `YYYYMMDD` + serial per day of receipt in the configured time zone. The serial row
-    /// stays locked until commit, so concurrent replicas never hand out the same number.
-    async fn allocate_numbers(
-        &self,
-        tx: &mut PgConnection,
-        drafts: &[Draft<'_>],
-    ) -> Result<Vec<String>, StoreError> {
+    /// Ticket numbers `YYYYMMDD` + serial per day of receipt in the configured time zone.
+    ///
+    /// Each day's block of serials is taken by one autocommitted upsert on its own connection, outside the
+    /// batch's transaction: the counter row is locked for that statement only, so concurrent batches and
+    /// replicas never queue behind each other's whole transaction, and never share a number. The price is
+    /// a gap in the day's serials when a batch rolls back after taking its block (the retry takes a new
+    /// one); numbers stay unique and increasing, not dense.
+    async fn allocate_numbers(&self, drafts: &[Draft<'_>]) -> Result<Vec<String>, StoreError> {
         let days: Vec<NaiveDate> = drafts
             .iter()
             .map(|d| d.received_at.with_timezone(&self.tz).date_naive())
@@ -346,7 +347,7 @@ impl TicketStore {
             )
             .bind(day)
             .bind(count)
-            .fetch_one(&mut *tx)
+            .fetch_one(&self.pool)
             .await?;
             next.insert(day, last - count + 1);
         }

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::labels::{Dimension, LabelSets};
-use crate::model::TextModel;
+use crate::model::{Prediction, TextModel};
 use crate::routing::{RouteDecision, RoutingTable};
 use crate::rules::{RuleOutcome, RuleSet, TicketFacts, Votes};
-use crate::text::{Analyzed, Segmenter};
+use crate::text::{features, Analyzed, Segmenter};
 use crate::ConfigError;
 
 /// Where a label came from.
@@ -240,7 +240,12 @@ impl Engine {
                 reasons: vec![format!("{} set on the ticket", d.key())],
             };
         }
-        let pred = model.predict(&self.model_segmenter, text);
+        self.combine(d, votes, model.predict(&self.model_segmenter, text))
+    }
+
+    /// The decision of a dimension from the rules' votes and the model's prediction: rules win where
+    /// they fire, the model breaks ties and speaks alone where no rule fired.
+    fn combine(&self, d: Dimension, votes: &Votes, pred: Prediction) -> LabelDecision {
         let p = |label: &str| {
             pred.ranking
                 .iter()
@@ -295,14 +300,22 @@ impl Engine {
     /// Classify and route a ticket.
     pub fn decide(&self, facts: &TicketFacts, given: &GivenLabels) -> Decision {
         let outcome = self.rule_outcome(facts);
-        let dim = |d: Dimension| {
-            self.decide_dimension(
-                d,
-                given.get(d),
-                outcome.votes(d),
-                self.model(d),
-                &facts.text,
-            )
+        // Features are extracted once per n-gram length, not once per model.
+        let mut extracted: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut dim = |d: Dimension| {
+            if let Some(code) = given.get(d).filter(|c| self.labels.has(d, c)) {
+                return self.decide_dimension(d, Some(code), outcome.votes(d), self.model(d), "");
+            }
+            let model = self.model(d);
+            let at = match extracted.iter().position(|(n, _)| *n == model.max_n) {
+                Some(at) => at,
+                None => {
+                    let feats = features(&self.model_segmenter, &facts.text, model.max_n);
+                    extracted.push((model.max_n, feats));
+                    extracted.len() - 1
+                }
+            };
+            self.combine(d, outcome.votes(d), model.predict_features(&extracted[at].1))
         };
         let category = dim(Dimension::Category);
         let priority = dim(Dimension::Priority);

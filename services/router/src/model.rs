@@ -213,7 +213,13 @@ impl TextModel {
 
     /// Classify one text.
     pub fn predict(&self, segmenter: &Segmenter, text: &str) -> Prediction {
-        let v = self.vectorize_features(&features(segmenter, text, self.max_n));
+        self.predict_features(&features(segmenter, text, self.max_n))
+    }
+
+    /// Classify a text from features already extracted with this model's `max_n`, so one extraction
+    /// (normalising and segmenting the text, the costly part) serves every model of a decision.
+    pub fn predict_features(&self, feats: &[String]) -> Prediction {
+        let v = self.vectorize_features(feats);
         let k = self.classes.len();
         let mut scores: Vec<f64> = self.intercept.iter().map(|&b| f64::from(b)).collect();
         for (i, x) in v {
