@@ -315,7 +315,11 @@ impl Engine {
                     extracted.len() - 1
                 }
             };
-            self.combine(d, outcome.votes(d), model.predict_features(&extracted[at].1))
+            self.combine(
+                d,
+                outcome.votes(d),
+                model.predict_features(&extracted[at].1),
+            )
         };
         let category = dim(Dimension::Category);
         let priority = dim(Dimension::Priority);
