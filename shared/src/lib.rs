@@ -3,7 +3,7 @@
 //! Message schemas live here so that every producer and consumer agrees on one definition, and so that
 //! channel adapters written in other languages can use the exported JSON Schemas (`shared/schemas/`).
 //! The machinery — configuration, telemetry, the JetStream consumer loop, the transactional outbox relay,
-//! the idempotency record and the ticket timeline — exists exactly once, here, so every worker keeps the
+//! the start-up and shutdown runtime, the idempotency record and the ticket timeline — exists exactly once, here, so every worker keeps the
 //! same delivery guarantees (SPEC invariants 1–3, 6, 9).
 
 pub mod bus;
@@ -15,6 +15,7 @@ pub mod messages;
 pub mod ops_http;
 pub mod outbox;
 pub mod pii;
+pub mod runtime;
 pub mod schema_export;
 pub mod shutdown;
 pub mod subjects;

@@ -26,6 +26,7 @@ use axum::Router;
 use chrono_tz::Tz;
 use secrecy::ExposeSecret;
 use shared::config::Settings;
+use shared::runtime::Runtime;
 use shared::subjects::Subjects;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -46,23 +47,8 @@ pub struct AppState {
     pub has_sla_view: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Config(#[from] shared::config::ConfigError),
-    #[error(transparent)]
-    Db(#[from] shared::db::DbError),
-    #[error(transparent)]
-    Bus(#[from] shared::bus::BusError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("database: {0}")]
-    Sql(#[from] sqlx::Error),
-}
+/// Why the api could not start (the start-up error every worker shares).
+pub type StartError = shared::runtime::StartupError;
 
 impl AppState {
     pub async fn new(
@@ -73,7 +59,8 @@ impl AppState {
         let has_sla_view: bool =
             sqlx::query_scalar("select to_regclass('sla_ticket_clocks') is not null")
                 .fetch_one(&pool)
-                .await?;
+                .await
+                .map_err(|e| StartError::service("database", e))?;
         Ok(Self {
             pool,
             subjects: Subjects::new(settings.prefix.clone()),
@@ -162,46 +149,16 @@ pub async fn start(
     api: ApiSettings,
     shutdown: CancellationToken,
 ) -> Result<Running, StartError> {
-    settings.validate()?;
-    let pool = shared::db::connect(&settings.database).await?;
-    shared::db::migrate(&pool).await?;
-    let (nats, js) = shared::bus::connect(&settings.nats).await?;
-    let subjects = Subjects::new(settings.prefix.clone());
-    shared::bus::ensure_streams(&js, &subjects, settings.nats.stream_replicas).await?;
+    let mut rt = Runtime::connect("api", &settings, shutdown).await?;
     let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
-    let state = AppState::new(pool.clone(), &settings, api).await?;
-    let app = router(state.clone()).merge(shared::ops_http::router(shared::ops_http::OpsState {
-        service: "api",
-        pool: pool.clone(),
-        nats,
-    }));
-    let listener = tokio::net::TcpListener::bind(&settings.http.addr)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: settings.http.addr.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: settings.http.addr.clone(),
-        source,
-    })?;
-    tracing::info!(%addr, "api listening");
-    let relay =
-        tokio::spawn(shared::outbox::OutboxRelay::new(pool.clone(), js).run(shutdown.clone()));
-    let folder = tokio::spawn(run_rollup_folder(pool, fold_every, shutdown.clone()));
-    let stop = shutdown.clone();
-    let done = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "api server failed");
-        }
-        let _ = relay.await;
-        let _ = folder.await;
-    });
+    let state = AppState::new(rt.pool.clone(), &settings, api).await?;
+    let listener = rt.bind().await?;
+    let addr = listener.addr();
+    rt.spawn_outbox_relay();
+    let folder = run_rollup_folder(rt.pool.clone(), fold_every, rt.shutdown());
+    rt.spawn("rollup folder", folder);
+    rt.serve(listener, router(state.clone()));
+    // Detached: dropping `Running` leaves the api serving until `shutdown`.
+    let done = tokio::spawn(rt.start().run_until_stopped());
     Ok(Running { addr, state, done })
 }

@@ -1,15 +1,12 @@
-//! Builds the intake application from settings: migrations, streams, the consumer loop, the outbox relay
-//! and the HTTP side (form + ops endpoints). Tests build it exactly as `main` does.
+//! Builds the intake application from settings: the feedback consumer, the outbox relay and the HTTP
+//! side (form + ops endpoints) on the shared [`Runtime`]. Tests build it exactly as `main` does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shared::config::Settings;
-use shared::consumer::{self, ConsumerSpec};
-use shared::outbox::OutboxRelay;
-use shared::subjects::{Stream, Subjects};
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use shared::runtime::{Runtime, Tasks};
+use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::IntakeHandler;
@@ -17,28 +14,13 @@ use crate::http::{self, FormState};
 use crate::settings::IntakeSettings;
 use crate::store::TicketStore;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] shared::config::ConfigError),
-    #[error(transparent)]
-    Db(#[from] shared::db::DbError),
-    #[error(transparent)]
-    Bus(#[from] shared::bus::BusError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use shared::runtime::StartupError;
 
 /// A running intake replica.
 pub struct Application {
     /// Where the HTTP side listens (port 0 in tests picks a free port).
     pub addr: SocketAddr,
-    tasks: JoinSet<()>,
-    shutdown: CancellationToken,
+    tasks: Tasks,
 }
 
 impl Application {
@@ -47,104 +29,43 @@ impl Application {
         intake: IntakeSettings,
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
-        settings.validate()?;
+        let mut rt = Runtime::connect("intake", &settings, shutdown).await?;
         let tz = settings.time_zone()?;
-        let pool = shared::db::connect(&settings.database).await?;
-        shared::db::migrate(&pool).await?;
-        let (client, js) = shared::bus::connect(&settings.nats).await?;
-        let subjects = Subjects::new(settings.prefix.clone());
-        shared::bus::ensure_streams(&js, &subjects, settings.nats.stream_replicas).await?;
+        let store = TicketStore::new(rt.pool.clone(), rt.subjects.clone(), tz, intake.clone());
+        let listener = rt.bind().await?;
+        let addr = listener.addr();
 
-        let store = TicketStore::new(pool.clone(), subjects.clone(), tz, intake.clone());
-        let listener = TcpListener::bind(&settings.http.addr)
-            .await
-            .map_err(|source| StartupError::Listen {
-                addr: settings.http.addr.clone(),
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartupError::Listen {
-                addr: settings.http.addr.clone(),
-                source,
-            })?;
-
-        let mut tasks = JoinSet::new();
-        let spec = ConsumerSpec::new(
-            &subjects,
-            &settings.nats,
-            Stream::Feedback,
-            "intake",
-            subjects.feedback_in_all(),
-        );
+        let spec = rt.consumer(Stream::Feedback, "intake", rt.subjects.feedback_in_all());
         let handler = Arc::new(IntakeHandler {
             store: store.clone(),
-            subjects: subjects.clone(),
+            subjects: rt.subjects.clone(),
             settings: intake.clone(),
         });
-        {
-            let (js, subjects, shutdown) = (js.clone(), subjects.clone(), shutdown.clone());
-            tasks.spawn(async move {
-                if let Err(e) = consumer::run(js, subjects, spec, handler, shutdown).await {
-                    tracing::error!(error = %e, "intake consumer stopped");
-                }
-                tracing::info!("intake consumer finished");
-            });
-        }
-        {
-            let relay = OutboxRelay::new(pool.clone(), js.clone());
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                relay.run(shutdown).await;
-                tracing::info!("outbox relay finished");
-            });
-        }
-
+        rt.spawn_consumer(spec, handler);
+        rt.spawn_outbox_relay();
         let app = http::router(FormState {
             store,
             settings: intake,
-        })
-        .merge(shared::ops_http::router(shared::ops_http::OpsState {
-            service: "intake",
-            pool,
-            nats: client,
-        }));
-        {
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                let served = axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "intake HTTP server failed");
-                }
-                tracing::info!("intake HTTP server finished");
-            });
-        }
-        tracing::info!(%addr, prefix = subjects.prefix(), "intake running");
+        });
+        rt.serve(listener, app);
         Ok(Self {
             addr,
-            tasks,
-            shutdown,
+            tasks: rt.start(),
         })
     }
 
     /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    pub async fn run_until_stopped(mut self) {
-        while self.tasks.join_next().await.is_some() {}
+    pub async fn run_until_stopped(self) {
+        self.tasks.run_until_stopped().await;
     }
 
     /// Stops pulling, finishes in-flight work and waits for it.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.run_until_stopped().await;
+        self.tasks.stop().await;
     }
 
     /// Ends every task at once without draining: what a SIGKILL does to a replica (for fault tests).
-    pub fn kill(mut self) {
-        self.tasks.abort_all();
+    pub fn kill(self) {
+        self.tasks.kill();
     }
 }

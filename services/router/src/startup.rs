@@ -4,34 +4,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::config::Settings;
-use shared::consumer::{self, ConsumerSpec};
-use shared::outbox::OutboxRelay;
-use shared::subjects::{Stream, Subjects};
-use tokio::task::JoinSet;
+use shared::runtime::{Runtime, Tasks};
+use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
 use crate::live::Live;
 use crate::settings::RouterSettings;
 use crate::worker::{CreatedHandler, ReclassifyHandler, CREATED_CONSUMER, RECLASSIFY_CONSUMER};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] shared::config::ConfigError),
-    #[error(transparent)]
-    Db(#[from] shared::db::DbError),
-    #[error(transparent)]
-    Bus(#[from] shared::bus::BusError),
-    #[error("router config: {0}")]
-    Router(#[from] crate::ConfigError),
-}
+pub use shared::runtime::StartupError;
 
 /// A running router replica.
 pub struct Application {
     /// The live engine, exposed so tests can watch reloads.
     pub live: Arc<Live>,
-    tasks: JoinSet<()>,
-    shutdown: CancellationToken,
+    tasks: Tasks,
 }
 
 impl Application {
@@ -41,79 +28,55 @@ impl Application {
         router: RouterSettings,
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
-        settings.validate()?;
-        let pool = shared::db::connect(&settings.database).await?;
-        shared::db::migrate(&pool).await?;
-        let (_client, js) = shared::bus::connect(&settings.nats).await?;
-        let subjects = Subjects::new(settings.prefix.clone());
-        shared::bus::ensure_streams(&js, &subjects, settings.nats.stream_replicas).await?;
+        let mut rt = Runtime::connect("router", &settings, shutdown).await?;
         let dir = router.config_dir.clone();
         let live = tokio::task::spawn_blocking(move || Live::load(&dir))
             .await
-            .map_err(|e| crate::ConfigError::Model(format!("loading task failed: {e}")))??;
+            .map_err(|e| crate::ConfigError::Model(format!("loading task failed: {e}")))
+            .and_then(|loaded| loaded)
+            .map_err(|e| StartupError::service("router config", e))?;
 
-        let mut tasks = JoinSet::new();
-        tasks.spawn(live.clone().watch(
+        let watch = live.clone().watch(
             Duration::from_millis(router.reload_ms.max(50)),
-            shutdown.clone(),
-        ));
-        let created = ConsumerSpec::new(
-            &subjects,
-            &settings.nats,
+            rt.shutdown(),
+        );
+        rt.spawn("config watcher", watch);
+        let created = rt.consumer(
             Stream::Ticket,
             CREATED_CONSUMER,
-            subjects.ticket_created(),
+            rt.subjects.ticket_created(),
         );
         let handler = Arc::new(CreatedHandler {
-            pool: pool.clone(),
+            pool: rt.pool.clone(),
             live: live.clone(),
-            subjects: subjects.clone(),
+            subjects: rt.subjects.clone(),
         });
-        {
-            let (js, subjects, shutdown) = (js.clone(), subjects.clone(), shutdown.clone());
-            tasks.spawn(async move {
-                if let Err(e) = consumer::run(js, subjects, created, handler, shutdown).await {
-                    tracing::error!(error = %e, "router ticket.created consumer stopped");
-                }
-            });
-        }
-        let reclassify = ConsumerSpec::new(
-            &subjects,
-            &settings.nats,
+        rt.spawn_consumer(created, handler);
+        let reclassify = rt.consumer(
             Stream::Ticket,
             RECLASSIFY_CONSUMER,
-            subjects.subject("ticket.reclassify"),
+            rt.subjects.subject("ticket.reclassify"),
         );
         let handler = Arc::new(ReclassifyHandler {
-            pool: pool.clone(),
+            pool: rt.pool.clone(),
             live: live.clone(),
-            subjects: subjects.clone(),
+            subjects: rt.subjects.clone(),
         });
-        {
-            let (js, subjects, shutdown) = (js.clone(), subjects.clone(), shutdown.clone());
-            tasks.spawn(async move {
-                if let Err(e) = consumer::run(js, subjects, reclassify, handler, shutdown).await {
-                    tracing::error!(error = %e, "router ticket.reclassify consumer stopped");
-                }
-            });
-        }
-        tasks.spawn(OutboxRelay::new(pool, js).run(shutdown.clone()));
-        tracing::info!(prefix = subjects.prefix(), "router running");
+        rt.spawn_consumer(reclassify, handler);
+        rt.spawn_outbox_relay();
         Ok(Self {
             live,
-            tasks,
-            shutdown,
+            tasks: rt.start(),
         })
     }
 
-    pub async fn run_until_stopped(mut self) {
-        while self.tasks.join_next().await.is_some() {}
+    pub async fn run_until_stopped(self) {
+        self.tasks.run_until_stopped().await;
     }
 
     /// Graceful stop: finish and ack in-flight batches.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.run_until_stopped().await;
+        self.tasks.stop().await;
     }
 }
 

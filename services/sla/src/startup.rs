@@ -1,16 +1,14 @@
-//! Builds one SLA replica from settings: migrations, streams, the ticket-event and survey-event
-//! consumers, the firing loop, the outbox relay and the ops HTTP side. Tests build it exactly as
-//! `main` does, several times over to get several replicas.
+//! Builds one SLA replica from settings on the shared [`Runtime`]: the ticket-event and survey-event
+//! consumers, the firing loop, the outbox relay and the ops HTTP side. Tests build it exactly as `main`
+//! does, several times over to get several replicas.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use shared::config::Settings;
-use shared::consumer::{self, ConsumerSpec};
-use shared::outbox::OutboxRelay;
-use shared::subjects::{Stream, Subjects};
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use shared::runtime::{Runtime, Tasks};
+use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::TicketEventHandler;
@@ -18,21 +16,7 @@ use crate::firing::{FireObserver, Firer};
 use crate::policy::SlaRules;
 use crate::SlaSettings;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] shared::config::ConfigError),
-    #[error(transparent)]
-    Db(#[from] shared::db::DbError),
-    #[error(transparent)]
-    Bus(#[from] shared::bus::BusError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use shared::runtime::StartupError;
 
 /// What a replica runs; tests and the bench switch parts off to isolate what they measure.
 #[derive(Clone, Default)]
@@ -49,8 +33,7 @@ pub struct Parts {
 pub struct Application {
     /// Where the ops HTTP side listens (port 0 in tests picks a free port).
     pub addr: SocketAddr,
-    tasks: JoinSet<()>,
-    shutdown: CancellationToken,
+    tasks: Tasks,
 }
 
 impl Application {
@@ -70,112 +53,60 @@ impl Application {
         shutdown: CancellationToken,
         parts: Parts,
     ) -> Result<Self, StartupError> {
-        settings.validate()?;
-        let pool = shared::db::connect(&settings.database).await?;
-        shared::db::migrate(&pool).await?;
-        let (client, js) = shared::bus::connect(&settings.nats).await?;
-        let subjects = Subjects::new(settings.prefix.clone());
-        shared::bus::ensure_streams(&js, &subjects, settings.nats.stream_replicas).await?;
-        let listener = TcpListener::bind(&settings.http.addr)
-            .await
-            .map_err(|source| StartupError::Listen {
-                addr: settings.http.addr.clone(),
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartupError::Listen {
-                addr: settings.http.addr.clone(),
-                source,
-            })?;
+        let mut rt = Runtime::connect("sla", &settings, shutdown).await?;
+        let listener = rt.bind().await?;
+        let addr = listener.addr();
 
-        let mut tasks = JoinSet::new();
         if !parts.no_consumers {
             let handler = Arc::new(TicketEventHandler {
-                pool: pool.clone(),
+                pool: rt.pool.clone(),
                 rules: rules.clone(),
-                subjects: subjects.clone(),
+                subjects: rt.subjects.clone(),
             });
             // One durable consumer per stream (NATS 2.9 filters on one subject per consumer).
             let specs = [
-                ConsumerSpec::new(
-                    &subjects,
-                    &settings.nats,
-                    Stream::Ticket,
-                    "sla",
-                    subjects.subject("ticket.>"),
-                ),
-                ConsumerSpec::new(
-                    &subjects,
-                    &settings.nats,
+                rt.consumer(Stream::Ticket, "sla", rt.subjects.subject("ticket.>")),
+                rt.consumer(
                     Stream::Survey,
                     "sla_survey",
-                    subjects.subject("survey.>"),
+                    rt.subjects.subject("survey.>"),
                 ),
             ];
             for spec in specs {
-                let (js, subjects, shutdown, handler) = (
-                    js.clone(),
-                    subjects.clone(),
-                    shutdown.clone(),
-                    handler.clone(),
-                );
-                tasks.spawn(async move {
-                    let durable = spec.durable.clone();
-                    if let Err(e) = consumer::run(js, subjects, spec, handler, shutdown).await {
-                        tracing::error!(error = %e, consumer = %durable, "sla consumer stopped");
-                    }
-                });
+                rt.spawn_consumer(spec, handler.clone());
             }
         }
         let firer = Firer {
-            pool: pool.clone(),
+            pool: rt.pool.clone(),
             rules,
-            subjects: subjects.clone(),
+            subjects: rt.subjects.clone(),
             settings: sla.firing(),
             observer: parts.observer.clone(),
         };
-        tasks.spawn(firer.run(shutdown.clone()));
+        rt.spawn("firing loop", firer.run(rt.shutdown()));
         if !parts.no_relay {
-            tasks.spawn(OutboxRelay::new(pool.clone(), js.clone()).run(shutdown.clone()));
+            rt.spawn_outbox_relay();
         }
-        let app = shared::ops_http::router(shared::ops_http::OpsState {
-            service: "sla",
-            pool,
-            nats: client,
-        });
-        {
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "sla HTTP server failed");
-                }
-            });
-        }
-        tracing::info!(%addr, prefix = subjects.prefix(), "sla running");
+        // Only the ops endpoints.
+        rt.serve(listener, Router::new());
         Ok(Self {
             addr,
-            tasks,
-            shutdown,
+            tasks: rt.start(),
         })
     }
 
     /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    pub async fn run_until_stopped(mut self) {
-        while self.tasks.join_next().await.is_some() {}
+    pub async fn run_until_stopped(self) {
+        self.tasks.run_until_stopped().await;
     }
 
     /// Stops pulling and firing, finishes in-flight work and waits for it.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.run_until_stopped().await;
+        self.tasks.stop().await;
     }
 
     /// Ends every task at once without draining: what a SIGKILL does to a replica.
-    pub fn kill(mut self) {
-        self.tasks.abort_all();
+    pub fn kill(self) {
+        self.tasks.kill();
     }
 }

@@ -18,7 +18,6 @@ use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use serde_json::json;
 use shared::messages::survey::{AnswerRefusal, FollowUp, Satisfaction};
-use shared::ops_http::{self, OpsState};
 use uuid::Uuid;
 
 use crate::answer;
@@ -26,17 +25,8 @@ use crate::respond::{self, Incoming, Recorded};
 use crate::token::TokenError;
 use crate::Ctx;
 
-/// The page's router plus `/health`, `/ready` and `/metrics`.
-pub fn router(ctx: Ctx, nats: async_nats::Client) -> Router {
-    let ops = ops_http::router(OpsState {
-        service: "survey",
-        pool: ctx.pool.clone(),
-        nats,
-    });
-    page_router(ctx).merge(ops)
-}
-
-/// The page alone (tests drive it without a NATS connection).
+/// The page alone; the shared runtime serves `/health`, `/ready` and `/metrics` beside it (tests drive
+/// it without a NATS connection).
 pub fn page_router(ctx: Ctx) -> Router {
     Router::new()
         .route("/s/{token}", get(show).post(submit))

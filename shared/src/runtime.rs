@@ -1,0 +1,240 @@
+//! Start-up and shutdown every Loopdesk worker shares, written once (the `startup` module of
+//! zero-to-production, with mini-redis's explicit shutdown token).
+//!
+//! [`Runtime::connect`] validates the settings, connects to Postgres and NATS, migrates and ensures the
+//! streams. The worker then adds what is specific to it — consumer loops, the outbox relay, timers, its
+//! HTTP routes — each as a named task watching the one shutdown token, and [`Runtime::start`] hands back
+//! the [`Tasks`] to wait on, stop or kill. Cancelling the token makes every task stop pulling, finish
+//! (commit and ack) the batch in hand and return; the relay drains committed outbox rows first, and the
+//! HTTP side finishes open requests (SPEC invariant 6).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_nats::jetstream;
+use axum::Router;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{NatsSettings, Settings};
+use crate::consumer::{self, BatchHandler, ConsumerSpec};
+use crate::ops_http::{self, OpsState};
+use crate::outbox::OutboxRelay;
+use crate::subjects::{Stream, Subjects};
+
+/// Why a worker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A start-up step of one worker (its own configuration, a query it needs before serving).
+    #[error("{what}: {source}")]
+    Service {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StartupError {
+    /// A worker-specific start-up failure, described by `what` ("router config", "database").
+    pub fn service(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Service {
+            what,
+            source: source.into(),
+        }
+    }
+}
+
+/// A worker being assembled: its connections, and the tasks started so far.
+pub struct Runtime {
+    /// Names the worker in logs and in `/ready`.
+    service: &'static str,
+    pub pool: PgPool,
+    /// The core connection, for readiness (`/ready` reports whether it is connected).
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    pub subjects: Subjects,
+    /// Consumer defaults (batch size, ack wait, redeliveries) for [`Runtime::consumer`].
+    nats_settings: NatsSettings,
+    /// Where [`Runtime::bind`] listens (port 0 picks a free port).
+    http_addr: String,
+    /// Cancelled on SIGTERM (or by `stop`); every task watches it.
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+/// A bound HTTP listener, not yet serving: binding early lets a worker fail before starting any task.
+pub struct Listener {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Listener {
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Runtime {
+    /// Validates the settings, connects, migrates and ensures the streams.
+    pub async fn connect(
+        service: &'static str,
+        settings: &Settings,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StartupError> {
+        settings.validate()?;
+        let pool = crate::db::connect(&settings.database).await?;
+        crate::db::migrate(&pool).await?;
+        let (nats, js) = crate::bus::connect(&settings.nats).await?;
+        let subjects = Subjects::new(settings.prefix.clone());
+        crate::bus::ensure_streams(&js, &subjects, settings.nats.stream_replicas).await?;
+        Ok(Self {
+            service,
+            pool,
+            nats,
+            js,
+            subjects,
+            nats_settings: settings.nats.clone(),
+            http_addr: settings.http.addr.clone(),
+            shutdown,
+            tasks: JoinSet::new(),
+        })
+    }
+
+    /// The token every task of this worker watches.
+    pub fn shutdown(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// A durable consumer of this worker with the configured delivery settings.
+    pub fn consumer(&self, stream: Stream, worker: &str, filter_subject: String) -> ConsumerSpec {
+        ConsumerSpec::new(
+            &self.subjects,
+            &self.nats_settings,
+            stream,
+            worker,
+            filter_subject,
+        )
+    }
+
+    /// Binds `settings.http.addr`.
+    pub async fn bind(&self) -> Result<Listener, StartupError> {
+        let listen = |source| StartupError::Listen {
+            addr: self.http_addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&self.http_addr).await.map_err(listen)?;
+        let addr = listener.local_addr().map_err(listen)?;
+        Ok(Listener { listener, addr })
+    }
+
+    /// Runs `task` until it returns; it must watch [`Runtime::shutdown`] and drain before returning.
+    pub fn spawn<F>(&mut self, name: &'static str, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let service = self.service;
+        self.tasks.spawn(async move {
+            task.await;
+            tracing::info!(service, task = name, "task finished");
+        });
+    }
+
+    /// Runs the consumer loop for `spec`: ack after the handler's transaction commits, finish the batch
+    /// in hand on shutdown.
+    pub fn spawn_consumer<H: BatchHandler>(&mut self, spec: ConsumerSpec, handler: Arc<H>) {
+        let (js, subjects, shutdown) = (self.js.clone(), self.subjects.clone(), self.shutdown());
+        let service = self.service;
+        self.spawn("consumer", async move {
+            let durable = spec.durable.clone();
+            if let Err(e) = consumer::run(js, subjects, spec, handler, shutdown).await {
+                tracing::error!(service, error = %e, consumer = %durable, "consumer stopped");
+            }
+        });
+    }
+
+    /// Runs the outbox relay: publishes committed outbox rows, and drains them on shutdown.
+    pub fn spawn_outbox_relay(&mut self) {
+        let relay = OutboxRelay::new(self.pool.clone(), self.js.clone());
+        let shutdown = self.shutdown();
+        self.spawn("outbox relay", relay.run(shutdown));
+    }
+
+    /// Serves `app` plus `/health`, `/ready` and `/metrics` on `listener` until shutdown, finishing open
+    /// requests.
+    pub fn serve(&mut self, listener: Listener, app: Router) {
+        let app = app.merge(ops_http::router(OpsState {
+            service: self.service,
+            pool: self.pool.clone(),
+            nats: self.nats.clone(),
+        }));
+        let (service, shutdown) = (self.service, self.shutdown());
+        tracing::info!(service, addr = %listener.addr, "serving HTTP");
+        self.spawn("HTTP server", async move {
+            let served = axum::serve(
+                listener.listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+            if let Err(e) = served {
+                tracing::error!(service, error = %e, "HTTP server failed");
+            }
+        });
+    }
+
+    /// The worker is assembled: hand back its tasks.
+    pub fn start(self) -> Tasks {
+        tracing::info!(
+            service = self.service,
+            prefix = self.subjects.prefix(),
+            "running"
+        );
+        Tasks {
+            tasks: self.tasks,
+            shutdown: self.shutdown,
+        }
+    }
+}
+
+/// The running tasks of one worker replica. Dropping this aborts them, like [`Tasks::kill`].
+pub struct Tasks {
+    tasks: JoinSet<()>,
+    shutdown: CancellationToken,
+}
+
+impl Tasks {
+    /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
+    pub async fn run_until_stopped(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Stops pulling, finishes in-flight work and waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.run_until_stopped().await;
+    }
+
+    /// Ends every task at once without draining: what a SIGKILL does to a replica (for fault tests).
+    pub fn kill(mut self) {
+        self.tasks.abort_all();
+    }
+}
