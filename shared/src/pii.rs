@@ -116,7 +116,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `13812345678` → `*******5678`: only the last four digits stay visible.
