@@ -153,6 +153,7 @@ impl TicketStore {
         });
 
         if !drafts.is_empty() {
+            lock_customers(&mut tx, &drafts).await?;
             let numbers = self.allocate_numbers(&drafts).await?;
             let mut history = self.history(&mut tx, &drafts).await?;
             resolve_batch_refs(&mut history, &numbers);
@@ -485,6 +486,37 @@ fn resolve_batch_refs(history: &mut [CustomerHistory], numbers: &[String]) {
                 .and_then(|j| numbers.get(j).cloned());
         }
     }
+}
+
+/// Serialises concurrent batches that share a customer (by id or phone) until commit, so the later one
+/// sees the earlier one's tickets in its history and duplicate check: two quick submissions of one
+/// customer landing in two lanes or replicas must still find each other. Batches of different customers
+/// never wait. Locks are taken in one sorted order, so two batches cannot deadlock on them.
+async fn lock_customers(tx: &mut PgConnection, drafts: &[Draft<'_>]) -> Result<(), StoreError> {
+    let keys: Vec<String> = drafts
+        .iter()
+        .flat_map(|d| {
+            let id = d
+                .submission
+                .customer
+                .id
+                .as_ref()
+                .map(|c| format!("customer:{c}"));
+            let phone = d.phone.as_ref().map(|p| format!("phone:{p}"));
+            id.into_iter().chain(phone)
+        })
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "select count(pg_advisory_xact_lock(h)) from (
+             select distinct hashtextextended(k, 0) as h from unnest($1::text[]) k order by 1) s",
+    )
+    .bind(&keys)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn existing_tickets(
