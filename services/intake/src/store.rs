@@ -417,7 +417,19 @@ impl TicketStore {
                 .fetch_all(&mut *tx)
                 .await?
         };
-        let earlier_shingles: Vec<_> = earlier.iter().map(|e| shingles(&e.3)).collect();
+        // Earlier tickets by customer id and by phone, so each draft compares only with its own
+        // customer's tickets, and bigram sets are built only for those (a batch can bring back 2,000).
+        let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_phone: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (j, e) in earlier.iter().enumerate() {
+            if let Some(cid) = e.1.as_deref() {
+                by_customer.entry(cid).or_default().push(j);
+            }
+            if let Some(phone) = e.2.as_deref() {
+                by_phone.entry(phone).or_default().push(j);
+            }
+        }
+        let mut earlier_shingles: Vec<Option<HashSet<(char, char)>>> = vec![None; earlier.len()];
         let draft_shingles: Vec<_> = drafts.iter().map(|d| shingles(&d.description)).collect();
         let same_customer = |cid: Option<&str>, phone: Option<&str>, d: &Draft<'_>| {
             (cid.is_some() && cid == d.submission.customer.id.as_deref())
@@ -437,14 +449,23 @@ impl TicketStore {
                     best = Some((score, no.to_string()));
                 }
             };
-            for (j, e) in earlier.iter().enumerate() {
-                if same_customer(e.1.as_deref(), e.2.as_deref(), d) {
-                    consider(
-                        similarity(&draft_shingles[i], &earlier_shingles[j]),
-                        &e.0,
-                        e.4,
-                    );
-                }
+            let mut mine: Vec<usize> = d
+                .submission
+                .customer
+                .id
+                .as_deref()
+                .and_then(|c| by_customer.get(c))
+                .into_iter()
+                .chain(d.phone.as_deref().and_then(|p| by_phone.get(p)))
+                .flatten()
+                .copied()
+                .collect();
+            mine.sort_unstable();
+            mine.dedup();
+            for j in mine {
+                let e = &earlier[j];
+                let theirs = earlier_shingles[j].get_or_insert_with(|| shingles(&e.3));
+                consider(similarity(&draft_shingles[i], theirs), &e.0, e.4);
             }
             // Earlier submissions of the same batch count too; their numbers are not known yet, so the
             // duplicate is named by the earlier draft's position and resolved below.
