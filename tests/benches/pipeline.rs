@@ -247,8 +247,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // BENCH_REPLICAS=1 runs only the one-replica pass (quicker while tuning).
+    let replicas: Vec<usize> = std::env::var("BENCH_REPLICAS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|r| r.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2]);
     rt.block_on(async {
-        run(1, n, "").await;
-        run(2, n, "r2_").await;
+        for r in replicas {
+            let prefix = if r == 1 { String::new() } else { format!("r{r}_") };
+            run(r, n, &prefix).await;
+        }
     });
 }
