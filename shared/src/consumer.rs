@@ -165,6 +165,26 @@ pub trait BatchHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Outcome>, BatchError>> + Send;
 }
 
+/// A handler that wakes a waiting task after each batch it committed: the worker's outbox relay (its
+/// events are waiting to be published), or the SLA firing loop (new timers may be due soon). An
+/// in-process wake costs nothing, where a Postgres NOTIFY in the batch's transaction would take the
+/// server's one notification-queue lock through the commit and so serialise every committing batch of
+/// every worker (measured: a fifth of the pipeline's database time waiting on it).
+pub struct Waking<H> {
+    pub inner: std::sync::Arc<H>,
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl<H: BatchHandler> BatchHandler for Waking<H> {
+    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
+        let outcomes = self.inner.handle(batch).await?;
+        if outcomes.iter().any(|o| *o == Outcome::Done) {
+            self.wake.notify_one();
+        }
+        Ok(outcomes)
+    }
+}
+
 /// Binds the durable consumer (creating it if needed) and runs the loop until `shutdown`.
 /// On shutdown the batch in hand is finished and acked; nothing new is pulled.
 ///

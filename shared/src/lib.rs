@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod subjects;
 pub mod telemetry;
 pub mod timeline;
+pub mod upkeep;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -3,15 +3,18 @@
 //! A worker writes its state change and the events announcing it in one transaction
 //! ([`enqueue`]); the [`OutboxRelay`] publishes committed rows to JetStream with `Nats-Msg-Id` set to the
 //! row's id, so an event goes out at least once and the stream drops a second copy. Every replica of
-//! every worker may run a relay: rows are claimed with `FOR UPDATE SKIP LOCKED`.
+//! every worker may run a relay: rows are claimed with `FOR UPDATE SKIP LOCKED`. A relay is woken in
+//! process when its worker commits events, and polls for the rest.
 
 use std::time::Duration;
 
 use async_nats::jetstream;
 use async_nats::HeaderMap;
 use serde::Serialize;
-use sqlx::postgres::PgListener;
+use std::sync::Arc;
+
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -72,7 +75,10 @@ pub struct OutboxRelay {
     js: jetstream::Context,
     /// Rows published per transaction: large enough to amortise the commit, small enough to keep latency low.
     batch: i64,
-    /// Poll interval: notifications are a hint only, polling guarantees progress if one is missed.
+    /// Woken after this process commits events (see [`crate::consumer::Waking`]).
+    wake: Arc<Notify>,
+    /// Poll interval: finds rows other processes committed (an api replica, a script) and any wake
+    /// that came while a pass was running.
     poll: Duration,
 }
 
@@ -84,12 +90,13 @@ pub enum RelayOutcome {
 }
 
 impl OutboxRelay {
-    pub fn new(pool: PgPool, js: jetstream::Context) -> Self {
+    pub fn new(pool: PgPool, js: jetstream::Context, wake: Arc<Notify>) -> Self {
         Self {
             pool,
             js,
             batch: 1000,
-            poll: Duration::from_millis(500),
+            wake,
+            poll: Duration::from_millis(100),
         }
     }
 
@@ -136,19 +143,6 @@ impl OutboxRelay {
 
     /// Runs until `shutdown` is cancelled; whatever is committed by then is published first.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut l) => match l.listen("loopdesk_outbox").await {
-                Ok(()) => Some(l),
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox relay cannot LISTEN; polling only");
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "outbox relay cannot LISTEN; polling only");
-                None
-            }
-        };
         let mut failures: u32 = 0;
         let mut last_lag_report = std::time::Instant::now() - LAG_REPORT_EVERY;
         loop {
@@ -179,24 +173,13 @@ impl OutboxRelay {
                     metrics::gauge!("loopdesk_outbox_lag").set(lag as f64);
                 }
             }
-            let wake = async {
-                match listener.as_mut() {
-                    Some(l) => {
-                        if l.recv().await.is_err() {
-                            // The listener reconnects by itself on the next recv; poll meanwhile.
-                            tokio::time::sleep(self.poll).await;
-                        }
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     // Drain what is already committed before exiting.
                     while let Ok(RelayOutcome::Published(_)) = self.publish_batch().await {}
                     return;
                 }
-                _ = wake => {}
+                _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.poll) => {}
             }
         }

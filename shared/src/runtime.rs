@@ -16,11 +16,12 @@ use async_nats::jetstream;
 use axum::Router;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NatsSettings, Settings};
-use crate::consumer::{self, BatchHandler, ConsumerSpec};
+use crate::consumer::{self, BatchHandler, ConsumerSpec, Waking};
 use crate::ops_http::{self, OpsState};
 use crate::outbox::OutboxRelay;
 use crate::subjects::{Stream, Subjects};
@@ -78,6 +79,8 @@ pub struct Runtime {
     /// Cancelled on SIGTERM (or by `stop`); every task watches it.
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
+    /// Wakes this replica's outbox relay when a batch has committed events.
+    outbox_wake: Arc<Notify>,
 }
 
 /// A bound HTTP listener, not yet serving: binding early lets a worker fail before starting any task.
@@ -116,6 +119,7 @@ impl Runtime {
             http_addr: settings.http.addr.clone(),
             shutdown,
             tasks: JoinSet::new(),
+            outbox_wake: Arc::default(),
         })
     }
 
@@ -158,9 +162,19 @@ impl Runtime {
         });
     }
 
+    /// Wakes this replica's outbox relay; call it after committing events outside a consumer (an HTTP
+    /// handler). Without it the relay still finds them within its poll interval.
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        self.outbox_wake.clone()
+    }
+
     /// Runs the consumer loop for `spec`: ack after the handler's transaction commits, finish the batch
-    /// in hand on shutdown.
+    /// in hand on shutdown. Each committed batch wakes the outbox relay.
     pub fn spawn_consumer<H: BatchHandler>(&mut self, spec: ConsumerSpec, handler: Arc<H>) {
+        let handler = Arc::new(Waking {
+            inner: handler,
+            wake: self.outbox_wake(),
+        });
         let (js, subjects, shutdown) = (self.js.clone(), self.subjects.clone(), self.shutdown());
         let service = self.service;
         self.spawn("consumer", async move {
@@ -173,7 +187,7 @@ impl Runtime {
 
     /// Runs the outbox relay: publishes committed outbox rows, and drains them on shutdown.
     pub fn spawn_outbox_relay(&mut self) {
-        let relay = OutboxRelay::new(self.pool.clone(), self.js.clone());
+        let relay = OutboxRelay::new(self.pool.clone(), self.js.clone(), self.outbox_wake());
         let shutdown = self.shutdown();
         self.spawn("outbox relay", relay.run(shutdown));
     }
@@ -201,8 +215,10 @@ impl Runtime {
         });
     }
 
-    /// The worker is assembled: hand back its tasks.
-    pub fn start(self) -> Tasks {
+    /// The worker is assembled: start the table upkeep (see [`crate::upkeep`]) and hand back its tasks.
+    pub fn start(mut self) -> Tasks {
+        let (pool, shutdown) = (self.pool.clone(), self.shutdown());
+        self.spawn("table upkeep", crate::upkeep::run(pool, shutdown));
         tracing::info!(
             service = self.service,
             prefix = self.subjects.prefix(),

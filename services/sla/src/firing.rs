@@ -21,7 +21,7 @@ use shared::messages::SCHEMA_VERSION;
 use shared::outbox::OutboxMessage;
 use shared::subjects::Subjects;
 use shared::timeline::TimelineEntry;
-use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -30,9 +30,6 @@ use crate::clock::{Clock, ClockStatus, Deadline, DeadlineEvent};
 use crate::events::ACTOR;
 use crate::policy::{ClockKind, SlaRules};
 use crate::store::{self, NewTimer, TicketRecord, TimerEvent};
-
-/// The `NOTIFY` channel the timers table's insert trigger signals.
-pub const CHANNEL: &str = "loopdesk_sla_timers";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FireError {
@@ -86,6 +83,9 @@ pub struct Firer {
     pub subjects: Subjects,
     pub settings: FiringSettings,
     pub observer: Option<FireObserver>,
+    /// Woken when this replica's event handler planned new timers (they may be due sooner than the
+    /// loop meant to sleep); other replicas' timers are found by polling.
+    pub planned: Arc<Notify>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -349,19 +349,6 @@ impl Firer {
 
     /// Runs passes until `shutdown`; a pass in progress is finished (committed) first.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut l) => match l.listen(CHANNEL).await {
-                Ok(()) => Some(l),
-                Err(e) => {
-                    tracing::warn!(error = %e, "sla firing loop cannot LISTEN; polling only");
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "sla firing loop cannot LISTEN; polling only");
-                None
-            }
-        };
         let mut failures: u32 = 0;
         loop {
             if shutdown.is_cancelled() {
@@ -390,20 +377,10 @@ impl Firer {
                 }
             };
             let wait = wait.clamp(self.settings.coalesce, self.settings.poll);
-            let hint = async {
-                match listener.as_mut() {
-                    Some(l) => {
-                        if l.recv().await.is_err() {
-                            tokio::time::sleep(self.settings.poll).await;
-                        }
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
-                _ = hint => {
+                _ = self.planned.notified() => {
                     // New timers were planned; they may be due sooner than we meant to sleep.
                     tokio::time::sleep(self.settings.coalesce).await;
                 }

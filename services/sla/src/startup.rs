@@ -8,7 +8,9 @@ use std::sync::Arc;
 use axum::Router;
 use shared::config::Settings;
 use shared::runtime::{Runtime, Tasks};
+use shared::consumer::Waking;
 use shared::subjects::Stream;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::TicketEventHandler;
@@ -57,11 +59,15 @@ impl Application {
         let listener = rt.bind().await?;
         let addr = listener.addr();
 
+        let planned = Arc::new(Notify::new());
         if !parts.no_consumers {
-            let handler = Arc::new(TicketEventHandler {
-                pool: rt.pool.clone(),
-                rules: rules.clone(),
-                subjects: rt.subjects.clone(),
+            let handler = Arc::new(Waking {
+                inner: Arc::new(TicketEventHandler {
+                    pool: rt.pool.clone(),
+                    rules: rules.clone(),
+                    subjects: rt.subjects.clone(),
+                }),
+                wake: planned.clone(),
             });
             // One durable consumer per stream (NATS 2.9 filters on one subject per consumer).
             let specs = [
@@ -82,6 +88,7 @@ impl Application {
             subjects: rt.subjects.clone(),
             settings: sla.firing(),
             observer: parts.observer.clone(),
+            planned,
         };
         rt.spawn("firing loop", firer.run(rt.shutdown()));
         if !parts.no_relay {

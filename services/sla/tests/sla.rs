@@ -223,6 +223,7 @@ fn firer(ctx: &TestContext, rules: &Arc<SlaRules>, batch: i64) -> Firer {
             ..Default::default()
         },
         observer: None,
+        planned: Default::default(),
     }
 }
 
