@@ -39,12 +39,16 @@ struct Churn {
     n_live_tup: i64,
     n_dead_tup: i64,
     n_mod_since_analyze: i64,
+    n_ins_since_vacuum: i64,
 }
 
 impl Churn {
-    /// autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor × live rows (defaults 50, 0.2).
+    /// autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor × live rows (defaults 50, 0.2), or
+    /// the insert thresholds (1000, 0.2): an insert-only table needs vacuum too, to merge its GIN
+    /// index's pending list in the background instead of in some writer's transaction.
     fn needs_vacuum(&self) -> bool {
         self.n_dead_tup as f64 > 50.0 + 0.2 * self.n_live_tup as f64
+            || self.n_ins_since_vacuum as f64 > 1000.0 + 0.2 * self.n_live_tup as f64
     }
 
     /// autovacuum_analyze_threshold + autovacuum_analyze_scale_factor × live rows (defaults 50, 0.1).
@@ -76,7 +80,7 @@ pub async fn pass(pool: &PgPool) -> Result<Vec<Upkept>, sqlx::Error> {
         // Autovacuum's naptime, per table: a table that was just done waits, so a fast-growing table
         // is not analyzed at every pass (each ANALYZE samples 30,000 rows).
         let tables: Vec<Churn> = sqlx::query_as(
-            "select relname::text, n_live_tup, n_dead_tup, n_mod_since_analyze
+            "select relname::text, n_live_tup, n_dead_tup, n_mod_since_analyze, n_ins_since_vacuum
              from pg_stat_user_tables
              where schemaname = any(current_schemas(false))
                and greatest(last_vacuum, last_analyze, '-infinity') < now() - $1::interval
