@@ -254,7 +254,11 @@ fn main() {
         .unwrap_or_else(|| vec![1, 2]);
     rt.block_on(async {
         for r in replicas {
-            let prefix = if r == 1 { String::new() } else { format!("r{r}_") };
+            let prefix = if r == 1 {
+                String::new()
+            } else {
+                format!("r{r}_")
+            };
             run(r, n, &prefix).await;
         }
     });

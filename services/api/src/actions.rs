@@ -145,6 +145,7 @@ async fn finish(
     messages.extend(extra);
     shared::outbox::enqueue(&mut locked.tx, &messages).await?;
     locked.tx.commit().await?;
+    state.relay.notify_one();
     Ok(Json((&after).into()))
 }
 

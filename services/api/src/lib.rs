@@ -45,6 +45,8 @@ pub struct AppState {
     pub admin_token_digest: Option<String>,
     /// Whether the SLA worker's `sla_ticket_clocks` view exists in this database.
     pub has_sla_view: bool,
+    /// Wakes this replica's outbox relay after an action committed its events.
+    pub relay: Arc<tokio::sync::Notify>,
 }
 
 /// Why the api could not start (the start-up error every worker shares).
@@ -73,6 +75,7 @@ impl AppState {
                 .map(|t| auth::token_digest(&t)),
             api: Arc::new(api),
             has_sla_view,
+            relay: Arc::default(),
         })
     }
 }
@@ -151,7 +154,10 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let mut rt = Runtime::connect("api", &settings, shutdown).await?;
     let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
-    let state = AppState::new(rt.pool.clone(), &settings, api).await?;
+    let state = AppState {
+        relay: rt.outbox_wake(),
+        ..AppState::new(rt.pool.clone(), &settings, api).await?
+    };
     let listener = rt.bind().await?;
     let addr = listener.addr();
     rt.spawn_outbox_relay();

@@ -180,16 +180,18 @@ pub async fn list(
         qb.push(" and t.submitted_at < ").push_bind(end);
     }
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        qb.push(" and (t.id in (select s.ticket_id from ticket_search s where s.description ilike ")
-            .push_bind(like_pattern(text))
-            .push(")")
-            .push(" or t.ticket_no = ")
-            .push_bind(text.to_string())
-            .push(" or t.customer_id = ")
-            .push_bind(text.to_string())
-            .push(" or t.order_number = ")
-            .push_bind(text.to_string())
-            .push(")");
+        qb.push(
+            " and (t.id in (select s.ticket_id from ticket_search s where s.description ilike ",
+        )
+        .push_bind(like_pattern(text))
+        .push(")")
+        .push(" or t.ticket_no = ")
+        .push_bind(text.to_string())
+        .push(" or t.customer_id = ")
+        .push_bind(text.to_string())
+        .push(" or t.order_number = ")
+        .push_bind(text.to_string())
+        .push(")");
     }
     if let Some(cursor) = q.cursor.as_deref() {
         let (at, id) = decode_cursor(cursor)?;

@@ -21,6 +21,8 @@ use crate::validate::parse_submission;
 pub struct FormState {
     pub store: TicketStore,
     pub settings: IntakeSettings,
+    /// Wakes this replica's outbox relay once a submission's ticket (or rejection) is committed.
+    pub relay: std::sync::Arc<tokio::sync::Notify>,
 }
 
 pub fn router(state: FormState) -> Router {
@@ -52,7 +54,11 @@ async fn submit(
         received_at: now,
         parsed,
     };
-    match state.store.register(std::slice::from_ref(&item)).await {
+    let registered = state.store.register(std::slice::from_ref(&item)).await;
+    if registered.is_ok() {
+        state.relay.notify_one();
+    }
+    match registered {
         Ok(mut results) => match results.pop() {
             Some(Registered::Created {
                 ticket_id,

@@ -46,6 +46,7 @@ impl Application {
         let app = http::router(FormState {
             store,
             settings: intake,
+            relay: rt.outbox_wake(),
         });
         rt.serve(listener, app);
         Ok(Self {

@@ -21,8 +21,8 @@ use shared::messages::SCHEMA_VERSION;
 use shared::outbox::OutboxMessage;
 use shared::subjects::Subjects;
 use shared::timeline::TimelineEntry;
-use tokio::sync::Notify;
 use sqlx::PgPool;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use shared::config::Settings;
-use shared::runtime::{Runtime, Tasks};
 use shared::consumer::Waking;
+use shared::runtime::{Runtime, Tasks};
 use shared::subjects::Stream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;

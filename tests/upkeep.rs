@@ -1,0 +1,90 @@
+//! Table upkeep where autovacuum is off (`shared::upkeep`): a churned queue table is vacuumed and
+//! analyzed, by one process at a time, and a table just done waits for the next naptime.
+
+use shared::testkit::TestContext;
+use shared::upkeep::{self, Upkept};
+use sqlx::Connection;
+
+/// The pass's advisory-lock key (`shared::upkeep`), held here to play another process.
+const PASS_LOCK: i64 = 0x7570_6b65_6570;
+
+/// The outbox as a queue: 5,000 events published and deleted, as the relays do all day; the session's
+/// statistics are flushed at once (they would otherwise reach the views within seconds).
+async fn churn_outbox(ctx: &TestContext) {
+    let mut conn = ctx.pool.acquire().await.expect("connection");
+    for statement in [
+        "insert into outbox (msg_id, subject, payload)
+         select gen_random_uuid(), 'upkeep.test', '\\x00' from generate_series(1, 5000)",
+        "delete from outbox",
+        "select pg_stat_force_next_flush()",
+        // The flush happens when the session next goes idle.
+        "select 1",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut *conn)
+            .await
+            .expect("churn");
+    }
+}
+
+fn touches_outbox(done: &[Upkept]) -> bool {
+    done.iter()
+        .any(|u| matches!(u, Upkept::Vacuumed(t) | Upkept::Analyzed(t) if t == "outbox"))
+}
+
+#[tokio::test]
+async fn a_churned_queue_table_is_vacuumed_and_analyzed_once_per_naptime() {
+    let ctx = TestContext::new().await;
+    churn_outbox(&ctx).await;
+    let done = upkeep::pass(&ctx.pool).await.expect("pass");
+    assert!(
+        done.contains(&Upkept::Vacuumed("outbox".into())),
+        "the churned outbox is vacuumed: {done:?}"
+    );
+    assert!(
+        done.contains(&Upkept::Analyzed("outbox".into())),
+        "and analyzed: {done:?}"
+    );
+    let (dead, vacuumed): (i64, bool) = sqlx::query_as(
+        "select n_dead_tup, last_vacuum is not null from pg_stat_user_tables where relname = 'outbox'",
+    )
+    .fetch_one(&ctx.pool)
+    .await
+    .expect("stats");
+    assert!(vacuumed);
+    assert_eq!(dead, 0, "the dead rows are reclaimed");
+
+    // Just done: the next pass leaves it alone even with new churn.
+    churn_outbox(&ctx).await;
+    let again = upkeep::pass(&ctx.pool).await.expect("second pass");
+    assert!(
+        !touches_outbox(&again),
+        "a table done less than a minute ago waits: {again:?}"
+    );
+}
+
+#[tokio::test]
+async fn only_one_process_runs_a_pass_at_a_time() {
+    let ctx = TestContext::new().await;
+    let mut other = sqlx::PgConnection::connect_with(
+        &ctx.settings.database.connect_options().expect("options"),
+    )
+    .await
+    .expect("second session");
+    let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(PASS_LOCK)
+        .fetch_one(&mut other)
+        .await
+        .expect("lock");
+    assert!(held);
+    churn_outbox(&ctx).await;
+    assert_eq!(
+        upkeep::pass(&ctx.pool).await.expect("pass"),
+        Vec::new(),
+        "another process holds the pass"
+    );
+    other.close().await.ok();
+    assert!(touches_outbox(
+        &upkeep::pass(&ctx.pool).await.expect("pass")
+    ));
+}
