@@ -43,6 +43,13 @@ pub struct Settings {
 pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
+    /// Vacuum and analyze the tables where the server's autovacuum is off (`shared::upkeep`).
+    #[serde(default = "default_upkeep")]
+    pub upkeep: bool,
+}
+
+fn default_upkeep() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -81,6 +81,8 @@ pub struct Runtime {
     tasks: JoinSet<()>,
     /// Wakes this replica's outbox relay when a batch has committed events.
     outbox_wake: Arc<Notify>,
+    /// Whether to run the table upkeep (`database.upkeep`).
+    upkeep: bool,
 }
 
 /// A bound HTTP listener, not yet serving: binding early lets a worker fail before starting any task.
@@ -120,6 +122,7 @@ impl Runtime {
             shutdown,
             tasks: JoinSet::new(),
             outbox_wake: Arc::default(),
+            upkeep: settings.database.upkeep,
         })
     }
 
@@ -215,10 +218,13 @@ impl Runtime {
         });
     }
 
-    /// The worker is assembled: start the table upkeep (see [`crate::upkeep`]) and hand back its tasks.
+    /// The worker is assembled: start the table upkeep unless configured off (see [`crate::upkeep`])
+    /// and hand back its tasks.
     pub fn start(mut self) -> Tasks {
-        let (pool, shutdown) = (self.pool.clone(), self.shutdown());
-        self.spawn("table upkeep", crate::upkeep::run(pool, shutdown));
+        if self.upkeep {
+            let (pool, shutdown) = (self.pool.clone(), self.shutdown());
+            self.spawn("table upkeep", crate::upkeep::run(pool, shutdown));
+        }
         tracing::info!(
             service = self.service,
             prefix = self.subjects.prefix(),

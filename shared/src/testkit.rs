@@ -84,6 +84,7 @@ impl TestContext {
             database: DatabaseSettings {
                 url: SecretString::from(db_url),
                 max_connections: 10,
+                upkeep: true,
             },
             nats: NatsSettings {
                 url: nats_url,
