@@ -17,8 +17,8 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 use shared::testkit::TestContext;
-use system::{feed, verify};
 use system::pipeline::{self, Pipeline, SlaRules};
+use system::{feed, verify};
 use uuid::Uuid;
 
 type Arrivals = Arc<Mutex<HashMap<Uuid, Instant>>>;

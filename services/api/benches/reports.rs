@@ -62,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
         database: DatabaseSettings {
             url: SecretString::from(url),
             max_connections: 8,
-                upkeep: true,
+            upkeep: true,
         },
         nats: NatsSettings {
             url: nats,

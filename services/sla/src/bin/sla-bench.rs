@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
         database: DatabaseSettings {
             url: SecretString::from(format!("{}{db_name}", &base_url[..=cut])),
             max_connections: 10,
-                upkeep: true,
+            upkeep: true,
         },
         nats: NatsSettings {
             url: nats_url.clone(),
