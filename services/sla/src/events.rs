@@ -425,9 +425,8 @@ impl TicketEventHandler {
                 timers.extend(
                     w.record
                         .sla
-                        .plan(*kind, &self.rules)
-                        .iter()
-                        .map(|p| NewTimer::planned(*id, p)),
+                        .next_timer(*kind, &self.rules, None)
+                        .map(|p| NewTimer::planned(*id, &p)),
                 );
             }
         }

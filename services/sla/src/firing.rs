@@ -137,7 +137,8 @@ impl Firer {
         let mut notices = Vec::new();
         let mut timeline = Vec::new();
         let mut stale = Vec::new();
-        let mut escalations = Vec::new();
+        // Escalations of breaches fired outside notify hours, and each fired clock's next deadline.
+        let mut planned = Vec::new();
         let mut changed: HashMap<(Uuid, ClockKind), ()> = HashMap::new();
         for c in &claimed {
             let kind = ClockKind::parse(&c.clock);
@@ -148,7 +149,7 @@ impl Firer {
                 stale.push(c.id);
                 continue;
             };
-            match self.fire(c, kind, event, ticket, now, &mut escalations) {
+            match self.fire(c, kind, event, ticket, now, &mut planned) {
                 Some((fired, entries)) => {
                     notices.extend(fired);
                     timeline.extend(entries);
@@ -157,6 +158,22 @@ impl Firer {
                     }
                 }
                 None => stale.push(c.id),
+            }
+            // The clock's next deadline (see `TicketSla::next_timer`), fired or not: a warning found
+            // overtaken still leads on to the breach. A timer of an older plan leads nowhere; the
+            // re-plan that outdated it stored the new plan's first timer.
+            let after = match event {
+                TimerEvent::Warning(fraction) => fraction,
+                TimerEvent::Breach => f64::INFINITY,
+                TimerEvent::Escalation => continue,
+            };
+            if ticket.sla.clocks.get(&kind).map(|k| k.version) == Some(c.version) {
+                planned.extend(
+                    ticket
+                        .sla
+                        .next_timer(kind, &self.rules, Some(after))
+                        .map(|p| NewTimer::planned(c.ticket_id, &p)),
+                );
             }
         }
 
@@ -176,7 +193,7 @@ impl Firer {
             })
             .collect();
         store::save_clocks(&mut tx, &clocks).await?;
-        store::insert_timers(&mut tx, &escalations).await?;
+        store::insert_timers(&mut tx, &planned).await?;
         if !stale.is_empty() {
             sqlx::query("update sla_timers set outcome = 'stale' where id = any($1)")
                 .bind(&stale)

@@ -118,6 +118,14 @@ pub struct PlannedTimer {
     pub deadline: Deadline,
 }
 
+/// Where a deadline stands in its clock's plan: warnings by the fraction used, then the breach.
+pub fn deadline_rank(event: &DeadlineEvent) -> f64 {
+    match event {
+        DeadlineEvent::Warning { fraction } => *fraction,
+        DeadlineEvent::Breach => f64::INFINITY,
+    }
+}
+
 /// The SLA view of one ticket.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TicketSla {
@@ -397,6 +405,27 @@ impl TicketSla {
             .collect()
     }
 
+    /// The one timer stored for a clock: the first deadline of its plan that comes after `after` (the
+    /// [`deadline_rank`] of the timer that just fired or was found overtaken; `None` for a new plan).
+    ///
+    /// A clock keeps one pending timer, not its whole plan (two warnings and the breach): every plan
+    /// and every re-plan (each classification, priority change, pause) then writes and supersedes a
+    /// third of the rows, and the firing loop plans the next deadline in the transaction that fires
+    /// the current one. Ranks only grow along a clock's plan, so a chain always ends at the breach.
+    pub fn next_timer(
+        &self,
+        kind: ClockKind,
+        rules: &SlaRules,
+        after: Option<f64>,
+    ) -> Option<PlannedTimer> {
+        self.plan(kind, rules)
+            .into_iter()
+            .filter(|p| after.is_none_or(|a| deadline_rank(&p.deadline.event) > a))
+            .min_by(|a, b| {
+                deadline_rank(&a.deadline.event).total_cmp(&deadline_rank(&b.deadline.event))
+            })
+    }
+
     /// When a breach escalation to the supervisor may go out: at once in notify hours, else at the
     /// start of the next.
     pub fn escalation_at(&self, breach_fired_at: DateTime<Utc>, rules: &SlaRules) -> DateTime<Utc> {
@@ -637,6 +666,34 @@ mod tests {
         assert_eq!(
             t.clocks[&ClockKind::ProactiveContact].status,
             ClockStatus::Running
+        );
+    }
+
+    #[test]
+    fn one_timer_per_clock_chains_through_the_plan_to_the_breach() {
+        let r = rules();
+        let mut t = TicketSla::default();
+        t.apply(
+            &TicketEvent::Created {
+                at: sh("2026-11-23 10:00"),
+                received_at: sh("2026-11-23 10:00"),
+                attrs: attrs(Priority::General, Some("cs")),
+            },
+            &r,
+        );
+        let plan = t.plan(ClockKind::Resolution, &r);
+        assert!(plan.len() >= 2, "warnings and the breach: {plan:?}");
+        // A new plan stores its first deadline; each fired (or overtaken) one leads to the next.
+        let mut after = None;
+        let mut chain = Vec::new();
+        while let Some(next) = t.next_timer(ClockKind::Resolution, &r, after) {
+            after = Some(deadline_rank(&next.deadline.event));
+            chain.push(next);
+        }
+        assert_eq!(chain, plan, "the chain walks the whole plan in order, once");
+        assert_eq!(
+            chain.last().map(|p| p.deadline.event),
+            Some(DeadlineEvent::Breach)
         );
     }
 
