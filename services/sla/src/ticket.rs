@@ -482,6 +482,20 @@ mod tests {
         }
     }
 
+    /// A ticket created at `local` (Shanghai time), received at once.
+    fn created_at(local: &str, attrs: TicketAttrs, r: &SlaRules) -> TicketSla {
+        let mut t = TicketSla::default();
+        t.apply(
+            &TicketEvent::Created {
+                at: sh(local),
+                received_at: sh(local),
+                attrs,
+            },
+            r,
+        );
+        t
+    }
+
     fn breach(t: &TicketSla, kind: ClockKind, r: &SlaRules) -> Option<DateTime<Utc>> {
         t.plan(kind, r)
             .into_iter()
@@ -672,15 +686,7 @@ mod tests {
     #[test]
     fn one_timer_per_clock_chains_through_the_plan_to_the_breach() {
         let r = rules();
-        let mut t = TicketSla::default();
-        t.apply(
-            &TicketEvent::Created {
-                at: sh("2026-11-23 10:00"),
-                received_at: sh("2026-11-23 10:00"),
-                attrs: attrs(Priority::General, Some("cs")),
-            },
-            &r,
-        );
+        let t = created_at("2026-11-23 10:00", attrs(Priority::General, Some("cs")), &r);
         let plan = t.plan(ClockKind::Resolution, &r);
         assert!(plan.len() >= 2, "warnings and the breach: {plan:?}");
         // A new plan stores its first deadline; each fired (or overtaken) one leads to the next.
@@ -700,16 +706,8 @@ mod tests {
     #[test]
     fn warnings_wait_for_notify_hours_but_breach_does_not() {
         let r = rules();
-        let mut t = TicketSla::default();
         // A 24x7 desk (cs) whose people are notified in office hours only.
-        t.apply(
-            &TicketEvent::Created {
-                at: sh("2026-11-23 21:00"),
-                received_at: sh("2026-11-23 21:00"),
-                attrs: attrs(Priority::Urgent, Some("cs")),
-            },
-            &r,
-        );
+        let t = created_at("2026-11-23 21:00", attrs(Priority::Urgent, Some("cs")), &r);
         let plan = t.plan(ClockKind::FirstResponse, &r);
         // 75 % at 22:30 and 90 % at 22:48 would wake people; deferred to 09:00 they would come
         // after the 23:00 breach, so they are dropped. The breach fires on time.
