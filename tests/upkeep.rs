@@ -5,9 +5,6 @@ use shared::testkit::TestContext;
 use shared::upkeep::{self, Upkept};
 use sqlx::Connection;
 
-/// The pass's advisory-lock key (`shared::upkeep`), held here to play another process.
-const PASS_LOCK: i64 = 0x7570_6b65_6570;
-
 /// The outbox as a queue: 5,000 events published and deleted, as the relays do all day; the session's
 /// statistics are flushed at once (they would otherwise reach the views within seconds).
 async fn churn_outbox(ctx: &TestContext) {
@@ -72,7 +69,8 @@ async fn only_one_process_runs_a_pass_at_a_time() {
     .await
     .expect("second session");
     let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-        .bind(PASS_LOCK)
+        // Held here to play another process.
+        .bind(upkeep::LOCK_KEY)
         .fetch_one(&mut other)
         .await
         .expect("lock");

@@ -23,7 +23,7 @@ const EVERY: Duration = Duration::from_secs(5);
 const NAPTIME: Duration = Duration::from_secs(60);
 
 /// Advisory-lock key taken for a pass ("upkeep" in ASCII).
-const LOCK_KEY: i64 = 0x7570_6b65_6570;
+pub const LOCK_KEY: i64 = 0x7570_6b65_6570;
 
 /// What one pass did to one table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -57,6 +57,7 @@ impl AppState {
         pool: PgPool,
         settings: &Settings,
         api: ApiSettings,
+        relay: Arc<tokio::sync::Notify>,
     ) -> Result<Self, StartError> {
         let has_sla_view: bool =
             sqlx::query_scalar("select to_regclass('sla_ticket_clocks') is not null")
@@ -75,7 +76,7 @@ impl AppState {
                 .map(|t| auth::token_digest(&t)),
             api: Arc::new(api),
             has_sla_view,
-            relay: Arc::default(),
+            relay,
         })
     }
 }
@@ -154,10 +155,7 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let mut rt = Runtime::connect("api", &settings, shutdown).await?;
     let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
-    let state = AppState {
-        relay: rt.outbox_wake(),
-        ..AppState::new(rt.pool.clone(), &settings, api).await?
-    };
+    let state = AppState::new(rt.pool.clone(), &settings, api, rt.outbox_wake()).await?;
     let listener = rt.bind().await?;
     let addr = listener.addr();
     rt.spawn_outbox_relay();

@@ -30,6 +30,7 @@ use crate::clock::{Clock, ClockStatus, Deadline, DeadlineEvent};
 use crate::events::ACTOR;
 use crate::policy::{ClockKind, SlaRules};
 use crate::store::{self, NewTimer, TicketRecord, TimerEvent};
+use crate::ticket::deadline_rank;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FireError {
@@ -162,16 +163,14 @@ impl Firer {
             // The clock's next deadline (see `TicketSla::next_timer`), fired or not: a warning found
             // overtaken still leads on to the breach. A timer of an older plan leads nowhere; the
             // re-plan that outdated it stored the new plan's first timer.
-            let after = match event {
-                TimerEvent::Warning(fraction) => fraction,
-                TimerEvent::Breach => f64::INFINITY,
-                TimerEvent::Escalation => continue,
+            let Some(deadline) = event.deadline() else {
+                continue;
             };
             if ticket.sla.clocks.get(&kind).map(|k| k.version) == Some(c.version) {
                 planned.extend(
                     ticket
                         .sla
-                        .next_timer(kind, &self.rules, Some(after))
+                        .next_timer(kind, &self.rules, Some(deadline_rank(&deadline)))
                         .map(|p| NewTimer::planned(c.ticket_id, &p)),
                 );
             }

@@ -386,6 +386,16 @@ impl TimerEvent {
         }
     }
 
+    /// The clock deadline this timer stands for; `None` for an escalation, which follows a breach
+    /// and belongs to no plan.
+    pub fn deadline(self) -> Option<DeadlineEvent> {
+        match self {
+            TimerEvent::Warning(fraction) => Some(DeadlineEvent::Warning { fraction }),
+            TimerEvent::Breach => Some(DeadlineEvent::Breach),
+            TimerEvent::Escalation => None,
+        }
+    }
+
     fn fraction(self) -> Option<f64> {
         match self {
             TimerEvent::Warning(f) => Some(f),
