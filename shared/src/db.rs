@@ -20,10 +20,26 @@ pub enum DbError {
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
+    pool(settings, settings.connect_options()?).await
+}
+
+/// A pool whose sessions carry `loopdesk-{service}` as their `application_name`, so `pg_stat_activity`
+/// (and whoever is looking at a busy database) sees which worker each connection belongs to.
+pub async fn connect_as(settings: &DatabaseSettings, service: &str) -> Result<PgPool, DbError> {
+    let options = settings
+        .connect_options()?
+        .application_name(&format!("loopdesk-{service}"));
+    pool(settings, options).await
+}
+
+async fn pool(
+    settings: &DatabaseSettings,
+    options: sqlx::postgres::PgConnectOptions,
+) -> Result<PgPool, DbError> {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect_with(settings.connect_options()?)
+        .connect_with(options)
         .await
         .map_err(DbError::Connect)
 }

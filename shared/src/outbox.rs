@@ -104,6 +104,14 @@ impl OutboxRelay {
     /// A failure rolls back, so the rows are published again later; the stream drops the duplicates.
     pub async fn publish_batch(&self) -> Result<RelayOutcome, OutboxError> {
         let mut tx = self.pool.begin().await?;
+        // A queue table's statistics are always wrong: it swings between empty and thousands of rows
+        // within a second, and its pages are mostly rows deleted a moment ago. Planned from them, this
+        // claim became a sequential scan and sort of every dead row, run by every relay on every pass
+        // (measured: 15 % of the whole machine's CPU at 1,000 tickets/s). Walking the primary key in
+        // order is always the right plan, so it is the only one allowed here.
+        sqlx::query("set local enable_seqscan = off")
+            .execute(&mut *tx)
+            .await?;
         let rows: Vec<(i64, Uuid, String, Vec<u8>)> = sqlx::query_as(
             "select seq, msg_id, subject, payload from outbox
              order by seq limit $1 for update skip locked",

@@ -106,7 +106,7 @@ impl Runtime {
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
         settings.validate()?;
-        let pool = crate::db::connect(&settings.database).await?;
+        let pool = crate::db::connect_as(&settings.database, service).await?;
         crate::db::migrate(&pool).await?;
         let (nats, js) = crate::bus::connect(&settings.nats).await?;
         let subjects = Subjects::new(settings.prefix.clone());

@@ -22,6 +22,11 @@ const EVERY: Duration = Duration::from_secs(5);
 /// The least time between two upkeeps of one table (autovacuum's default naptime).
 const NAPTIME: Duration = Duration::from_secs(60);
 
+/// Tables with fewer live rows than this are done at every pass that finds them over a threshold,
+/// naptime or not: their upkeep is cheap, and a queue table (the outbox) piles up tens of thousands of
+/// dead rows within a minute at full load, which every reader then wades through.
+const SMALL_TABLE_ROWS: i64 = 10_000;
+
 /// Advisory-lock key taken for a pass ("upkeep" in ASCII).
 pub const LOCK_KEY: i64 = 0x7570_6b65_6570;
 
@@ -77,16 +82,18 @@ pub async fn pass(pool: &PgPool) -> Result<Vec<Upkept>, sqlx::Error> {
         return Ok(Vec::new());
     }
     let result = async {
-        // Autovacuum's naptime, per table: a table that was just done waits, so a fast-growing table
-        // is not analyzed at every pass (each ANALYZE samples 30,000 rows).
+        // Autovacuum's naptime, per table: a large table that was just done waits, so a fast-growing
+        // table is not analyzed at every pass (each ANALYZE samples 30,000 rows).
         let tables: Vec<Churn> = sqlx::query_as(
             "select relname::text, n_live_tup, n_dead_tup, n_mod_since_analyze, n_ins_since_vacuum
              from pg_stat_user_tables
              where schemaname = any(current_schemas(false))
-               and greatest(last_vacuum, last_analyze, '-infinity') < now() - $1::interval
+               and (greatest(last_vacuum, last_analyze, '-infinity') < now() - $1::interval
+                    or n_live_tup < $2)
              order by relname",
         )
         .bind(format!("{} seconds", NAPTIME.as_secs()))
+        .bind(SMALL_TABLE_ROWS)
         .fetch_all(&mut *conn)
         .await?;
         let mut done = Vec::new();

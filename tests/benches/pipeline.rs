@@ -52,29 +52,33 @@ async fn wait_until(arrivals: &Arrivals, n: usize, timeout: Duration) -> bool {
     true
 }
 
-/// Latencies from `sent` (by submission index) to arrivals (by ticket id), mapped through the database.
-async fn latencies(
+/// The submission instant of every ticket of `tag`, by ticket id (mapped through the database).
+async fn sent_by_ticket(
     ctx: &TestContext,
     tag: &str,
     sent: &HashMap<usize, Instant>,
-    arrivals: &Arrivals,
-) -> Histogram<u64> {
+) -> HashMap<Uuid, Instant> {
     let rows: Vec<(Uuid, String)> =
         sqlx::query_as("select id, external_id from tickets where external_id like $1")
             .bind(format!("{tag}-%"))
             .fetch_all(&ctx.pool)
             .await
             .expect("ids");
-    let arrivals = arrivals.lock().expect("lock");
+    rows.into_iter()
+        .filter_map(|(id, external)| {
+            let i: usize = external.rsplit('-').next().and_then(|s| s.parse().ok())?;
+            sent.get(&i).map(|s| (id, *s))
+        })
+        .collect()
+}
+
+/// Latencies from `from` to `to` for every ticket seen at both.
+fn between(from: &HashMap<Uuid, Instant>, to: &Arrivals) -> Histogram<u64> {
+    let to = to.lock().expect("lock");
     let mut h = Histogram::<u64>::new(3).expect("histogram");
-    for (id, external) in rows {
-        let i: usize = external
-            .rsplit('-')
-            .next()
-            .and_then(|s| s.parse().ok())
-            .expect("tagged");
-        if let (Some(a), Some(s)) = (arrivals.get(&id), sent.get(&i)) {
-            h.record(a.saturating_duration_since(*s).as_micros() as u64)
+    for (id, start) in from {
+        if let Some(a) = to.get(id) {
+            h.record(a.saturating_duration_since(*start).as_micros() as u64)
                 .expect("record");
         }
     }
@@ -134,6 +138,7 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
     ctx.settings.nats.batch_size = 500;
     let pipeline = Pipeline::start(&ctx.settings, replicas, SlaRules::Production);
     let routed = record(&ctx, ctx.subjects.subject("ticket.routed.>")).await;
+    let created = record(&ctx, ctx.subjects.subject("ticket.created")).await;
     let surveyed = record(&ctx, ctx.subjects.subject("survey.request.>")).await;
     // Let every worker bind its consumer before the clock starts.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -169,7 +174,7 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
         .unwrap_or_else(Instant::now);
     let rate =
         routed.lock().expect("lock").len() as f64 / last.duration_since(started).as_secs_f64();
-    let flood = latencies(&ctx, "flood", &sent, &routed).await;
+    let flood = between(&sent_by_ticket(&ctx, "flood", &sent).await, &routed);
     println!("{prefix}replicas_per_worker={replicas}");
     println!("{prefix}tickets={n}");
     println!("{prefix}all_routed={complete}");
@@ -217,10 +222,26 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
         }
     }
     wait_until(&routed, n + i, Duration::from_secs(300)).await;
-    let steady = latencies(&ctx, "steady", &sent, &routed).await;
+    let steady_sent = sent_by_ticket(&ctx, "steady", &sent).await;
+    let steady = between(&steady_sent, &routed);
     println!("{prefix}p50_submit_to_routed_ms={:.1}", ms(&steady, 0.5));
     println!("{prefix}p99_submit_to_routed_ms={:.1}", ms(&steady, 0.99));
     println!("{prefix}p999_submit_to_routed_ms={:.1}", ms(&steady, 0.999));
+    // Per stage: submit → ticket.created (intake and its relay), ticket.created → routed (the router
+    // and its relay).
+    let intake_stage = between(&steady_sent, &created);
+    let created_at: HashMap<Uuid, Instant> = {
+        let created = created.lock().expect("lock");
+        steady_sent
+            .keys()
+            .filter_map(|id| created.get(id).map(|a| (*id, *a)))
+            .collect()
+    };
+    let router_stage = between(&created_at, &routed);
+    for (stage, h) in [("intake", &intake_stage), ("router", &router_stage)] {
+        println!("{prefix}{stage}_stage_p50_ms={:.1}", ms(h, 0.5));
+        println!("{prefix}{stage}_stage_p99_ms={:.1}", ms(h, 0.99));
+    }
 
     // Phase 3: simulated resolution → survey requests.
     let resolved_at = Instant::now();
