@@ -165,7 +165,7 @@ pub trait BatchHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Outcome>, BatchError>> + Send;
 }
 
-/// A handler that wakes a waiting task after each batch it committed: the worker's outbox relay (its
+/// A handler that wakes a waiting task after a batch it committed: the worker's outbox relay (its
 /// events are waiting to be published), or the SLA firing loop (new timers may be due soon). An
 /// in-process wake costs nothing, where a Postgres NOTIFY in the batch's transaction would take the
 /// server's one notification-queue lock through the commit and so serialise every committing batch of
@@ -173,12 +173,31 @@ pub trait BatchHandler: Send + Sync + 'static {
 pub struct Waking<H> {
     pub inner: std::sync::Arc<H>,
     pub wake: std::sync::Arc<tokio::sync::Notify>,
+    pub when: WakeWhen,
+}
+
+/// Which committed batches wake the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakeWhen {
+    /// Every batch with a message done.
+    Committed,
+    /// Only batches during which this process enqueued outbox events. A relay woken for nothing
+    /// runs an empty claim transaction; the SLA worker commits several batches per ticket and
+    /// enqueues no events in them, so waking its relay after each was most of its relay's work.
+    EventsEnqueued,
 }
 
 impl<H: BatchHandler> BatchHandler for Waking<H> {
     async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
+        let enqueued_before = crate::outbox::enqueued_so_far();
         let outcomes = self.inner.handle(batch).await?;
-        if outcomes.iter().any(|o| *o == Outcome::Done) {
+        let wake = match self.when {
+            WakeWhen::Committed => outcomes.iter().any(|o| *o == Outcome::Done),
+            // Another batch's events may move the counter too: that wakes the relay once more, which
+            // that batch would do anyway. A batch that enqueued always moves it, so none is missed.
+            WakeWhen::EventsEnqueued => crate::outbox::enqueued_so_far() != enqueued_before,
+        };
+        if wake {
             self.wake.notify_one();
         }
         Ok(outcomes)

@@ -6,6 +6,7 @@
 //! every worker may run a relay: rows are claimed with `FOR UPDATE SKIP LOCKED`. A relay is woken in
 //! process when its worker commits events, and polls for the rest.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -46,6 +47,15 @@ impl OutboxMessage {
     }
 }
 
+/// Events this process has written to the outbox (committed or not): a batch that moved it has events
+/// for the relay (see [`crate::consumer::WakeWhen::EventsEnqueued`]).
+static ENQUEUED: AtomicU64 = AtomicU64::new(0);
+
+/// How many events this process has enqueued so far.
+pub fn enqueued_so_far() -> u64 {
+    ENQUEUED.load(Ordering::Acquire)
+}
+
 /// Adds events to the outbox inside the caller's transaction, in one statement however many there are.
 pub async fn enqueue(
     conn: &mut PgConnection,
@@ -66,6 +76,7 @@ pub async fn enqueue(
     .bind(&payloads)
     .execute(conn)
     .await?;
+    ENQUEUED.fetch_add(messages.len() as u64, Ordering::AcqRel);
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NatsSettings, Settings};
-use crate::consumer::{self, BatchHandler, ConsumerSpec, Waking};
+use crate::consumer::{self, BatchHandler, ConsumerSpec, WakeWhen, Waking};
 use crate::ops_http::{self, OpsState};
 use crate::outbox::OutboxRelay;
 use crate::subjects::{Stream, Subjects};
@@ -172,11 +172,12 @@ impl Runtime {
     }
 
     /// Runs the consumer loop for `spec`: ack after the handler's transaction commits, finish the batch
-    /// in hand on shutdown. Each committed batch wakes the outbox relay.
+    /// in hand on shutdown. Each committed batch that enqueued events wakes the outbox relay.
     pub fn spawn_consumer<H: BatchHandler>(&mut self, spec: ConsumerSpec, handler: Arc<H>) {
         let handler = Arc::new(Waking {
             inner: handler,
             wake: self.outbox_wake(),
+            when: WakeWhen::EventsEnqueued,
         });
         let (js, subjects, shutdown) = (self.js.clone(), self.subjects.clone(), self.shutdown());
         let service = self.service;

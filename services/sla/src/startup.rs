@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use shared::config::Settings;
-use shared::consumer::Waking;
+use shared::consumer::{WakeWhen, Waking};
 use shared::runtime::{Runtime, Tasks};
 use shared::subjects::Stream;
 use tokio::sync::Notify;
@@ -68,6 +68,7 @@ impl Application {
                     subjects: rt.subjects.clone(),
                 }),
                 wake: planned.clone(),
+                when: WakeWhen::Committed,
             });
             // One durable consumer per stream (NATS 2.9 filters on one subject per consumer).
             let specs = [
