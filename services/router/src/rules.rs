@@ -3,9 +3,10 @@
 //! conditions, a weight, and the labels and tags it sets. Rules win over the model where
 //! they fire; several rules for the same label combine as a noisy-or of their weights.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 
 use crate::labels::{Dimension, LabelSets};
@@ -122,9 +123,23 @@ impl RuleOutcome {
 }
 
 /// A validated rule set with phrases normalised once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Every distinct phrase in one automaton: a ticket's text is scanned once for all of them,
+    /// where a search per phrase built a fresh searcher for each (measured: the router's largest
+    /// cost after the model, at 1,000 tickets/s).
+    phrases: AhoCorasick,
+    /// Per rule, in the same order as `rules`: its phrases as pattern ids of `phrases`.
+    ids: Vec<RulePhraseIds>,
+}
+
+/// A rule's `any`, `all` and `none` phrases as pattern ids, position for position.
+#[derive(Debug, Clone)]
+struct RulePhraseIds {
+    any: Vec<usize>,
+    all: Vec<usize>,
+    none: Vec<usize>,
 }
 
 impl RuleSet {
@@ -201,7 +216,33 @@ impl RuleSet {
             }
             rules.push(r);
         }
-        Ok(Self { rules })
+        let mut distinct: Vec<String> = Vec::new();
+        let mut id_of: HashMap<String, usize> = HashMap::new();
+        let mut ids = Vec::with_capacity(rules.len());
+        for r in &rules {
+            let mut lookup = |list: &[String]| -> Vec<usize> {
+                list.iter()
+                    .map(|p| {
+                        *id_of.entry(p.clone()).or_insert_with(|| {
+                            distinct.push(p.clone());
+                            distinct.len() - 1
+                        })
+                    })
+                    .collect()
+            };
+            ids.push(RulePhraseIds {
+                any: lookup(&r.any),
+                all: lookup(&r.all),
+                none: lookup(&r.none),
+            });
+        }
+        let phrases = AhoCorasick::new(&distinct)
+            .map_err(|e| ConfigError::invalid(path, format!("phrases cannot be indexed: {e}")))?;
+        Ok(Self {
+            rules,
+            phrases,
+            ids,
+        })
     }
 
     /// Every phrase the rules use, to teach the segmenter these words.
@@ -223,8 +264,9 @@ impl RuleSet {
     /// Run every rule on a ticket.
     pub fn evaluate(&self, facts: &TicketFacts, text: &Analyzed) -> RuleOutcome {
         let mut out = RuleOutcome::default();
-        for r in &self.rules {
-            let Some(matched) = fires(r, facts, text) else {
+        let hits = text.phrase_hits(&self.phrases);
+        for (r, ids) in self.rules.iter().zip(&self.ids) {
+            let Some(matched) = fires(r, ids, facts, &hits) else {
                 continue;
             };
             if let Some(c) = &r.category {
@@ -250,8 +292,9 @@ impl RuleSet {
     }
 }
 
-/// Does rule `r` fire? Returns what matched.
-fn fires(r: &Rule, facts: &TicketFacts, text: &Analyzed) -> Option<Vec<String>> {
+/// Does rule `r` fire? `hits` says which phrases (by pattern id) the text contains as whole words.
+/// Returns what matched.
+fn fires(r: &Rule, ids: &RulePhraseIds, facts: &TicketFacts, hits: &[bool]) -> Option<Vec<String>> {
     let mut matched = Vec::new();
     if !r.channels.is_empty() {
         let ch = facts.channel.as_deref()?;
@@ -285,21 +328,27 @@ fn fires(r: &Rule, facts: &TicketFacts, text: &Analyzed) -> Option<Vec<String>> 
             return None;
         }
     }
-    if r.none.iter().any(|p| text.contains_phrase(p)) {
+    if ids.none.iter().any(|&id| hits[id]) {
         return None;
     }
-    for p in &r.all {
-        if !text.contains_phrase(p) {
+    for (p, &id) in r.all.iter().zip(&ids.all) {
+        if !hits[id] {
             return None;
         }
         matched.push(format!("\"{p}\""));
     }
     if !r.any.is_empty() {
-        let hits: Vec<&String> = r.any.iter().filter(|p| text.contains_phrase(p)).collect();
-        if hits.is_empty() {
+        let found: Vec<&String> = r
+            .any
+            .iter()
+            .zip(&ids.any)
+            .filter(|(_, &id)| hits[id])
+            .map(|(p, _)| p)
+            .collect();
+        if found.is_empty() {
             return None;
         }
-        matched.extend(hits.into_iter().map(|p| format!("\"{p}\"")));
+        matched.extend(found.into_iter().map(|p| format!("\"{p}\"")));
     }
     Some(matched)
 }

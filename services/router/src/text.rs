@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use aho_corasick::AhoCorasick;
 use jieba_rs::Jieba;
 use unicode_normalization::UnicodeNormalization;
 
@@ -139,7 +140,24 @@ impl Analyzed {
         }
         self.normalized
             .match_indices(phrase)
-            .any(|(i, m)| self.starts.contains(&i) && self.ends.contains(&(i + m.len())))
+            .any(|(i, m)| self.is_words(i, i + m.len()))
+    }
+
+    /// Which of the automaton's phrases occur as whole words (as [`Analyzed::contains_phrase`]),
+    /// indexed by pattern id: one pass over the text for all of them.
+    pub fn phrase_hits(&self, phrases: &AhoCorasick) -> Vec<bool> {
+        let mut hits = vec![false; phrases.patterns_len()];
+        for m in phrases.find_overlapping_iter(&self.normalized) {
+            if self.is_words(m.start(), m.end()) {
+                hits[m.pattern().as_usize()] = true;
+            }
+        }
+        hits
+    }
+
+    /// Does the byte span start where a word starts and end where a word ends?
+    fn is_words(&self, start: usize, end: usize) -> bool {
+        self.starts.contains(&start) && self.ends.contains(&end)
     }
 }
 
@@ -194,6 +212,24 @@ mod tests {
         let b = Analyzed::new(&seg, "APP一直闪退，登录不了");
         assert!(b.contains_phrase("app"));
         assert!(b.contains_phrase("闪退"));
+    }
+
+    #[test]
+    fn one_pass_finds_the_phrases_contains_phrase_finds() {
+        let seg = Segmenter::new();
+        let phrases = ["app", "apple", "闪退", "登录不了", "单", "watch"];
+        let automaton = AhoCorasick::new(phrases).expect("automaton");
+        for text in [
+            "I bought an Apple watch",
+            "APP一直闪退，登录不了",
+            "订单 app",
+        ] {
+            let a = Analyzed::new(&seg, text);
+            let hits = a.phrase_hits(&automaton);
+            for (i, p) in phrases.iter().enumerate() {
+                assert_eq!(hits[i], a.contains_phrase(p), "{p:?} in {text:?}");
+            }
+        }
     }
 
     #[test]
