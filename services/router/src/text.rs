@@ -131,9 +131,9 @@ impl Analyzed {
         }
     }
 
-    /// Does the (already normalised) phrase occur as whole words: starting where a word
-    /// starts and ending where a word ends? "退款" matches "我要退款" but "app" does not
-    /// match "apple", and "单" does not match inside "订单".
+    /// One phrase searched on its own: the plain reference the one-pass [`Analyzed::phrase_hits`]
+    /// is tested against (the router itself only uses the one pass).
+    #[cfg(test)]
     pub fn contains_phrase(&self, phrase: &str) -> bool {
         if phrase.is_empty() {
             return false;
@@ -143,8 +143,10 @@ impl Analyzed {
             .any(|(i, m)| self.is_words(i, i + m.len()))
     }
 
-    /// Which of the automaton's phrases occur as whole words (as [`Analyzed::contains_phrase`]),
-    /// indexed by pattern id: one pass over the text for all of them.
+    /// Which of the automaton's (already normalised) phrases occur as whole words, indexed by
+    /// pattern id, in one pass over the text. Whole words: starting where a word starts and ending
+    /// where a word ends, so "退款" matches "我要退款" but "app" does not match "apple", and "单"
+    /// does not match inside "订单".
     pub fn phrase_hits(&self, phrases: &AhoCorasick) -> Vec<bool> {
         let mut hits = vec![false; phrases.patterns_len()];
         for m in phrases.find_overlapping_iter(&self.normalized) {
