@@ -165,39 +165,24 @@ pub trait BatchHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Outcome>, BatchError>> + Send;
 }
 
-/// A handler that wakes a waiting task after a batch it committed: the worker's outbox relay (its
-/// events are waiting to be published), or the SLA firing loop (new timers may be due soon). An
-/// in-process wake costs nothing, where a Postgres NOTIFY in the batch's transaction would take the
-/// server's one notification-queue lock through the commit and so serialise every committing batch of
-/// every worker (measured: a fifth of the pipeline's database time waiting on it).
+/// A handler that wakes the worker's outbox relay after a committed batch that enqueued events (they
+/// are waiting to be published). An in-process wake costs nothing, where a Postgres NOTIFY in the
+/// batch's transaction would take the server's one notification-queue lock through the commit and so
+/// serialise every committing batch of every worker (measured: a fifth of the pipeline's database time
+/// waiting on it). Batches that enqueued nothing (most of the SLA worker's) do not wake it: a relay
+/// woken for nothing runs an empty claim transaction.
 pub struct Waking<H> {
     pub inner: std::sync::Arc<H>,
     pub wake: std::sync::Arc<tokio::sync::Notify>,
-    pub when: WakeWhen,
-}
-
-/// Which committed batches wake the task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WakeWhen {
-    /// Every batch with a message done.
-    Committed,
-    /// Only batches during which this process enqueued outbox events. A relay woken for nothing
-    /// runs an empty claim transaction; the SLA worker commits several batches per ticket and
-    /// enqueues no events in them, so waking its relay after each was most of its relay's work.
-    EventsEnqueued,
 }
 
 impl<H: BatchHandler> BatchHandler for Waking<H> {
     async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
         let enqueued_before = crate::outbox::enqueued_so_far();
         let outcomes = self.inner.handle(batch).await?;
-        let wake = match self.when {
-            WakeWhen::Committed => outcomes.iter().any(|o| *o == Outcome::Done),
-            // Another batch's events may move the counter too: that wakes the relay once more, which
-            // that batch would do anyway. A batch that enqueued always moves it, so none is missed.
-            WakeWhen::EventsEnqueued => crate::outbox::enqueued_so_far() != enqueued_before,
-        };
-        if wake {
+        // Another batch's events may move the counter too: that wakes the relay once more, which that
+        // batch would do anyway. A batch that enqueued always moves it, so none is missed.
+        if crate::outbox::enqueued_so_far() != enqueued_before {
             self.wake.notify_one();
         }
         Ok(outcomes)
@@ -271,24 +256,38 @@ async fn bind(
             stream: stream_name.clone(),
             message: e.to_string(),
         })?;
-    let consumer: jetstream::consumer::Consumer<pull::Config> = stream
-        .get_or_create_consumer(
-            &spec.durable,
-            pull::Config {
-                durable_name: Some(spec.durable.clone()),
-                filter_subject: spec.filter_subject.clone(),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: spec.ack_wait,
-                max_deliver: spec.max_deliver,
-                max_ack_pending: spec.max_ack_pending,
-                ..Default::default()
-            },
-        )
+    let config = pull::Config {
+        durable_name: Some(spec.durable.clone()),
+        filter_subject: spec.filter_subject.clone(),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: spec.ack_wait,
+        max_deliver: spec.max_deliver,
+        max_ack_pending: spec.max_ack_pending,
+        ..Default::default()
+    };
+    let mut consumer: jetstream::consumer::Consumer<pull::Config> = stream
+        .get_or_create_consumer(&spec.durable, config.clone())
         .await
         .map_err(|e| ConsumerError::Create {
             durable: spec.durable.clone(),
             message: e.to_string(),
         })?;
+    // A consumer made by an older release may filter more widely than this one needs. Narrowing it in
+    // place keeps its position; where the server cannot (NATS before 2.10 refuses filter changes), the
+    // wider filter still works, since handlers ignore subjects they do not use.
+    let bound_filter = consumer.cached_info().config.filter_subject.clone();
+    if bound_filter != spec.filter_subject {
+        match stream.create_consumer(config).await {
+            Ok(updated) => {
+                tracing::info!(consumer = %spec.durable, from = %bound_filter, to = %spec.filter_subject,
+                    "consumer filter updated");
+                consumer = updated;
+            }
+            Err(e) => tracing::warn!(consumer = %spec.durable, filter = %bound_filter,
+                wanted = %spec.filter_subject, error = %e,
+                "consumer keeps its older, wider filter; it works, at the cost of messages it ignores"),
+        }
+    }
     let mut lanes = Vec::with_capacity(spec.concurrency.max(1));
     for _ in 0..spec.concurrency.max(1) {
         let messages = consumer

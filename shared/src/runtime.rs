@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NatsSettings, Settings};
-use crate::consumer::{self, BatchHandler, ConsumerSpec, WakeWhen, Waking};
+use crate::consumer::{self, BatchHandler, ConsumerSpec, Waking};
 use crate::ops_http::{self, OpsState};
 use crate::outbox::OutboxRelay;
 use crate::subjects::{Stream, Subjects};
@@ -177,7 +177,6 @@ impl Runtime {
         let handler = Arc::new(Waking {
             inner: handler,
             wake: self.outbox_wake(),
-            when: WakeWhen::EventsEnqueued,
         });
         let (js, subjects, shutdown) = (self.js.clone(), self.subjects.clone(), self.shutdown());
         let service = self.service;

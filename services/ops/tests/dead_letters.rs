@@ -141,6 +141,79 @@ async fn poison_goes_to_the_dead_letter_subject_with_its_error_and_replays_after
     task.await.unwrap().unwrap();
 }
 
+/// A durable consumer an older release made with a wider filter: binding it with a narrower one
+/// narrows it in place where the server allows (NATS 2.10+), and otherwise keeps it working as it was.
+/// Either way nothing the worker needs is missed.
+#[tokio::test]
+async fn a_consumer_made_with_a_wider_filter_keeps_delivering_when_its_filter_narrows() {
+    let ctx = TestContext::new().await;
+    let durable = ctx.subjects.durable("narrowed");
+    let stream = ctx
+        .js
+        .get_stream(ctx.subjects.stream_name(Stream::Ticket))
+        .await
+        .unwrap();
+    let _old: async_nats::jetstream::consumer::Consumer<
+        async_nats::jetstream::consumer::pull::Config,
+    > = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some(durable.clone()),
+            filter_subject: ctx.subjects.subject("ticket.>"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let handler = Arc::new(Recorder::default());
+    let spec = ConsumerSpec::new(
+        &ctx.subjects,
+        &ctx.settings.nats,
+        Stream::Ticket,
+        "narrowed",
+        ctx.subjects.subject("ticket.*"),
+    );
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        ctx.js.clone(),
+        ctx.subjects.clone(),
+        spec,
+        handler.clone(),
+        shutdown.clone(),
+    ));
+    ctx.publish(ctx.subjects.subject("ticket.routed.billing"), "routed")
+        .await;
+    ctx.publish(ctx.subjects.subject("ticket.created"), "created")
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !handler
+        .applied
+        .lock()
+        .unwrap()
+        .contains(&"created".to_string())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the narrowed consumer still delivers what its new filter takes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let filter = stream
+        .consumer_info(&durable)
+        .await
+        .unwrap()
+        .config
+        .filter_subject;
+    let applied = handler.applied.lock().unwrap().clone();
+    if filter == ctx.subjects.subject("ticket.*") {
+        assert_eq!(applied, vec!["created".to_string()], "narrowed in place");
+    } else {
+        assert_eq!(filter, ctx.subjects.subject("ticket.>"), "kept as it was");
+        assert!(applied.contains(&"routed".to_string()));
+    }
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn status_lists_streams_consumers_and_the_demo_feed_makes_no_errors() {
     let ctx = TestContext::new().await;

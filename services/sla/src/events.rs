@@ -230,6 +230,17 @@ pub struct TicketEventHandler {
     pub pool: PgPool,
     pub rules: Arc<SlaRules>,
     pub subjects: Subjects,
+    /// This replica's firing loop, to wake when a batch plans a timer it would otherwise look for too
+    /// late; `None` where no loop runs beside the handler (tests fire by hand).
+    pub firing: Option<FiringWake>,
+}
+
+/// Wakes a firing loop for timers due before its next look of its own. Most planned timers are due
+/// minutes or hours away; waking the loop after every batch cost a claim and a next-due query each.
+pub struct FiringWake {
+    pub notify: Arc<tokio::sync::Notify>,
+    /// The loop's poll interval: it looks at least this often anyway.
+    pub within: std::time::Duration,
 }
 
 /// One ticket's state while a batch is applied to it.
@@ -394,18 +405,25 @@ impl TicketEventHandler {
             );
         }
 
-        self.persist(&mut tx, &working).await?;
+        let earliest = self.persist(&mut tx, &working).await?;
         shared::timeline::append(&mut tx, &timeline).await?;
         tx.commit().await?;
+        if let (Some(w), Some(due)) = (&self.firing, earliest) {
+            let soon = chrono::Duration::from_std(w.within).unwrap_or(chrono::Duration::MAX);
+            if due <= Utc::now() + soon {
+                w.notify.notify_one();
+            }
+        }
         Ok(outcomes)
     }
 
-    /// Writes touched tickets, their changed clocks and the clocks' new timers.
+    /// Writes touched tickets, their changed clocks and the clocks' new timers; returns when the
+    /// earliest of those timers is due.
     async fn persist(
         &self,
         tx: &mut sqlx::PgConnection,
         working: &HashMap<Uuid, Working>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         let touched: Vec<(Uuid, &TicketRecord)> = working
             .iter()
             .filter(|(_, w)| w.touched)
@@ -433,7 +451,7 @@ impl TicketEventHandler {
         store::save_clocks(tx, &clocks).await?;
         store::supersede_timers(tx, &replan).await?;
         store::insert_timers(tx, &timers).await?;
-        Ok(())
+        Ok(timers.iter().map(|t| t.due_at).min())
     }
 }
 

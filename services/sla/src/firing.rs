@@ -7,8 +7,9 @@
 //! pending for the next pass of any replica; a timer that came due while every replica was down is
 //! simply due, and fires on the first pass after recovery.
 //!
-//! Between passes the loop sleeps until the earliest of: the next due time, a `NOTIFY` that new
-//! timers were planned (a hint), and the poll interval. It never sleeps less than `coalesce`, so a
+//! Between passes the loop sleeps until the earliest of: the next due time, a wake from this
+//! replica's event handler when it planned a timer due before the loop's next look (a hint), and the
+//! poll interval. It never sleeps less than `coalesce`, so a
 //! steady stream of due timers is fired in batches (one commit each) instead of one commit per timer.
 
 use std::collections::HashMap;
@@ -84,8 +85,8 @@ pub struct Firer {
     pub subjects: Subjects,
     pub settings: FiringSettings,
     pub observer: Option<FireObserver>,
-    /// Woken when this replica's event handler planned new timers (they may be due sooner than the
-    /// loop meant to sleep); other replicas' timers are found by polling.
+    /// Woken when this replica's event handler planned a timer due within the poll interval (sooner
+    /// than the loop may mean to sleep); other replicas' timers are found by polling.
     pub planned: Arc<Notify>,
 }
 

@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use shared::config::Settings;
-use shared::consumer::{WakeWhen, Waking};
 use shared::runtime::{Runtime, Tasks};
 use shared::subjects::Stream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::TicketEventHandler;
+use crate::events::{FiringWake, TicketEventHandler};
 use crate::firing::{FireObserver, Firer};
 use crate::policy::SlaRules;
 use crate::SlaSettings;
@@ -60,19 +59,23 @@ impl Application {
         let addr = listener.addr();
 
         let planned = Arc::new(Notify::new());
+        let firing = sla.firing();
         if !parts.no_consumers {
-            let handler = Arc::new(Waking {
-                inner: Arc::new(TicketEventHandler {
-                    pool: rt.pool.clone(),
-                    rules: rules.clone(),
-                    subjects: rt.subjects.clone(),
+            let handler = Arc::new(TicketEventHandler {
+                pool: rt.pool.clone(),
+                rules: rules.clone(),
+                subjects: rt.subjects.clone(),
+                firing: Some(FiringWake {
+                    notify: planned.clone(),
+                    // Timers due later are found by the loop's own look, at least once per poll.
+                    within: firing.poll,
                 }),
-                wake: planned.clone(),
-                when: WakeWhen::Committed,
             });
-            // One durable consumer per stream (NATS 2.9 filters on one subject per consumer).
+            // One durable consumer per stream (NATS 2.9 filters on one subject per consumer). `ticket.*`
+            // leaves out `ticket.routed.{dept}` and `ticket.withdrawn.{dept}`: they repeat what
+            // `ticket.classified` said, and were a third of what reached this worker.
             let specs = [
-                rt.consumer(Stream::Ticket, "sla", rt.subjects.subject("ticket.>")),
+                rt.consumer(Stream::Ticket, "sla", rt.subjects.subject("ticket.*")),
                 rt.consumer(
                     Stream::Survey,
                     "sla_survey",
@@ -87,7 +90,7 @@ impl Application {
             pool: rt.pool.clone(),
             rules,
             subjects: rt.subjects.clone(),
-            settings: sla.firing(),
+            settings: firing,
             observer: parts.observer.clone(),
             planned,
         };

@@ -6,7 +6,7 @@
 //! Concurrency: all work on a ticket (applying its events, firing its timers) first takes a
 //! transaction-scoped advisory lock on the ticket, always in ascending key order, so two replicas never
 //! interleave on one ticket and never deadlock. Timers are claimed with `FOR UPDATE SKIP LOCKED` and
-//! superseded with `SKIP LOCKED` too, so nobody ever waits on a timer row: a timer being fired while
+//! superseded (deleted) with `SKIP LOCKED` too, so nobody ever waits on a timer row: a timer being fired while
 //! its clock changes is recognised as stale by its version.
 
 use std::collections::{BTreeSet, HashMap};
@@ -331,8 +331,12 @@ pub async fn save_clocks(
     Ok(())
 }
 
-/// Marks the pending warning/breach timers of the given clocks superseded (their plan changed).
-/// Rows a firing replica holds are skipped: that replica will find them stale by version.
+/// Deletes the pending warning/breach timers of the given clocks (their plan changed). Rows a firing
+/// replica holds are skipped: that replica will find them stale by version.
+///
+/// Deleted rather than marked: a superseded timer never did anything, the clock's change is on the
+/// timeline, and marking wrote a second version of every planned row (most timers are superseded by
+/// the ticket's classification a moment after they are planned).
 pub async fn supersede_timers(
     conn: &mut PgConnection,
     clocks: &[(Uuid, ClockKind)],
@@ -343,7 +347,7 @@ pub async fn supersede_timers(
     let ids: Vec<Uuid> = clocks.iter().map(|c| c.0).collect();
     let kinds: Vec<&str> = clocks.iter().map(|c| c.1.as_str()).collect();
     let done = sqlx::query(
-        "update sla_timers set fired_at = clock_timestamp(), outcome = 'superseded'
+        "delete from sla_timers
          where id in (
              select t.id from sla_timers t
              join unnest($1::uuid[], $2::text[]) as c(ticket_id, clock)

@@ -190,6 +190,7 @@ async fn seed_overdue(ctx: &TestContext, rules: &Arc<SlaRules>, n: usize) -> Vec
         pool: ctx.pool.clone(),
         rules: rules.clone(),
         subjects: ctx.subjects.clone(),
+        firing: None,
     };
     let submitted = Utc::now() - ChronoDuration::hours(3);
     let mut ids = Vec::new();
@@ -446,6 +447,7 @@ async fn lifecycle_events_drive_the_clocks_and_redelivery_changes_nothing() {
         pool: ctx.pool.clone(),
         rules: rules.clone(),
         subjects: ctx.subjects.clone(),
+        firing: None,
     };
     let id = Uuid::now_v7();
     let no = "20261123900";
@@ -745,6 +747,7 @@ async fn escalations_wait_for_the_departments_hours() {
         pool: ctx.pool.clone(),
         rules: rules.clone(),
         subjects: ctx.subjects.clone(),
+        firing: None,
     };
     let id = Uuid::now_v7();
     let t0 = Utc::now() - ChronoDuration::hours(3);
