@@ -66,7 +66,7 @@ pub async fn ensure_streams(
         let name = subjects.stream_name(stream);
         let config = stream::Config {
             name: name.clone(),
-            subjects: vec![subjects.stream_subjects(stream)],
+            subjects: subjects.stream_subjects(stream),
             retention: stream::RetentionPolicy::Limits,
             storage: stream::StorageType::File,
             max_age: RETENTION,

@@ -28,6 +28,37 @@ pub mod dlq_headers {
     pub const CONSUMER: &str = "Loopdesk-Consumer";
 }
 
+/// The headers of a dead letter: why, where it came from, how often it was tried, and a message id
+/// (`{consumer}:{stream sequence}`) so the same message dead-lettered twice (by its consumer's loop and
+/// by [`crate::missed`]) is stored once.
+pub fn dead_letter_headers(
+    consumer: &str,
+    original_subject: &str,
+    stream_sequence: u64,
+    deliveries: i64,
+    error: &str,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let error_line: String = error
+        .chars()
+        .filter(|c| *c != '\r' && *c != '\n')
+        .take(1000)
+        .collect();
+    headers.insert(dlq_headers::ERROR, error_line.as_str());
+    headers.insert(dlq_headers::ORIGINAL_SUBJECT, original_subject);
+    headers.insert(
+        dlq_headers::STREAM_SEQUENCE,
+        stream_sequence.to_string().as_str(),
+    );
+    headers.insert(dlq_headers::DELIVERIES, deliveries.to_string().as_str());
+    headers.insert(dlq_headers::CONSUMER, consumer);
+    headers.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        format!("{consumer}:{stream_sequence}").as_str(),
+    );
+    headers
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
     #[error("stream {stream} is not available: {message}")]
@@ -457,26 +488,12 @@ impl<H: BatchHandler> Lane<H> {
         delivery: &Delivery,
         error: &str,
     ) -> Result<(), async_nats::Error> {
-        let mut headers = HeaderMap::new();
-        let error_line: String = error
-            .chars()
-            .filter(|c| *c != '\r' && *c != '\n')
-            .take(1000)
-            .collect();
-        headers.insert(dlq_headers::ERROR, error_line.as_str());
-        headers.insert(dlq_headers::ORIGINAL_SUBJECT, delivery.subject.as_str());
-        headers.insert(
-            dlq_headers::STREAM_SEQUENCE,
-            delivery.stream_sequence.to_string().as_str(),
-        );
-        headers.insert(
-            dlq_headers::DELIVERIES,
-            delivery.delivered.to_string().as_str(),
-        );
-        headers.insert(dlq_headers::CONSUMER, self.spec.durable.as_str());
-        headers.insert(
-            async_nats::header::NATS_MESSAGE_ID,
-            format!("{}:{}", self.spec.durable, delivery.stream_sequence).as_str(),
+        let headers = dead_letter_headers(
+            &self.spec.durable,
+            &delivery.subject,
+            delivery.stream_sequence,
+            delivery.delivered,
+            error,
         );
         let subject = self.subjects.dead_letter(&self.spec.durable);
         let stored = async {

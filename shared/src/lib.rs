@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod db;
 pub mod idempotency;
 pub mod messages;
+pub mod missed;
 pub mod ops_http;
 pub mod outbox;
 pub mod pii;

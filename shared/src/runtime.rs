@@ -219,12 +219,24 @@ impl Runtime {
     }
 
     /// The worker is assembled: start the table upkeep unless configured off (see [`crate::upkeep`])
-    /// and hand back its tasks.
+    /// and the listener for messages given up without an outcome (see [`crate::missed`]), and hand
+    /// back its tasks.
     pub fn start(mut self) -> Tasks {
         if self.upkeep {
             let (pool, shutdown) = (self.pool.clone(), self.shutdown());
             self.spawn("table upkeep", crate::upkeep::run(pool, shutdown));
         }
+        let mut missed = self.consumer(
+            Stream::MissedDeliveries,
+            crate::missed::WORKER,
+            String::new(),
+        );
+        missed.concurrency = 1;
+        let handler = Arc::new(crate::missed::MissedDeliveryHandler {
+            js: self.js.clone(),
+            subjects: self.subjects.clone(),
+        });
+        self.spawn_consumer(missed, handler);
         tracing::info!(
             service = self.service,
             prefix = self.subjects.prefix(),

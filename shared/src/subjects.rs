@@ -18,15 +18,28 @@ pub enum Stream {
     Survey,
     /// Messages no consumer could process, kept with their error: `{p}.dlq.>`.
     DeadLetter,
+    /// JetStream's own notices that a consumer's last allowed delivery of a message ended without an
+    /// outcome (its replica died, or it outlived the ack wait), captured so the message is
+    /// dead-lettered rather than silently dropped: see [`crate::missed`].
+    MissedDeliveries,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 5] = [
+    pub const ALL: [Stream; 6] = [
         Stream::Feedback,
         Stream::Ticket,
         Stream::Sla,
         Stream::Survey,
         Stream::DeadLetter,
+        Stream::MissedDeliveries,
+    ];
+
+    /// Streams that workers consume with delivery limits, whose give-ups are captured.
+    pub const CONSUMED: [Stream; 4] = [
+        Stream::Feedback,
+        Stream::Ticket,
+        Stream::Sla,
+        Stream::Survey,
     ];
 
     pub fn area(self) -> &'static str {
@@ -36,6 +49,7 @@ impl Stream {
             Stream::Sla => "sla",
             Stream::Survey => "survey",
             Stream::DeadLetter => "dlq",
+            Stream::MissedDeliveries => "missed",
         }
     }
 }
@@ -74,8 +88,21 @@ impl Subjects {
         format!("{}_{}", self.token(), stream.area()).to_ascii_uppercase()
     }
 
-    pub fn stream_subjects(&self, stream: Stream) -> String {
-        self.subject(&format!("{}.>", stream.area()))
+    /// What the stream captures: `{prefix}.{area}.>`, or for [`Stream::MissedDeliveries`] the
+    /// max-deliveries advisories of the consumed streams (their subjects are JetStream's, not ours).
+    pub fn stream_subjects(&self, stream: Stream) -> Vec<String> {
+        match stream {
+            Stream::MissedDeliveries => Stream::CONSUMED
+                .iter()
+                .map(|s| {
+                    format!(
+                        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.*",
+                        self.stream_name(*s)
+                    )
+                })
+                .collect(),
+            _ => vec![self.subject(&format!("{}.>", stream.area()))],
+        }
     }
 
     /// A durable consumer name unique to this prefix (consumer names may not contain dots).
@@ -114,7 +141,11 @@ mod tests {
         let s = Subjects::new("t-1a");
         assert_eq!(s.ticket_created(), "t-1a.ticket.created");
         assert_eq!(s.stream_name(Stream::Ticket), "T_1A_TICKET");
-        assert_eq!(s.stream_subjects(Stream::Feedback), "t-1a.feedback.>");
+        assert_eq!(s.stream_subjects(Stream::Feedback), vec!["t-1a.feedback.>"]);
+        assert_eq!(
+            s.stream_subjects(Stream::MissedDeliveries)[1],
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.T_1A_TICKET.*"
+        );
         assert_eq!(s.durable("intake"), "t_1a_intake");
         assert_eq!(s.feedback_in(Channel::Ivr), "t-1a.feedback.in.ivr");
     }

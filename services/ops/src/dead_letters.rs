@@ -43,7 +43,7 @@ pub async fn list(
         .map_err(OpsError::nats)?;
     let filter = match consumer_name {
         Some(c) => subjects.dead_letter(c),
-        None => subjects.stream_subjects(Stream::DeadLetter),
+        None => subjects.subject("dlq.>"),
     };
     let reader = stream
         .create_consumer(consumer::pull::OrderedConfig {

@@ -141,6 +141,90 @@ async fn poison_goes_to_the_dead_letter_subject_with_its_error_and_replays_after
     task.await.unwrap().unwrap();
 }
 
+/// Never finishes a message whose payload is `hang`: the replica holding its last delivery is gone.
+struct Hangs;
+
+impl BatchHandler for Hangs {
+    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
+        if batch.iter().any(|d| d.payload.as_ref() == b"hang") {
+            std::future::pending::<()>().await;
+        }
+        Ok(vec![Outcome::Done; batch.len()])
+    }
+}
+
+/// The last allowed delivery of a message ends with no outcome (its replica is stuck or killed, so
+/// the loop never dead-letters it). JetStream only announces that; the missed-deliveries listener
+/// turns the announcement into a dead letter with the message and its error, so it can be replayed.
+#[tokio::test]
+async fn a_message_whose_last_delivery_ends_without_an_outcome_is_dead_lettered() {
+    let ctx = TestContext::new().await;
+    let mut spec = ConsumerSpec::new(
+        &ctx.subjects,
+        &ctx.settings.nats,
+        Stream::Ticket,
+        "stuck",
+        ctx.subjects.subject("ticket.stuck"),
+    );
+    spec.max_deliver = 1;
+    spec.ack_wait = Duration::from_secs(1);
+    spec.concurrency = 1;
+    let shutdown = CancellationToken::new();
+    let stuck = tokio::spawn(consumer::run(
+        ctx.js.clone(),
+        ctx.subjects.clone(),
+        spec,
+        Arc::new(Hangs),
+        shutdown.clone(),
+    ));
+    let listener = tokio::spawn(consumer::run(
+        ctx.js.clone(),
+        ctx.subjects.clone(),
+        ConsumerSpec::new(
+            &ctx.subjects,
+            &ctx.settings.nats,
+            Stream::MissedDeliveries,
+            shared::missed::WORKER,
+            String::new(),
+        ),
+        Arc::new(shared::missed::MissedDeliveryHandler {
+            js: ctx.js.clone(),
+            subjects: ctx.subjects.clone(),
+        }),
+        shutdown.clone(),
+    ));
+    ctx.publish(ctx.subjects.subject("ticket.stuck"), "hang")
+        .await;
+
+    let dead = ctx
+        .collect(
+            Stream::DeadLetter,
+            &ctx.subjects.subject("dlq.>"),
+            1,
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(dead.len(), 1, "the given-up message is dead-lettered");
+    let letters = ops::dead_letters::list(&ctx.js, &ctx.subjects, None)
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.payload, "hang");
+    assert_eq!(letter.consumer, ctx.subjects.durable("stuck"));
+    assert_eq!(
+        letter.original_subject,
+        ctx.subjects.subject("ticket.stuck")
+    );
+    assert_eq!(letter.error, shared::missed::ERROR);
+    assert_eq!(letter.deliveries, "1");
+
+    // The stuck replica dies; the listener stops cleanly.
+    stuck.abort();
+    shutdown.cancel();
+    listener.await.unwrap().unwrap();
+}
+
 /// A durable consumer an older release made with a wider filter: binding it with a narrower one
 /// narrows it in place where the server allows (NATS 2.10+), and otherwise keeps it working as it was.
 /// Either way nothing the worker needs is missed.
@@ -230,5 +314,5 @@ async fn status_lists_streams_consumers_and_the_demo_feed_makes_no_errors() {
         .find(|s| s.stream == ctx.subjects.stream_name(Stream::Feedback))
         .unwrap();
     assert_eq!(feedback.messages, 7);
-    assert_eq!(status.len(), 5);
+    assert_eq!(status.len(), Stream::ALL.len());
 }
