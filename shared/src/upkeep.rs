@@ -101,11 +101,17 @@ pub async fn pass(pool: &PgPool) -> Result<Vec<Upkept>, sqlx::Error> {
             let name = format!("\"{}\"", t.relname.replace('"', "\"\""));
             // VACUUM cannot run in a transaction block: each is its own autocommitted statement.
             // SKIP_LOCKED: a table someone is altering is left for the next pass.
+            // TRUNCATE FALSE: giving the empty pages at a table's end back to the file system takes an
+            // ACCESS EXCLUSIVE lock, and every writer queues behind it. On the outbox, emptied and
+            // refilled all the time, that stalled every batch's insert (seen as `VacuumTruncate` and
+            // `Lock:relation` waits at 1,000 tickets/s) to give back pages needed a moment later.
             if t.needs_vacuum() {
                 let analyze = if t.needs_analyze() { "analyze, " } else { "" };
-                sqlx::query(&format!("vacuum ({analyze}skip_locked) {name}"))
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(&format!(
+                    "vacuum ({analyze}skip_locked, truncate false) {name}"
+                ))
+                .execute(&mut *conn)
+                .await?;
                 done.push(Upkept::Vacuumed(t.relname.clone()));
                 if !analyze.is_empty() {
                     done.push(Upkept::Analyzed(t.relname));

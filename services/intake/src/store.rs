@@ -321,9 +321,9 @@ impl TicketStore {
 
     /// Ticket numbers `YYYYMMDD` + serial per day of receipt in the configured time zone.
     ///
-    /// Each day's block of serials is taken by one autocommitted upsert on its own connection, outside the
-    /// batch's transaction: the counter row is locked for that statement only, so concurrent batches and
-    /// replicas never queue behind each other's whole transaction, and never share a number. The price is
+    /// The days' blocks of serials are taken by upserts in a short transaction of their own, outside the
+    /// batch's: the counter rows are locked until that commits only, so concurrent batches and replicas
+    /// never queue behind each other's whole transaction, and never share a number. The price is
     /// a gap in the day's serials when a batch rolls back after taking its block (the retry takes a new
     /// one); numbers stay unique and increasing, not dense.
     async fn allocate_numbers(&self, drafts: &[Draft<'_>]) -> Result<Vec<String>, StoreError> {
@@ -340,6 +340,13 @@ impl TicketStore {
         }
         per_day.sort();
         let mut next: HashMap<NaiveDate, i64> = HashMap::new();
+        // Committed without waiting for the WAL flush: a block can only be used by a batch committed
+        // after it, and that batch's flush writes this commit's WAL (which comes before it) too. A block
+        // lost in a crash was used by no committed ticket, so taking it again is harmless.
+        let mut tx = self
+            .pool
+            .begin_with("begin; set local synchronous_commit = off")
+            .await?;
         for (day, count) in per_day {
             let last: i64 = sqlx::query_scalar(
                 "insert into ticket_serials (day, last_serial) values ($1, $2)
@@ -348,10 +355,11 @@ impl TicketStore {
             )
             .bind(day)
             .bind(count)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
             next.insert(day, last - count + 1);
         }
+        tx.commit().await?;
         Ok(days
             .iter()
             .map(|day| {
