@@ -28,35 +28,63 @@ pub mod dlq_headers {
     pub const CONSUMER: &str = "Loopdesk-Consumer";
 }
 
-/// The headers of a dead letter: why, where it came from, how often it was tried, and a message id
-/// (`{consumer}:{stream sequence}`) so the same message dead-lettered twice (by its consumer's loop and
-/// by [`crate::missed`]) is stored once.
-pub fn dead_letter_headers(
-    consumer: &str,
-    original_subject: &str,
-    stream_sequence: u64,
-    deliveries: i64,
-    error: &str,
-) -> HeaderMap {
+/// A message given up on, as it goes to the dead-letter stream.
+pub struct GivenUp<'a> {
+    /// The durable consumer that gave up; the letter goes to `{prefix}.dlq.{consumer}`.
+    pub consumer: &'a str,
+    pub original_subject: &'a str,
+    pub stream_sequence: u64,
+    pub deliveries: i64,
+    pub error: &'a str,
+    pub payload: Bytes,
+}
+
+/// Stores a dead letter and waits until the stream has it. Its headers say why, where it came from and
+/// how often it was tried; its message id (`{consumer}:{stream sequence}`) makes the same message
+/// dead-lettered twice (by its consumer's loop and by [`crate::missed`]) stored once.
+pub async fn store_dead_letter(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    letter: GivenUp<'_>,
+) -> Result<(), async_nats::Error> {
     let mut headers = HeaderMap::new();
-    let error_line: String = error
+    let error_line: String = letter
+        .error
         .chars()
         .filter(|c| *c != '\r' && *c != '\n')
         .take(1000)
         .collect();
     headers.insert(dlq_headers::ERROR, error_line.as_str());
-    headers.insert(dlq_headers::ORIGINAL_SUBJECT, original_subject);
+    headers.insert(dlq_headers::ORIGINAL_SUBJECT, letter.original_subject);
     headers.insert(
         dlq_headers::STREAM_SEQUENCE,
-        stream_sequence.to_string().as_str(),
+        letter.stream_sequence.to_string().as_str(),
     );
-    headers.insert(dlq_headers::DELIVERIES, deliveries.to_string().as_str());
-    headers.insert(dlq_headers::CONSUMER, consumer);
+    headers.insert(
+        dlq_headers::DELIVERIES,
+        letter.deliveries.to_string().as_str(),
+    );
+    headers.insert(dlq_headers::CONSUMER, letter.consumer);
     headers.insert(
         async_nats::header::NATS_MESSAGE_ID,
-        format!("{consumer}:{stream_sequence}").as_str(),
+        format!("{}:{}", letter.consumer, letter.stream_sequence).as_str(),
     );
-    headers
+    js.publish_with_headers(
+        subjects.dead_letter(letter.consumer),
+        headers,
+        letter.payload,
+    )
+    .await?
+    .await?;
+    tracing::warn!(
+        consumer = letter.consumer,
+        seq = letter.stream_sequence,
+        error = letter.error,
+        "dead-lettered"
+    );
+    metrics::counter!("loopdesk_dead_letters_total", "consumer" => letter.consumer.to_owned())
+        .increment(1);
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -488,29 +516,16 @@ impl<H: BatchHandler> Lane<H> {
         delivery: &Delivery,
         error: &str,
     ) -> Result<(), async_nats::Error> {
-        let headers = dead_letter_headers(
-            &self.spec.durable,
-            &delivery.subject,
-            delivery.stream_sequence,
-            delivery.delivered,
+        let letter = GivenUp {
+            consumer: &self.spec.durable,
+            original_subject: &delivery.subject,
+            stream_sequence: delivery.stream_sequence,
+            deliveries: delivery.delivered,
             error,
-        );
-        let subject = self.subjects.dead_letter(&self.spec.durable);
-        let stored = async {
-            self.js
-                .publish_with_headers(subject, headers, delivery.payload.clone())
-                .await?
-                .await?;
-            Ok::<_, async_nats::Error>(())
-        }
-        .await;
-        match stored {
-            Ok(()) => {
-                tracing::warn!(consumer = %self.spec.durable, seq = delivery.stream_sequence, %error, "dead-lettered");
-                metrics::counter!("loopdesk_dead_letters_total", "consumer" => self.spec.durable.clone())
-                    .increment(1);
-                message.ack_with(AckKind::Term).await
-            }
+            payload: delivery.payload.clone(),
+        };
+        match store_dead_letter(&self.js, &self.subjects, letter).await {
+            Ok(()) => message.ack_with(AckKind::Term).await,
             Err(e) => {
                 tracing::error!(consumer = %self.spec.durable, error = %e, "dead-letter publish failed");
                 message

@@ -78,33 +78,16 @@ impl MissedDeliveryHandler {
                 };
             }
         };
-        let headers = consumer::dead_letter_headers(
-            &advisory.consumer,
-            original.subject.as_str(),
-            advisory.stream_seq,
-            advisory.deliveries,
-            ERROR,
-        );
-        let stored = async {
-            self.js
-                .publish_with_headers(
-                    self.subjects.dead_letter(&advisory.consumer),
-                    headers,
-                    original.payload.clone(),
-                )
-                .await?
-                .await?;
-            Ok::<_, async_nats::Error>(())
-        }
-        .await;
-        match stored {
-            Ok(()) => {
-                tracing::warn!(consumer = %advisory.consumer, seq = advisory.stream_seq,
-                    "message given up after its last delivery; dead-lettered");
-                metrics::counter!("loopdesk_dead_letters_total", "consumer" => advisory.consumer)
-                    .increment(1);
-                Outcome::Done
-            }
+        let letter = consumer::GivenUp {
+            consumer: &advisory.consumer,
+            original_subject: original.subject.as_str(),
+            stream_sequence: advisory.stream_seq,
+            deliveries: advisory.deliveries,
+            error: ERROR,
+            payload: original.payload,
+        };
+        match consumer::store_dead_letter(&self.js, &self.subjects, letter).await {
+            Ok(()) => Outcome::Done,
             Err(e) => Outcome::Retry(format!("dead-letter publish: {e}")),
         }
     }

@@ -50,6 +50,53 @@ impl BatchHandler for Recorder {
     }
 }
 
+/// Runs the consumer loop for `spec` until `shutdown`.
+fn spawn_consumer<H: BatchHandler>(
+    ctx: &TestContext,
+    spec: ConsumerSpec,
+    handler: Arc<H>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), consumer::ConsumerError>> {
+    tokio::spawn(consumer::run(
+        ctx.js.clone(),
+        ctx.subjects.clone(),
+        spec,
+        handler,
+        shutdown.clone(),
+    ))
+}
+
+/// Waits until `n` dead letters are stored, then lists them as ops sees them.
+async fn dead_letters(
+    ctx: &TestContext,
+    n: usize,
+    timeout: Duration,
+) -> Vec<ops::dead_letters::DeadLetter> {
+    let stored = ctx
+        .collect(
+            Stream::DeadLetter,
+            &ctx.subjects.subject("dlq.>"),
+            n,
+            timeout,
+        )
+        .await;
+    assert_eq!(stored.len(), n, "dead letters stored");
+    let letters = ops::dead_letters::list(&ctx.js, &ctx.subjects, None)
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), n, "dead letters listed");
+    letters
+}
+
+/// Waits (10 s at most) until `handler` has applied the message `text`.
+async fn wait_until_applied(handler: &Recorder, text: &str, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !handler.applied.lock().unwrap().iter().any(|t| t == text) {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn poison_goes_to_the_dead_letter_subject_with_its_error_and_replays_after_the_fix() {
     let ctx = TestContext::new().await;
@@ -63,30 +110,12 @@ async fn poison_goes_to_the_dead_letter_subject_with_its_error_and_replays_after
     );
     spec.nak_delay = Duration::from_millis(100);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(consumer::run(
-        ctx.js.clone(),
-        ctx.subjects.clone(),
-        spec,
-        handler.clone(),
-        shutdown.clone(),
-    ));
+    let task = spawn_consumer(&ctx, spec, handler.clone(), &shutdown);
     for text in ["a", "poison", "b", "reject", "db-refuses", "c"] {
         ctx.publish(ctx.subjects.subject("ticket.test"), text.to_string())
             .await;
     }
-    let dead = ctx
-        .collect(
-            Stream::DeadLetter,
-            &ctx.subjects.subject("dlq.>"),
-            3,
-            Duration::from_secs(20),
-        )
-        .await;
-    assert_eq!(dead.len(), 3);
-    let letters = ops::dead_letters::list(&ctx.js, &ctx.subjects, None)
-        .await
-        .unwrap();
-    assert_eq!(letters.len(), 3);
+    let letters = dead_letters(&ctx, 3, Duration::from_secs(20)).await;
     let by_payload = |p: &str| letters.iter().find(|l| l.payload == p).unwrap().clone();
     let poison = by_payload("poison");
     assert_eq!(poison.error, "cannot apply poison yet");
@@ -118,19 +147,12 @@ async fn poison_goes_to_the_dead_letter_subject_with_its_error_and_replays_after
     .await
     .unwrap();
     assert_eq!(replayed, 3);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !handler
-        .applied
-        .lock()
-        .unwrap()
-        .contains(&"poison".to_string())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "replayed poison is applied after the fix"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_applied(
+        &handler,
+        "poison",
+        "replayed poison is applied after the fix",
+    )
+    .await;
     // `reject` and `db-refuses` fail again and are dead-lettered again; `poison` is gone from the DLQ.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let remaining = ops::dead_letters::list(&ctx.js, &ctx.subjects, None)
@@ -170,45 +192,23 @@ async fn a_message_whose_last_delivery_ends_without_an_outcome_is_dead_lettered(
     spec.ack_wait = Duration::from_secs(1);
     spec.concurrency = 1;
     let shutdown = CancellationToken::new();
-    let stuck = tokio::spawn(consumer::run(
-        ctx.js.clone(),
-        ctx.subjects.clone(),
-        spec,
-        Arc::new(Hangs),
-        shutdown.clone(),
-    ));
-    let listener = tokio::spawn(consumer::run(
-        ctx.js.clone(),
-        ctx.subjects.clone(),
-        ConsumerSpec::new(
-            &ctx.subjects,
-            &ctx.settings.nats,
-            Stream::MissedDeliveries,
-            shared::missed::WORKER,
-            String::new(),
-        ),
-        Arc::new(shared::missed::MissedDeliveryHandler {
-            js: ctx.js.clone(),
-            subjects: ctx.subjects.clone(),
-        }),
-        shutdown.clone(),
-    ));
+    let stuck = spawn_consumer(&ctx, spec, Arc::new(Hangs), &shutdown);
+    let missed = ConsumerSpec::new(
+        &ctx.subjects,
+        &ctx.settings.nats,
+        Stream::MissedDeliveries,
+        shared::missed::WORKER,
+        String::new(),
+    );
+    let missed_handler = Arc::new(shared::missed::MissedDeliveryHandler {
+        js: ctx.js.clone(),
+        subjects: ctx.subjects.clone(),
+    });
+    let listener = spawn_consumer(&ctx, missed, missed_handler, &shutdown);
     ctx.publish(ctx.subjects.subject("ticket.stuck"), "hang")
         .await;
 
-    let dead = ctx
-        .collect(
-            Stream::DeadLetter,
-            &ctx.subjects.subject("dlq.>"),
-            1,
-            Duration::from_secs(30),
-        )
-        .await;
-    assert_eq!(dead.len(), 1, "the given-up message is dead-lettered");
-    let letters = ops::dead_letters::list(&ctx.js, &ctx.subjects, None)
-        .await
-        .unwrap();
-    assert_eq!(letters.len(), 1);
+    let letters = dead_letters(&ctx, 1, Duration::from_secs(30)).await;
     let letter = &letters[0];
     assert_eq!(letter.payload, "hang");
     assert_eq!(letter.consumer, ctx.subjects.durable("stuck"));
@@ -257,30 +257,17 @@ async fn a_consumer_made_with_a_wider_filter_keeps_delivering_when_its_filter_na
         ctx.subjects.subject("ticket.*"),
     );
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(consumer::run(
-        ctx.js.clone(),
-        ctx.subjects.clone(),
-        spec,
-        handler.clone(),
-        shutdown.clone(),
-    ));
+    let task = spawn_consumer(&ctx, spec, handler.clone(), &shutdown);
     ctx.publish(ctx.subjects.subject("ticket.routed.billing"), "routed")
         .await;
     ctx.publish(ctx.subjects.subject("ticket.created"), "created")
         .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !handler
-        .applied
-        .lock()
-        .unwrap()
-        .contains(&"created".to_string())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the narrowed consumer still delivers what its new filter takes"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_applied(
+        &handler,
+        "created",
+        "the narrowed consumer still delivers what its new filter takes",
+    )
+    .await;
     let filter = stream
         .consumer_info(&durable)
         .await
