@@ -130,6 +130,11 @@ impl Subjects {
     pub fn dead_letter(&self, durable: &str) -> String {
         self.subject(&format!("dlq.{durable}"))
     }
+
+    /// Every consumer's dead letters.
+    pub fn dead_letters_all(&self) -> String {
+        self.subject("dlq.>")
+    }
 }
 
 #[cfg(test)]

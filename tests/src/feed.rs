@@ -132,7 +132,7 @@ pub async fn assert_exactly_once(ctx: &TestContext, tag: &str, n: usize, timeout
     let dead = ctx
         .count(
             Stream::DeadLetter,
-            &ctx.subjects.subject("dlq.>"),
+            &ctx.subjects.dead_letters_all(),
             Duration::ZERO,
         )
         .await;

@@ -168,7 +168,7 @@ pub async fn drive(ctx: &TestContext, tag: &str, n: usize, dead_letters: usize, 
         let _ = pipeline::resolve_breached(&ctx.pool, &ctx.subjects, RESOLVER).await;
         if let Some(p) = Progress::now(ctx, tag).await {
             if p.done(n as i64)
-                && stored_on(ctx, Stream::DeadLetter, &ctx.subjects.subject("dlq.>")).await
+                && stored_on(ctx, Stream::DeadLetter, &ctx.subjects.dead_letters_all()).await
                     >= dead_letters
             {
                 return;
@@ -414,7 +414,7 @@ async fn assert_surveyed_once(ctx: &TestContext, ids: &[Uuid], poison: &[Poison]
 /// The dead-letter subjects hold each poison message once per consumer that must refuse it, with that
 /// consumer's error, and nothing else.
 async fn assert_dead_letters_are_the_poison(ctx: &TestContext, poison: &[Poison]) {
-    let dead = everything_on(ctx, Stream::DeadLetter, &ctx.subjects.subject("dlq.>")).await;
+    let dead = everything_on(ctx, Stream::DeadLetter, &ctx.subjects.dead_letters_all()).await;
     let mut expected: Vec<(&str, &str, &bytes::Bytes, &str)> = poison
         .iter()
         .flat_map(|p| {

@@ -428,7 +428,7 @@ async fn bad_input_on_the_bus_is_rejected_stored_and_announced_and_the_worker_ke
     assert_eq!(
         ctx.count(
             Stream::DeadLetter,
-            &ctx.subjects.subject("dlq.>"),
+            &ctx.subjects.dead_letters_all(),
             Duration::ZERO
         )
         .await,
@@ -657,7 +657,7 @@ async fn two_replicas_turn_2000_submissions_into_2000_distinct_tickets() {
     assert_eq!(
         ctx.count(
             Stream::DeadLetter,
-            &ctx.subjects.subject("dlq.>"),
+            &ctx.subjects.dead_letters_all(),
             Duration::ZERO
         )
         .await,

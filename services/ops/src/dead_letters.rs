@@ -43,7 +43,7 @@ pub async fn list(
         .map_err(OpsError::nats)?;
     let filter = match consumer_name {
         Some(c) => subjects.dead_letter(c),
-        None => subjects.subject("dlq.>"),
+        None => subjects.dead_letters_all(),
     };
     let reader = stream
         .create_consumer(consumer::pull::OrderedConfig {

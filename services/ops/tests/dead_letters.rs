@@ -75,7 +75,7 @@ async fn dead_letters(
     let stored = ctx
         .collect(
             Stream::DeadLetter,
-            &ctx.subjects.subject("dlq.>"),
+            &ctx.subjects.dead_letters_all(),
             n,
             timeout,
         )

@@ -304,7 +304,7 @@ async fn reclassification_reroutes_withdraws_stores_training_data_and_is_idempot
     let dlq = ctx
         .collect(
             Stream::DeadLetter,
-            &ctx.subjects.subject("dlq.>"),
+            &ctx.subjects.dead_letters_all(),
             1,
             Duration::from_secs(10),
         )

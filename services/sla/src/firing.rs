@@ -9,8 +9,8 @@
 //!
 //! Between passes the loop sleeps until the earliest of: the next due time, a wake from this
 //! replica's event handler when it planned a timer due before the loop's next look (a hint), and the
-//! poll interval. It never sleeps less than `coalesce`, so a
-//! steady stream of due timers is fired in batches (one commit each) instead of one commit per timer.
+//! poll interval. It never sleeps less than `coalesce`, so a steady stream of due timers is fired in
+//! batches (one commit each) instead of one commit per timer.
 
 use std::collections::HashMap;
 use std::sync::Arc;

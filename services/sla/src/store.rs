@@ -6,8 +6,8 @@
 //! Concurrency: all work on a ticket (applying its events, firing its timers) first takes a
 //! transaction-scoped advisory lock on the ticket, always in ascending key order, so two replicas never
 //! interleave on one ticket and never deadlock. Timers are claimed with `FOR UPDATE SKIP LOCKED` and
-//! superseded (deleted) with `SKIP LOCKED` too, so nobody ever waits on a timer row: a timer being fired while
-//! its clock changes is recognised as stale by its version.
+//! superseded (deleted) with `SKIP LOCKED` too, so nobody ever waits on a timer row: a timer being
+//! fired while its clock changes is recognised as stale by its version.
 
 use std::collections::{BTreeSet, HashMap};
 
