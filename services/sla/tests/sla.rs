@@ -604,14 +604,37 @@ async fn lifecycle_events_drive_the_clocks_and_redelivery_changes_nothing() {
         .await,
         5
     );
-    // Every change is on the timeline.
+    // Every change is on the timeline: one entry per event that moved a clock, listing each clock it
+    // moved. Seven here: the start from the tickets table, contacted, classified, waiting, resumed,
+    // resolved, reopened. The late ticket.created and the redelivery moved nothing, nor did the raise to
+    // urgent: in these rules only first response (stopped by then) depends on priority.
+    let entries: Vec<String> = sqlx::query_scalar(
+        "select (select string_agg((c->>'clock') || ' ' || (c->>'change'), ', ')
+                 from jsonb_array_elements(data->'clocks') c)
+         from ticket_events where kind = 'sla_clocks' order by id",
+    )
+    .fetch_all(&ctx.pool)
+    .await
+    .expect("timeline");
+    assert_eq!(entries.len(), 7, "{entries:#?}");
     assert!(
         count(
             &ctx.pool,
-            "select count(*) from ticket_events where kind like 'sla_clock_%'"
+            "select coalesce(sum(jsonb_array_length(data->'clocks')), 0) from ticket_events
+             where kind = 'sla_clocks'"
         )
         .await
             >= 10
+    );
+    assert_eq!(
+        count(
+            &ctx.pool,
+            "select count(*) from ticket_events, jsonb_array_elements(data->'clocks') c
+             where kind = 'sla_clocks' and (c->>'clock' is null or c->>'change' is null)"
+        )
+        .await,
+        0,
+        "each listed clock says which clock and what it did"
     );
 
     // Garbage is dead-lettered, not applied; an unknown ticket waits.
