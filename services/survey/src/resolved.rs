@@ -98,45 +98,14 @@ impl BatchHandler for LifecycleHandler {
         let mut entries = Vec::new();
         let mut applied = std::collections::HashSet::new();
         // Claimed now, and only once even when the batch holds the same event twice.
-        for (_, event) in events
+        let todo: Vec<&TicketLifecycleEvent> = events
             .iter()
-            .filter(|(_, e)| fresh.contains(&e.event_id.to_string()) && applied.insert(e.event_id))
-        {
-            let Some(ticket) = tickets.get(&event.ticket_id) else {
-                continue;
-            };
-            match &event.change {
-                LifecycleChange::Resolved { resolution, .. } => {
-                    cancel_open(
-                        &mut tx,
-                        event.ticket_id,
-                        "resolved_again",
-                        now,
-                        &mut entries,
-                    )
-                    .await?;
-                    self.schedule(
-                        &mut tx,
-                        event,
-                        ticket,
-                        resolution.as_str(),
-                        now,
-                        &mut entries,
-                    )
-                    .await?;
-                }
-                LifecycleChange::Reopened { .. } if event.actor != ACTOR => {
-                    cancel_open(
-                        &mut tx,
-                        event.ticket_id,
-                        "ticket_reopened",
-                        now,
-                        &mut entries,
-                    )
-                    .await?;
-                }
-                _ => {}
-            }
+            .map(|(_, e)| e)
+            .filter(|e| fresh.contains(&e.event_id.to_string()) && applied.insert(e.event_id))
+            .collect();
+        for round in rounds(todo) {
+            self.apply_round(&mut tx, &round, &tickets, now, &mut entries)
+                .await?;
         }
         timeline::append(&mut tx, &entries).await?;
         tx.commit().await?;
@@ -144,118 +113,258 @@ impl BatchHandler for LifecycleHandler {
     }
 }
 
+/// Splits events into rounds in which every ticket appears at most once, keeping each ticket's events
+/// in order: round k holds each ticket's k-th event. A round is applied with one statement per step
+/// for all its tickets; almost every batch is a single round.
+fn rounds(events: Vec<&TicketLifecycleEvent>) -> Vec<Vec<&TicketLifecycleEvent>> {
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
+    let mut rounds: Vec<Vec<&TicketLifecycleEvent>> = Vec::new();
+    for e in events {
+        let k = seen.entry(e.ticket_id).or_insert(0);
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
+        }
+        rounds[*k].push(e);
+        *k += 1;
+    }
+    rounds
+}
+
+/// A survey about to be scheduled, as one row of the batch insert.
+struct NewSurvey<'a> {
+    id: Uuid,
+    event: &'a TicketLifecycleEvent,
+    ticket: &'a TicketContact,
+    resolution: &'a str,
+    channel: shared::messages::survey::SurveyChannel,
+    phone_key: Option<String>,
+    send_at: DateTime<Utc>,
+}
+
 impl LifecycleHandler {
+    /// One round (each ticket at most once): a resolution cancels the ticket's open survey and
+    /// schedules a new one; someone else's reopening cancels the open survey.
+    async fn apply_round(
+        &self,
+        conn: &mut PgConnection,
+        round: &[&TicketLifecycleEvent],
+        tickets: &HashMap<Uuid, TicketContact>,
+        now: DateTime<Utc>,
+        entries: &mut Vec<TimelineEntry>,
+    ) -> Result<(), BatchError> {
+        let mut cancels: Vec<(Uuid, &str)> = Vec::new();
+        let mut resolved: Vec<(&TicketLifecycleEvent, &TicketContact, &str)> = Vec::new();
+        for event in round {
+            let Some(ticket) = tickets.get(&event.ticket_id) else {
+                continue;
+            };
+            match &event.change {
+                LifecycleChange::Resolved { resolution, .. } => {
+                    cancels.push((event.ticket_id, "resolved_again"));
+                    resolved.push((event, ticket, resolution.as_str()));
+                }
+                LifecycleChange::Reopened { .. } if event.actor != ACTOR => {
+                    cancels.push((event.ticket_id, "ticket_reopened"));
+                }
+                _ => {}
+            }
+        }
+        cancel_open(conn, &cancels, now, entries).await?;
+        self.schedule(conn, &resolved, now, entries).await
+    }
+
+    /// Schedules one survey per resolution (each of a different ticket), in one insert.
     async fn schedule(
         &self,
         conn: &mut PgConnection,
-        event: &TicketLifecycleEvent,
-        ticket: &TicketContact,
-        resolution: &str,
+        resolved: &[(&TicketLifecycleEvent, &TicketContact, &str)],
         now: DateTime<Utc>,
         entries: &mut Vec<TimelineEntry>,
     ) -> Result<(), BatchError> {
         let settings = &self.ctx.settings;
-        if now - event.occurred_at > settings.skip_older_than {
-            entries.push(TimelineEntry {
-                ticket_id: event.ticket_id,
-                kind: "survey_skipped".into(),
-                actor: ACTOR.into(),
-                at: now,
-                data: json!({"reason": "resolved_too_long_ago", "resolved_at": event.occurred_at}),
+        let mut surveys: Vec<NewSurvey> = Vec::with_capacity(resolved.len());
+        for &(event, ticket, resolution) in resolved {
+            if now - event.occurred_at > settings.skip_older_than {
+                entries.push(TimelineEntry {
+                    ticket_id: event.ticket_id,
+                    kind: "survey_skipped".into(),
+                    actor: ACTOR.into(),
+                    at: now,
+                    data: json!({"reason": "resolved_too_long_ago", "resolved_at": event.occurred_at}),
+                });
+                continue;
+            }
+            let phone = ticket.customer_phone.as_deref().and_then(phone_key);
+            let channel = match Channel::parse(&ticket.channel) {
+                Some(c) => settings.channel_for(c, phone.is_some(), ticket.customer_id.is_some()),
+                None if phone.is_some() => shared::messages::survey::SurveyChannel::Sms,
+                None => shared::messages::survey::SurveyChannel::Link,
+            };
+            surveys.push(NewSurvey {
+                id: Uuid::now_v7(),
+                event,
+                ticket,
+                resolution,
+                channel,
+                phone_key: phone,
+                send_at: schedule::send_time(
+                    &settings.quiet,
+                    settings.delay,
+                    event.occurred_at,
+                    now,
+                ),
             });
+        }
+        if surveys.is_empty() {
             return Ok(());
         }
-        let phone = ticket.customer_phone.as_deref().and_then(phone_key);
-        let channel = match Channel::parse(&ticket.channel) {
-            Some(c) => settings.channel_for(c, phone.is_some(), ticket.customer_id.is_some()),
-            None if phone.is_some() => shared::messages::survey::SurveyChannel::Sms,
-            None => shared::messages::survey::SurveyChannel::Link,
-        };
-        let send_at = schedule::send_time(&settings.quiet, settings.delay, event.occurred_at, now);
-        let cycle: i32 = sqlx::query_scalar(
-            "select coalesce(max(cycle), 0) + 1 from surveys where ticket_id = $1",
+        let ticket_ids: Vec<Uuid> = surveys.iter().map(|s| s.event.ticket_id).collect();
+        let cycles: HashMap<Uuid, i32> = sqlx::query_as::<_, (Uuid, i32)>(
+            "select t.id, coalesce(max(s.cycle), 0) + 1
+             from unnest($1::uuid[]) as t(id) left join surveys s on s.ticket_id = t.id
+             group by t.id",
         )
-        .bind(event.ticket_id)
-        .fetch_one(&mut *conn)
-        .await?;
+        .bind(&ticket_ids)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
         // The lead department handles a reopened ticket; the api names it in the event, the router's
         // column (when present) fills in when it does not.
-        let department = match &event.department {
-            Some(d) => Some(d.clone()),
-            None if self.ctx.ticket_columns(&mut *conn).await?.lead_department => {
-                sqlx::query_scalar::<_, Option<String>>(
-                    "select lead_department from tickets where id = $1",
+        let unnamed: Vec<Uuid> = surveys
+            .iter()
+            .filter(|s| s.event.department.is_none())
+            .map(|s| s.event.ticket_id)
+            .collect();
+        let leads: HashMap<Uuid, Option<String>> =
+            if !unnamed.is_empty() && self.ctx.ticket_columns(&mut *conn).await?.lead_department {
+                sqlx::query_as::<_, (Uuid, Option<String>)>(
+                    "select id, lead_department from tickets where id = any($1)",
                 )
-                .bind(event.ticket_id)
-                .fetch_one(&mut *conn)
+                .bind(&unnamed)
+                .fetch_all(&mut *conn)
                 .await?
-            }
-            None => None,
+                .into_iter()
+                .collect()
+            } else {
+                HashMap::new()
+            };
+        let department = |s: &NewSurvey| {
+            s.event
+                .department
+                .clone()
+                .or_else(|| leads.get(&s.event.ticket_id).cloned().flatten())
         };
-        let id = Uuid::now_v7();
-        let inserted = sqlx::query(
+        let col = |f: &dyn Fn(&NewSurvey) -> Option<String>| -> Vec<Option<String>> {
+            surveys.iter().map(f).collect()
+        };
+        let ids: Vec<Uuid> = surveys.iter().map(|s| s.id).collect();
+        let ticket_nos = col(&|s| Some(s.event.ticket_no.clone()));
+        let cycle: Vec<i32> = surveys
+            .iter()
+            .map(|s| cycles.get(&s.event.ticket_id).copied().unwrap_or(1))
+            .collect();
+        let event_ids: Vec<Uuid> = surveys.iter().map(|s| s.event.event_id).collect();
+        let resolved_at: Vec<DateTime<Utc>> = surveys.iter().map(|s| s.event.occurred_at).collect();
+        let resolutions = col(&|s| Some(s.resolution.to_owned()));
+        let departments = col(&department);
+        let priorities = col(&|s| s.event.priority.map(|p| p.as_str().to_owned()));
+        let channels = col(&|s| Some(s.channel.as_str().to_owned()));
+        let customer_ids = col(&|s| s.ticket.customer_id.clone());
+        let phones = col(&|s| s.ticket.customer_phone.clone());
+        let phone_keys = col(&|s| s.phone_key.clone());
+        let names = col(&|s| {
+            s.ticket
+                .customer_name
+                .as_deref()
+                .map(shared::pii::mask_name)
+        });
+        let emails = col(&|s| s.ticket.customer_email.clone());
+        let send_at: Vec<DateTime<Utc>> = surveys.iter().map(|s| s.send_at).collect();
+        let inserted: std::collections::HashSet<Uuid> = sqlx::query_scalar(
             "insert into surveys (id, ticket_id, ticket_no, cycle, resolved_event_id, resolved_at, resolution,
                  department, priority, channel, recipient_customer_id, recipient_phone, recipient_phone_key,
                  recipient_name, recipient_email, status, send_at, due_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, 'scheduled', $15, $15)
-             on conflict (resolved_event_id) do nothing",
+             select id, ticket_id, ticket_no, cycle, resolved_event_id, resolved_at, resolution,
+                 department, priority, channel, customer_id, phone, phone_key, name, email, 'scheduled',
+                 send_at, send_at
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::uuid[], $6::timestamptz[],
+                         $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                         $13::text[], $14::text[], $15::text[], $16::timestamptz[])
+                  as n(id, ticket_id, ticket_no, cycle, resolved_event_id, resolved_at, resolution,
+                       department, priority, channel, customer_id, phone, phone_key, name, email, send_at)
+             on conflict (resolved_event_id) do nothing
+             returning id",
         )
-        .bind(id)
-        .bind(event.ticket_id)
-        .bind(&event.ticket_no)
-        .bind(cycle)
-        .bind(event.event_id)
-        .bind(event.occurred_at)
-        .bind(resolution)
-        .bind(&department)
-        .bind(event.priority.map(|p| p.as_str()))
-        .bind(channel.as_str())
-        .bind(&ticket.customer_id)
-        .bind(&ticket.customer_phone)
-        .bind(&phone)
-        .bind(ticket.customer_name.as_deref().map(shared::pii::mask_name))
-        .bind(send_at)
-        .bind(&ticket.customer_email)
-        .execute(&mut *conn)
-        .await?;
-        if inserted.rows_affected() == 1 {
+        .bind(&ids)
+        .bind(&ticket_ids)
+        .bind(&ticket_nos)
+        .bind(&cycle)
+        .bind(&event_ids)
+        .bind(&resolved_at)
+        .bind(&resolutions)
+        .bind(&departments)
+        .bind(&priorities)
+        .bind(&channels)
+        .bind(&customer_ids)
+        .bind(&phones)
+        .bind(&phone_keys)
+        .bind(&names)
+        .bind(&emails)
+        .bind(&send_at)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        for (s, cycle) in surveys.iter().zip(&cycle) {
+            if !inserted.contains(&s.id) {
+                continue;
+            }
             entries.push(TimelineEntry {
-                ticket_id: event.ticket_id,
+                ticket_id: s.event.ticket_id,
                 kind: "survey_scheduled".into(),
                 actor: ACTOR.into(),
                 at: now,
                 data: json!({
-                    "survey_id": id,
+                    "survey_id": s.id,
                     "cycle": cycle,
-                    "channel": channel.as_str(),
-                    "send_at": send_at,
+                    "channel": s.channel.as_str(),
+                    "send_at": s.send_at,
                 }),
             });
-            metrics::counter!("loopdesk_surveys_scheduled_total", "channel" => channel.as_str())
+            metrics::counter!("loopdesk_surveys_scheduled_total", "channel" => s.channel.as_str())
                 .increment(1);
         }
         Ok(())
     }
 }
 
-/// Cancels the ticket's open survey, if any, with a timeline entry saying why.
+/// Cancels the open survey of each ticket (each at most once in `cancels`), with a timeline entry
+/// saying why.
 async fn cancel_open(
     conn: &mut PgConnection,
-    ticket_id: Uuid,
-    why: &str,
+    cancels: &[(Uuid, &str)],
     now: DateTime<Utc>,
     entries: &mut Vec<TimelineEntry>,
 ) -> Result<(), sqlx::Error> {
-    let cancelled: Vec<Uuid> = sqlx::query_scalar(
-        "update surveys set status = 'cancelled', due_at = null, closed_at = $2
-         where ticket_id = $1 and status = any($3) returning id",
+    if cancels.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = cancels.iter().map(|c| c.0).collect();
+    let reasons: Vec<&str> = cancels.iter().map(|c| c.1).collect();
+    let cancelled: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "update surveys s set status = 'cancelled', due_at = null, closed_at = $3
+         from unnest($1::uuid[], $2::text[]) as c(ticket_id, reason)
+         where s.ticket_id = c.ticket_id and s.status = any($4)
+         returning s.id, s.ticket_id, c.reason",
     )
-    .bind(ticket_id)
+    .bind(&ids)
+    .bind(&reasons)
     .bind(now)
     .bind(&OPEN_STATUSES[..])
     .fetch_all(&mut *conn)
     .await?;
-    for id in cancelled {
+    for (id, ticket_id, why) in cancelled {
         entries.push(TimelineEntry {
             ticket_id,
             kind: "survey_cancelled".into(),

@@ -521,6 +521,53 @@ async fn someone_elses_reopening_or_a_second_resolution_cancels_the_open_survey(
 }
 
 #[tokio::test]
+async fn one_batch_schedules_for_many_tickets_and_keeps_each_tickets_order() {
+    let h = Harness::new().await;
+    // Three tickets resolved in one batch; the first is then reopened by an agent and resolved again
+    // in the same batch: its events apply in order, so its first survey is cancelled and a second one
+    // (cycle 2) is the open one.
+    let a = h.ticket("app", None, Some("C-1")).await;
+    let b = h.ticket("app", Some("13812345678"), Some("C-2")).await;
+    let c = h.ticket("app", None, Some("C-3")).await;
+    let first = h.resolved_event(&a, h.now());
+    let mut reopened = h.resolved_event(&a, h.now());
+    reopened.change = LifecycleChange::Reopened {
+        reason: Some("customer called back".into()),
+    };
+    let again = h.resolved_event(&a, h.now());
+    let mut unnamed = h.resolved_event(&c, h.now());
+    unnamed.department = None;
+    let out = h
+        .lifecycle(&[
+            first,
+            h.resolved_event(&b, h.now()),
+            reopened,
+            unnamed,
+            again,
+        ])
+        .await;
+    assert_eq!(out, vec![Outcome::Done; 5]);
+    let surveys = h.surveys(a.0).await;
+    let states: Vec<(i32, &str)> = surveys
+        .iter()
+        .map(|s| (s.cycle, s.status.as_str()))
+        .collect();
+    assert_eq!(states, vec![(1, "cancelled"), (2, "scheduled")]);
+    assert_eq!(
+        h.timeline_kinds(a.0).await,
+        vec!["survey_scheduled", "survey_cancelled", "survey_scheduled"]
+    );
+    for t in [&b, &c] {
+        let s = h.surveys(t.0).await;
+        assert_eq!(
+            (s.len(), s[0].cycle, s[0].status.as_str()),
+            (1, 1, "scheduled")
+        );
+        assert_eq!(h.timeline_kinds(t.0).await, vec!["survey_scheduled"]);
+    }
+}
+
+#[tokio::test]
 async fn redelivered_messages_change_nothing() {
     let h = Harness::new().await;
     let t = h.ticket("app", None, Some("C-1")).await;
