@@ -59,12 +59,14 @@ pub async fn fire_due(ctx: &Ctx, limit: i64) -> Result<usize, TimerError> {
     let now = ctx.clock.now();
     let settings = &ctx.settings;
     let mut tx = ctx.pool.begin().await?;
+    // Claimed by the row lock alone: every claimed row is written once, below, with its new state
+    // (a closed survey's stray timer cleared too). Clearing `due_at` here as well wrote a second
+    // version of each row, and `due_at` is indexed, so each version went into every index.
     let due: Vec<Due> = sqlx::query_as(
-        "update surveys set due_at = null
-         where id in (select id from surveys where due_at is not null and due_at <= $1
-                      order by due_at limit $2 for update skip locked)
-         returning id, ticket_id, ticket_no, cycle, status, channel, recipient_customer_id,
-                   recipient_phone, recipient_email, recipient_name, expires_at",
+        "select id, ticket_id, ticket_no, cycle, status, channel, recipient_customer_id,
+                recipient_phone, recipient_email, recipient_name, expires_at
+         from surveys where due_at is not null and due_at <= $1
+         order by due_at limit $2 for update skip locked",
     )
     .bind(now)
     .bind(limit)
@@ -171,7 +173,7 @@ pub async fn fire_due(ctx: &Ctx, limit: i64) -> Result<usize, TimerError> {
             }
             // Fired before its expiry (a clock step back): wait for the expiry.
             "reminded" => change.due_at = s.expires_at,
-            // Closed surveys have no timer; the claim already cleared a stray one.
+            // Closed surveys have no timer: a stray one is cleared (`due_at` stays None).
             _ => {}
         }
         changes.push(change);
