@@ -254,7 +254,8 @@ pub async fn save_tickets(
              priority = excluded.priority,
              department = excluded.department,
              category = excluded.category,
-             customer_type = excluded.customer_type",
+             customer_type = excluded.customer_type,
+             updated_at = now()",
     )
     .bind(&ids)
     .bind(&nos)
@@ -309,7 +310,8 @@ pub async fn save_clocks(
              warning_fractions = excluded.warning_fractions, started_at = excluded.started_at,
              elapsed_us = excluded.elapsed_us, running_since = excluded.running_since,
              stopped_at = excluded.stopped_at, breached_at = excluded.breached_at,
-             warned_fraction = excluded.warned_fraction, due_at = excluded.due_at",
+             warned_fraction = excluded.warned_fraction, due_at = excluded.due_at,
+             updated_at = now()",
     )
     .bind(&ids)
     .bind(&kinds)

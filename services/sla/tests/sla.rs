@@ -513,7 +513,21 @@ async fn lifecycle_events_drive_the_clocks_and_redelivery_changes_nothing() {
         &lifecycle(id, no, at(7), LifecycleChange::Resumed),
         5,
     );
+    let changed_at = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, DateTime<Utc>>(
+            "select updated_at from sla_clocks where ticket_id = $1 and kind = 'resolution'",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .expect("updated_at")
+    };
+    let paused_at = changed_at(ctx.pool.clone()).await;
     handler.apply(&[back]).await.expect("applies");
+    assert!(
+        changed_at(ctx.pool.clone()).await > paused_at,
+        "a changed clock says when it changed"
+    );
     let running = clock(&ctx.pool, id, "resolution").await;
     assert_eq!(running.0, "running");
     assert_eq!(
