@@ -113,6 +113,10 @@ pub struct ConsumerSpec {
     pub concurrency: usize,
     /// First nak delay; doubles per delivery up to [`MAX_NAK_DELAY`].
     pub nak_delay: Duration,
+    /// How long a lane may wait for more messages after the first of a batch, so a worker whose work
+    /// is not urgent applies fewer, larger batches (each costs a transaction and its fixed
+    /// statements). Zero, the default, takes whatever is ready at once.
+    pub linger: Duration,
 }
 
 const MAX_NAK_DELAY: Duration = Duration::from_secs(60);
@@ -136,6 +140,7 @@ impl ConsumerSpec {
             max_ack_pending: (settings.batch_size as i64 * 20).max(1000),
             concurrency: 2,
             nak_delay: Duration::from_millis(500),
+            linger: Duration::ZERO,
         }
     }
 }
@@ -404,17 +409,48 @@ impl<H: BatchHandler> Lane<H> {
                 chunk = chunks.next() => chunk,
             };
             let Some(chunk) = chunk else { return };
-            let mut batch = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                match item {
-                    Ok(message) => batch.push(message),
-                    Err(e) => {
-                        tracing::warn!(consumer = %self.spec.durable, error = %e, "pull error")
+            let mut batch = Vec::with_capacity(self.spec.max_batch);
+            self.take(chunk, &mut batch);
+            if !batch.is_empty() && !self.spec.linger.is_zero() {
+                let until = tokio::time::Instant::now() + self.spec.linger;
+                while batch.len() < self.spec.max_batch {
+                    // A shutdown during the wait applies what was taken: it is in hand, unacked.
+                    let more = tokio::select! {
+                        biased;
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep_until(until) => break,
+                        more = chunks.next() => more,
+                    };
+                    let Some(more) = more else { break };
+                    let room = self.spec.max_batch - batch.len();
+                    if more.len() > room {
+                        // A batch never exceeds max_batch: what does not fit is applied next.
+                        let mut more = more;
+                        let rest = more.split_off(room);
+                        self.take(more, &mut batch);
+                        self.process(std::mem::take(&mut batch)).await;
+                        self.take(rest, &mut batch);
+                        break;
                     }
+                    self.take(more, &mut batch);
                 }
             }
             if !batch.is_empty() {
                 self.process(batch).await;
+            }
+        }
+    }
+
+    /// Moves a pulled chunk's messages into `batch`; pull errors are logged and skipped.
+    fn take(
+        &self,
+        chunk: Vec<Result<jetstream::Message, pull::MessagesError>>,
+        batch: &mut Vec<jetstream::Message>,
+    ) {
+        for item in chunk {
+            match item {
+                Ok(message) => batch.push(message),
+                Err(e) => tracing::warn!(consumer = %self.spec.durable, error = %e, "pull error"),
             }
         }
     }

@@ -225,6 +225,53 @@ async fn a_message_whose_last_delivery_ends_without_an_outcome_is_dead_lettered(
     listener.await.unwrap().unwrap();
 }
 
+/// Records the size of every batch it is handed.
+#[derive(Default)]
+struct BatchSizes(Mutex<Vec<usize>>);
+
+impl BatchHandler for BatchSizes {
+    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
+        self.0.lock().unwrap().push(batch.len());
+        Ok(vec![Outcome::Done; batch.len()])
+    }
+}
+
+#[tokio::test]
+async fn a_lingering_lane_gathers_what_arrives_soon_after_into_one_batch_of_at_most_max_batch() {
+    let ctx = TestContext::new().await;
+    let mut spec = ConsumerSpec::new(
+        &ctx.subjects,
+        &ctx.settings.nats,
+        Stream::Ticket,
+        "lingering",
+        ctx.subjects.subject("ticket.linger"),
+    );
+    spec.linger = Duration::from_secs(2);
+    spec.max_batch = 5;
+    spec.concurrency = 1;
+    let shutdown = CancellationToken::new();
+    let sizes = Arc::new(BatchSizes::default());
+    let task = spawn_consumer(&ctx, spec, sizes.clone(), &shutdown);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One message, then six more a moment later: without the linger the first would be a batch of
+    // its own. With it the lane waits, fills a batch of five and applies the other two next.
+    ctx.publish(ctx.subjects.subject("ticket.linger"), "0")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 1..7 {
+        ctx.publish(ctx.subjects.subject("ticket.linger"), i.to_string())
+            .await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sizes.0.lock().unwrap().iter().sum::<usize>() < 7 {
+        assert!(std::time::Instant::now() < deadline, "all seven applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*sizes.0.lock().unwrap(), vec![5, 2]);
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
 /// A durable consumer an older release made with a wider filter: binding it with a narrower one
 /// narrows it in place where the server allows (NATS 2.10+), and otherwise keeps it working as it was.
 /// Either way nothing the worker needs is missed.

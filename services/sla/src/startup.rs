@@ -17,6 +17,13 @@ use crate::firing::{FireObserver, Firer};
 use crate::policy::SlaRules;
 use crate::SlaSettings;
 
+/// How long the SLA's consumers wait to fill a batch. Its work plans deadlines minutes to days away,
+/// so a fifth of a second costs nothing, while each batch is a transaction of about ten statements
+/// and lock waits with the other lane. Measured in the pipeline bench: the SLA's CPU per ticket fell
+/// by about a tenth, and the routed p99 at 1,000/s (the SLA shares the machine) from 152–185 to
+/// 95–114 ms.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(200);
+
 pub use shared::runtime::StartupError;
 
 /// What a replica runs; tests and the bench switch parts off to isolate what they measure.
@@ -82,7 +89,8 @@ impl Application {
                     rt.subjects.subject("survey.>"),
                 ),
             ];
-            for spec in specs {
+            for mut spec in specs {
+                spec.linger = LINGER;
                 rt.spawn_consumer(spec, handler.clone());
             }
         }
