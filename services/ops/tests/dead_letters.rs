@@ -66,6 +66,17 @@ fn spawn_consumer<H: BatchHandler>(
     ))
 }
 
+/// A consumer of the ticket stream for test worker `worker`, on `{prefix}.ticket.{kind}`.
+fn ticket_consumer(ctx: &TestContext, worker: &str, kind: &str) -> ConsumerSpec {
+    ConsumerSpec::new(
+        &ctx.subjects,
+        &ctx.settings.nats,
+        Stream::Ticket,
+        worker,
+        ctx.subjects.subject(&format!("ticket.{kind}")),
+    )
+}
+
 /// Waits until `n` dead letters are stored, then lists them as ops sees them.
 async fn dead_letters(
     ctx: &TestContext,
@@ -101,13 +112,7 @@ async fn wait_until_applied(handler: &Recorder, text: &str, what: &str) {
 async fn poison_goes_to_the_dead_letter_subject_with_its_error_and_replays_after_the_fix() {
     let ctx = TestContext::new().await;
     let handler = Arc::new(Recorder::default());
-    let mut spec = ConsumerSpec::new(
-        &ctx.subjects,
-        &ctx.settings.nats,
-        Stream::Ticket,
-        "recorder",
-        ctx.subjects.subject("ticket.test"),
-    );
+    let mut spec = ticket_consumer(&ctx, "recorder", "test");
     spec.nak_delay = Duration::from_millis(100);
     let shutdown = CancellationToken::new();
     let task = spawn_consumer(&ctx, spec, handler.clone(), &shutdown);
@@ -181,13 +186,7 @@ impl BatchHandler for Hangs {
 #[tokio::test]
 async fn a_message_whose_last_delivery_ends_without_an_outcome_is_dead_lettered() {
     let ctx = TestContext::new().await;
-    let mut spec = ConsumerSpec::new(
-        &ctx.subjects,
-        &ctx.settings.nats,
-        Stream::Ticket,
-        "stuck",
-        ctx.subjects.subject("ticket.stuck"),
-    );
+    let mut spec = ticket_consumer(&ctx, "stuck", "stuck");
     spec.max_deliver = 1;
     spec.ack_wait = Duration::from_secs(1);
     spec.concurrency = 1;
@@ -239,13 +238,7 @@ impl BatchHandler for BatchSizes {
 #[tokio::test]
 async fn a_lingering_lane_gathers_what_arrives_soon_after_into_one_batch_of_at_most_max_batch() {
     let ctx = TestContext::new().await;
-    let mut spec = ConsumerSpec::new(
-        &ctx.subjects,
-        &ctx.settings.nats,
-        Stream::Ticket,
-        "lingering",
-        ctx.subjects.subject("ticket.linger"),
-    );
+    let mut spec = ticket_consumer(&ctx, "lingering", "linger");
     spec.linger = Duration::from_secs(2);
     spec.max_batch = 5;
     spec.concurrency = 1;
@@ -296,13 +289,7 @@ async fn a_consumer_made_with_a_wider_filter_keeps_delivering_when_its_filter_na
         .unwrap();
 
     let handler = Arc::new(Recorder::default());
-    let spec = ConsumerSpec::new(
-        &ctx.subjects,
-        &ctx.settings.nats,
-        Stream::Ticket,
-        "narrowed",
-        ctx.subjects.subject("ticket.*"),
-    );
+    let spec = ticket_consumer(&ctx, "narrowed", "*");
     let shutdown = CancellationToken::new();
     let task = spawn_consumer(&ctx, spec, handler.clone(), &shutdown);
     ctx.publish(ctx.subjects.subject("ticket.routed.billing"), "routed")
