@@ -409,7 +409,7 @@ impl<H: BatchHandler> Lane<H> {
                 chunk = chunks.next() => chunk,
             };
             let Some(chunk) = chunk else { return };
-            let mut batch = Vec::with_capacity(self.spec.max_batch);
+            let mut batch = Vec::with_capacity(chunk.len());
             self.take(chunk, &mut batch);
             if !batch.is_empty() && !self.spec.linger.is_zero() {
                 let until = tokio::time::Instant::now() + self.spec.linger;
