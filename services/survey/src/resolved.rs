@@ -255,21 +255,22 @@ impl LifecycleHandler {
                 .clone()
                 .or_else(|| leads.get(&s.event.ticket_id).cloned().flatten())
         };
+        // Optional columns; the required ones are borrowed as they are.
         let col = |f: &dyn Fn(&NewSurvey) -> Option<String>| -> Vec<Option<String>> {
             surveys.iter().map(f).collect()
         };
         let ids: Vec<Uuid> = surveys.iter().map(|s| s.id).collect();
-        let ticket_nos = col(&|s| Some(s.event.ticket_no.clone()));
+        let ticket_nos: Vec<&str> = surveys.iter().map(|s| s.event.ticket_no.as_str()).collect();
         let cycle: Vec<i32> = surveys
             .iter()
             .map(|s| cycles.get(&s.event.ticket_id).copied().unwrap_or(1))
             .collect();
         let event_ids: Vec<Uuid> = surveys.iter().map(|s| s.event.event_id).collect();
         let resolved_at: Vec<DateTime<Utc>> = surveys.iter().map(|s| s.event.occurred_at).collect();
-        let resolutions = col(&|s| Some(s.resolution.to_owned()));
+        let resolutions: Vec<&str> = surveys.iter().map(|s| s.resolution).collect();
         let departments = col(&department);
         let priorities = col(&|s| s.event.priority.map(|p| p.as_str().to_owned()));
-        let channels = col(&|s| Some(s.channel.as_str().to_owned()));
+        let channels: Vec<&str> = surveys.iter().map(|s| s.channel.as_str()).collect();
         let customer_ids = col(&|s| s.ticket.customer_id.clone());
         let phones = col(&|s| s.ticket.customer_phone.clone());
         let phone_keys = col(&|s| s.phone_key.clone());
