@@ -1,5 +1,8 @@
 //! Consuming ticket events: decode, then apply a whole batch to the tickets' clocks in one
 //! transaction (idempotency record, clock rows, replanned timers, timeline), then ack.
+//!
+//! A creation that comes alone only records the ticket: its clocks start with the ticket's next event
+//! (normally the classification), or after `start_within` (see [`TicketEventHandler::start_overdue`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,10 +17,11 @@ use shared::messages::SCHEMA_VERSION;
 use shared::subjects::Subjects;
 use shared::timeline::TimelineEntry;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::policy::{ClockKind, Priority, SlaRules, TicketAttrs};
-use crate::store::{self, NewTimer, TicketRecord};
+use crate::store::{self, DeferredStart, NewTimer, PendingStart, TicketRecord};
 use crate::ticket::{ClockChange, TicketEvent, TicketSla};
 
 /// Idempotency-record consumer name and timeline actor.
@@ -233,6 +237,10 @@ pub struct TicketEventHandler {
     /// This replica's firing loop, to wake when a batch plans a timer it would otherwise look for too
     /// late; `None` where no loop runs beside the handler (tests fire by hand).
     pub firing: Option<FiringWake>,
+    /// How long a new ticket's clocks may wait to start together with its next event (normally the
+    /// classification); after that [`Self::run_overdue_starts`] starts them. Zero starts them at
+    /// creation. Deadlines count from the submission either way.
+    pub start_within: std::time::Duration,
 }
 
 /// Wakes a firing loop for timers due before its next look of its own. Most planned timers are due
@@ -288,7 +296,6 @@ impl TicketEventHandler {
 
         // Tickets seen first through a lifecycle event (ticket.created not consumed yet, or consumed
         // before this worker existed): start them from the system of record.
-        let mut working: HashMap<Uuid, Working> = HashMap::new();
         let mut seeded: Vec<(Uuid, TicketEvent)> = Vec::new();
         let first_is_created: HashSet<Uuid> = {
             let mut seen = HashSet::new();
@@ -319,21 +326,12 @@ impl TicketEventHandler {
                     s.ticket_id,
                     TicketRecord {
                         ticket_no: s.ticket_no,
-                        sla: TicketSla::default(),
+                        ..TicketRecord::default()
                     },
                 );
             }
         }
-        for (id, record) in known {
-            working.insert(
-                id,
-                Working {
-                    record,
-                    replan: Vec::new(),
-                    touched: false,
-                },
-            );
-        }
+        let mut working = working(known, &mut seeded);
 
         // Messages about tickets nobody knows yet wait (nak with backoff) and are not claimed.
         let mut ready: Vec<(usize, &Decoded)> = Vec::new();
@@ -350,54 +348,39 @@ impl TicketEventHandler {
         }
         let keys: Vec<String> = ready.iter().map(|(_, d)| d.key.clone()).collect();
         let mut fresh = shared::idempotency::claim(&mut tx, CONSUMER, &keys).await?;
+        let deferrable = self.deferrable(&ready, &fresh, &working);
 
         let mut timeline: Vec<TimelineEntry> = Vec::new();
-        let mut apply_one = |working: &mut HashMap<Uuid, Working>,
-                             id: Uuid,
-                             ticket_no: Option<&String>,
-                             hint: Option<&TicketAttrs>,
-                             event: &TicketEvent| {
-            let w = working.entry(id).or_insert_with(|| Working {
-                record: TicketRecord::default(),
-                replan: Vec::new(),
-                touched: false,
-            });
-            if w.record.ticket_no.is_none() {
-                w.record.ticket_no = ticket_no.cloned();
-            }
-            if let Some(h) = hint {
-                // Fill gaps only; changes of department or priority come as their own events.
-                let a = &mut w.record.sla.attrs;
-                if a.department.is_none()
-                    && h.department.is_some()
-                    && !w.record.sla.clocks.is_empty()
-                {
-                    // A department learnt late still moves the clocks onto its calendar.
-                    let mut attrs = a.clone();
-                    attrs.department = h.department.clone();
-                    let ev = TicketEvent::Classified {
-                        at: event.at(),
-                        attrs,
-                        registered: true,
-                    };
-                    record_changes(w, &ev, &self.rules, id, &mut timeline);
-                }
-                let a = &mut w.record.sla.attrs;
-                if a.priority.is_none() {
-                    a.priority = h.priority;
-                }
-            }
-            record_changes(w, event, &self.rules, id, &mut timeline);
-        };
         for (id, ev) in &seeded {
-            apply_one(&mut working, *id, None, None, ev);
+            self.apply_event(&mut working, &mut timeline, *id, None, None, ev);
         }
+        let mut deferred: Vec<DeferredStart> = Vec::new();
         for (_, d) in &ready {
             if !fresh.remove(&d.key) {
                 continue; // already applied (redelivery, or twice in this batch)
             }
-            apply_one(
+            if let TicketEvent::Created {
+                at,
+                received_at,
+                attrs,
+            } = &d.event
+            {
+                if deferrable.contains(&d.ticket_id) {
+                    deferred.push(DeferredStart {
+                        ticket_id: d.ticket_id,
+                        ticket_no: d.ticket_no.as_deref(),
+                        attrs,
+                        start: PendingStart {
+                            submitted_at: *at,
+                            received_at: *received_at,
+                        },
+                    });
+                    continue;
+                }
+            }
+            self.apply_event(
                 &mut working,
+                &mut timeline,
                 d.ticket_id,
                 d.ticket_no.as_ref(),
                 Some(&d.hint),
@@ -406,15 +389,138 @@ impl TicketEventHandler {
         }
 
         let earliest = self.persist(&mut tx, &working).await?;
+        store::defer_starts(&mut tx, &deferred).await?;
         shared::timeline::append(&mut tx, &timeline).await?;
         tx.commit().await?;
+        self.wake_firing(earliest);
+        Ok(outcomes)
+    }
+
+    /// New tickets whose only event in this batch is their creation: their clocks wait for the
+    /// ticket's next event (normally the classification, a moment later) so that both are written
+    /// once. `start_within` of zero starts every ticket at once.
+    fn deferrable(
+        &self,
+        ready: &[(usize, &Decoded)],
+        fresh: &HashSet<String>,
+        working: &HashMap<Uuid, Working>,
+    ) -> HashSet<Uuid> {
+        if self.start_within.is_zero() {
+            return HashSet::new();
+        }
+        let mut events: HashMap<Uuid, HashSet<&str>> = HashMap::new();
+        for (_, d) in ready {
+            if fresh.contains(&d.key) {
+                events.entry(d.ticket_id).or_default().insert(&d.key);
+            }
+        }
+        ready
+            .iter()
+            .filter(|(_, d)| {
+                matches!(d.event, TicketEvent::Created { .. })
+                    && !working.contains_key(&d.ticket_id)
+                    && events.get(&d.ticket_id).map(HashSet::len) == Some(1)
+            })
+            .map(|(_, d)| d.ticket_id)
+            .collect()
+    }
+
+    /// Applies one event to its ticket, noting the clocks to replan and the timeline entry.
+    fn apply_event(
+        &self,
+        working: &mut HashMap<Uuid, Working>,
+        timeline: &mut Vec<TimelineEntry>,
+        id: Uuid,
+        ticket_no: Option<&String>,
+        hint: Option<&TicketAttrs>,
+        event: &TicketEvent,
+    ) {
+        let w = working.entry(id).or_insert_with(|| Working {
+            record: TicketRecord::default(),
+            replan: Vec::new(),
+            touched: false,
+        });
+        if w.record.ticket_no.is_none() {
+            w.record.ticket_no = ticket_no.cloned();
+        }
+        if let Some(h) = hint {
+            // Fill gaps only; changes of department or priority come as their own events.
+            let a = &mut w.record.sla.attrs;
+            if a.department.is_none() && h.department.is_some() && !w.record.sla.clocks.is_empty() {
+                // A department learnt late still moves the clocks onto its calendar.
+                let mut attrs = a.clone();
+                attrs.department = h.department.clone();
+                let ev = TicketEvent::Classified {
+                    at: event.at(),
+                    attrs,
+                    registered: true,
+                };
+                record_changes(w, &ev, &self.rules, id, timeline);
+            }
+            let a = &mut w.record.sla.attrs;
+            if a.priority.is_none() {
+                a.priority = h.priority;
+            }
+        }
+        record_changes(w, event, &self.rules, id, timeline);
+    }
+
+    /// Starts the clocks of tickets whose creation waited `start_within` without another event (the
+    /// router is down or far behind); returns how many tickets it looked at.
+    pub async fn start_overdue(&self, limit: i64) -> Result<usize, BatchError> {
+        let mut tx = self.pool.begin().await?;
+        let ids = store::overdue_starts(&mut tx, self.start_within, limit).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        store::lock_tickets(&mut tx, &ids).await?;
+        let known = store::load(&mut tx, &ids)
+            .await
+            .map_err(|e| BatchError::transient(e.to_string()))?;
+        let mut seeded = Vec::new();
+        let mut working = working(known, &mut seeded);
+        let mut timeline = Vec::new();
+        for (id, ev) in &seeded {
+            self.apply_event(&mut working, &mut timeline, *id, None, None, ev);
+        }
+        let earliest = self.persist(&mut tx, &working).await?;
+        shared::timeline::append(&mut tx, &timeline).await?;
+        tx.commit().await?;
+        metrics::counter!("loopdesk_sla_overdue_starts_total").increment(seeded.len() as u64);
+        self.wake_firing(earliest);
+        Ok(ids.len())
+    }
+
+    /// Starts overdue tickets (see [`Self::start_overdue`]) every `every` until `shutdown`.
+    pub async fn run_overdue_starts(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        shutdown: CancellationToken,
+    ) {
+        const BATCH: i64 = 500;
+        while !shutdown.is_cancelled() {
+            match self.start_overdue(BATCH).await {
+                Ok(n) if n as i64 >= BATCH => continue, // more may be waiting
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "starting overdue sla clocks failed; will retry")
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+
+    /// Wakes this replica's firing loop when a timer just planned is due before its next look.
+    fn wake_firing(&self, earliest: Option<DateTime<Utc>>) {
         if let (Some(w), Some(due)) = (&self.firing, earliest) {
             let soon = chrono::Duration::from_std(w.within).unwrap_or(chrono::Duration::MAX);
             if due <= Utc::now() + soon {
                 w.notify.notify_one();
             }
         }
-        Ok(outcomes)
     }
 
     /// Writes touched tickets, their changed clocks and the clocks' new timers; returns when the
@@ -453,6 +559,35 @@ impl TicketEventHandler {
         store::insert_timers(tx, &timers).await?;
         Ok(timers.iter().map(|t| t.due_at).min())
     }
+}
+
+/// Tickets as loaded, ready to take events. A ticket whose start was deferred gets its creation
+/// queued in `seeded`, to be applied before anything else about it.
+fn working(
+    known: HashMap<Uuid, TicketRecord>,
+    seeded: &mut Vec<(Uuid, TicketEvent)>,
+) -> HashMap<Uuid, Working> {
+    known
+        .into_iter()
+        .map(|(id, mut record)| {
+            if let Some(p) = record.pending_start.take() {
+                seeded.push((
+                    id,
+                    TicketEvent::Created {
+                        at: p.submitted_at,
+                        received_at: p.received_at,
+                        attrs: record.sla.attrs.clone(),
+                    },
+                ));
+            }
+            let w = Working {
+                record,
+                replan: Vec::new(),
+                touched: false,
+            };
+            (id, w)
+        })
+        .collect()
 }
 
 /// Applies `event` and notes which clocks to replan and what to put on the timeline.

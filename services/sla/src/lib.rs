@@ -35,6 +35,10 @@ pub struct SlaSettings {
     pub poll_ms: u64,
     /// Shortest pause between firing passes, so a steady flow is committed in batches.
     pub coalesce_ms: u64,
+    /// How long a new ticket's clocks may wait to start together with its next event, normally its
+    /// classification a moment later, so both are written once (0: start at creation). Only the
+    /// clocks' appearance waits; their deadlines count from the submission.
+    pub start_within_ms: u64,
 }
 
 impl Default for SlaSettings {
@@ -44,11 +48,16 @@ impl Default for SlaSettings {
             fire_batch: 500,
             poll_ms: 1000,
             coalesce_ms: 20,
+            start_within_ms: 30_000,
         }
     }
 }
 
 impl SlaSettings {
+    pub fn start_within(&self) -> Duration {
+        Duration::from_millis(self.start_within_ms)
+    }
+
     pub fn firing(&self) -> FiringSettings {
         FiringSettings {
             batch: self.fire_batch.max(1),

@@ -77,6 +77,7 @@ impl Application {
                     // Timers due later are found by the loop's own look, at least once per poll.
                     within: firing.poll,
                 }),
+                start_within: sla.start_within(),
             });
             // One durable consumer per stream (NATS 2.9 filters on one subject per consumer). `ticket.*`
             // leaves out `ticket.routed.{dept}` and `ticket.withdrawn.{dept}`: they repeat what
@@ -93,6 +94,12 @@ impl Application {
                 spec.linger = LINGER;
                 rt.spawn_consumer(spec, handler.clone());
             }
+            rt.spawn(
+                "overdue clock starts",
+                handler
+                    .clone()
+                    .run_overdue_starts(firing.poll, rt.shutdown()),
+            );
         }
         let firer = Firer {
             pool: rt.pool.clone(),

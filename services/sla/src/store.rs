@@ -24,6 +24,16 @@ use crate::ticket::{PlannedTimer, TicketSla};
 pub struct TicketRecord {
     pub ticket_no: Option<String>,
     pub sla: TicketSla,
+    /// Set while the ticket's creation waits to start its clocks with the next event (see
+    /// [`defer_starts`]); `sla.attrs` then holds what the creation said.
+    pub pending_start: Option<PendingStart>,
+}
+
+/// The instants a deferred creation starts the clocks from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PendingStart {
+    pub submitted_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
 }
 
 /// The advisory-lock key of a ticket: its first 8 bytes. A collision only serialises two tickets.
@@ -62,6 +72,9 @@ struct TicketRow {
     department: Option<String>,
     category: Option<String>,
     customer_type: Option<String>,
+    start_pending_since: Option<DateTime<Utc>>,
+    submitted_at: Option<DateTime<Utc>>,
+    received_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -137,7 +150,8 @@ pub async fn load(
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, TicketRecord>, StoreError> {
     let tickets: Vec<TicketRow> = sqlx::query_as(
-        "select ticket_id, ticket_no, priority, department, category, customer_type
+        "select ticket_id, ticket_no, priority, department, category, customer_type,
+                start_pending_since, submitted_at, received_at
          from sla_tickets where ticket_id = any($1)",
     )
     .bind(ids)
@@ -158,6 +172,13 @@ pub async fn load(
                             customer_type: t.customer_type,
                         },
                         clocks: Default::default(),
+                    },
+                    pending_start: match (t.start_pending_since, t.submitted_at, t.received_at) {
+                        (Some(_), Some(submitted_at), Some(received_at)) => Some(PendingStart {
+                            submitted_at,
+                            received_at,
+                        }),
+                        _ => None,
                     },
                 },
             )
@@ -226,7 +247,76 @@ pub async fn seed_tickets(
         .collect())
 }
 
-/// Inserts or updates the tickets' attributes.
+/// A creation whose clocks start later: with the ticket's next event, or by [`overdue_starts`].
+#[derive(Debug, Clone)]
+pub struct DeferredStart<'a> {
+    pub ticket_id: Uuid,
+    pub ticket_no: Option<&'a str>,
+    pub attrs: &'a TicketAttrs,
+    pub start: PendingStart,
+}
+
+/// Records creations whose clocks start later. One row each, where starting the clocks at once
+/// would write three clock rows and three timers that the classification, a moment later, rewrites.
+pub async fn defer_starts(
+    conn: &mut PgConnection,
+    starts: &[DeferredStart<'_>],
+) -> Result<(), sqlx::Error> {
+    if starts.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = starts.iter().map(|s| s.ticket_id).collect();
+    let nos: Vec<Option<&str>> = starts.iter().map(|s| s.ticket_no).collect();
+    let priority: Vec<Option<&str>> = starts
+        .iter()
+        .map(|s| s.attrs.priority.map(Priority::as_str))
+        .collect();
+    let customer_type: Vec<Option<&str>> = starts
+        .iter()
+        .map(|s| s.attrs.customer_type.as_deref())
+        .collect();
+    let submitted: Vec<DateTime<Utc>> = starts.iter().map(|s| s.start.submitted_at).collect();
+    let received: Vec<DateTime<Utc>> = starts.iter().map(|s| s.start.received_at).collect();
+    // A creation says nothing of department or category: the classification brings those.
+    sqlx::query(
+        "insert into sla_tickets (ticket_id, ticket_no, priority, customer_type, submitted_at,
+                                  received_at, start_pending_since)
+         select u.*, now() from unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
+                                       $5::timestamptz[], $6::timestamptz[]) as u
+         on conflict (ticket_id) do nothing",
+    )
+    .bind(&ids)
+    .bind(&nos)
+    .bind(&priority)
+    .bind(&customer_type)
+    .bind(&submitted)
+    .bind(&received)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Tickets whose deferred start has waited `waited` or longer, oldest first. The caller locks them
+/// and loads them again: another transaction may have started them meanwhile.
+pub async fn overdue_starts(
+    conn: &mut PgConnection,
+    waited: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select ticket_id from sla_tickets
+         where start_pending_since is not null and start_pending_since <= now() - $1::interval
+         order by start_pending_since
+         limit $2",
+    )
+    .bind(waited)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Inserts or updates the tickets' attributes. Every ticket saved here has had its clocks started,
+/// so a deferred start is over.
 pub async fn save_tickets(
     conn: &mut PgConnection,
     tickets: &[(Uuid, &TicketRecord)],
@@ -255,6 +345,7 @@ pub async fn save_tickets(
              department = excluded.department,
              category = excluded.category,
              customer_type = excluded.customer_type,
+             start_pending_since = null,
              updated_at = now()",
     )
     .bind(&ids)

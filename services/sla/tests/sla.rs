@@ -191,6 +191,7 @@ async fn seed_overdue(ctx: &TestContext, rules: &Arc<SlaRules>, n: usize) -> Vec
         rules: rules.clone(),
         subjects: ctx.subjects.clone(),
         firing: None,
+        start_within: Duration::ZERO,
     };
     let submitted = Utc::now() - ChronoDuration::hours(3);
     let mut ids = Vec::new();
@@ -448,6 +449,7 @@ async fn lifecycle_events_drive_the_clocks_and_redelivery_changes_nothing() {
         rules: rules.clone(),
         subjects: ctx.subjects.clone(),
         firing: None,
+        start_within: Duration::ZERO,
     };
     let id = Uuid::now_v7();
     let no = "20261123900";
@@ -785,6 +787,7 @@ async fn escalations_wait_for_the_departments_hours() {
         rules: rules.clone(),
         subjects: ctx.subjects.clone(),
         firing: None,
+        start_within: Duration::ZERO,
     };
     let id = Uuid::now_v7();
     let t0 = Utc::now() - ChronoDuration::hours(3);
@@ -842,4 +845,133 @@ async fn escalations_wait_for_the_departments_hours() {
         local.weekday().num_days_from_monday() as usize,
         (today + 3) % 7
     );
+}
+
+/// Everything the SLA stored about one ticket that does not depend on when it was written: its
+/// clocks, its pending timers and its timeline.
+async fn sla_state(pool: &PgPool, id: Uuid) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let rows = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(sql)
+                .bind(id)
+                .fetch_all(&pool)
+                .await
+                .expect("sla state")
+        }
+    };
+    (
+        rows(
+            "select concat_ws(' ', kind, cycle, version, status, basis, target_us, started_at,
+                              elapsed_us, running_since, stopped_at, due_at)
+             from sla_clocks where ticket_id = $1 order by kind",
+        )
+        .await,
+        rows(
+            "select concat_ws(' ', clock, version, event, fraction, due_at) from sla_timers
+             where ticket_id = $1 and fired_at is null order by clock, due_at",
+        )
+        .await,
+        rows(
+            "select concat_ws(' ', kind, actor, at, data) from ticket_events
+             where ticket_id = $1 order by id",
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn a_creation_waits_to_start_the_clocks_with_the_next_event_or_on_its_own() {
+    let ctx = TestContext::new().await;
+    let rules = rules(FAST);
+    let handler = |start_within: Duration| TicketEventHandler {
+        pool: ctx.pool.clone(),
+        rules: rules.clone(),
+        subjects: ctx.subjects.clone(),
+        firing: None,
+        start_within,
+    };
+    let deferring = handler(Duration::from_secs(2));
+    let at_once = handler(Duration::ZERO);
+    let t0 = micros(Utc::now() - ChronoDuration::minutes(10));
+    let classify_at = t0 + ChronoDuration::seconds(1);
+    let [waits, reference, alone] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    for (id, no) in [
+        (waits, "20261124001"),
+        (reference, "20261124002"),
+        (alone, "20261124003"),
+    ] {
+        insert_ticket(&ctx.pool, id, no, t0).await;
+    }
+    let events = |id: Uuid, no: &str, seq: u64| {
+        (
+            delivery(&ctx, "ticket.created", &created(id, no, t0, None), seq),
+            delivery(
+                &ctx,
+                "ticket.classified",
+                &classified(id, no, classify_at, Priority::Urgent, "customer_service"),
+                seq + 1,
+            ),
+        )
+    };
+    let (waits_created, waits_classified) = events(waits, "20261124001", 1);
+    let (alone_created, _) = events(alone, "20261124003", 3);
+    let (reference_created, reference_classified) = events(reference, "20261124002", 5);
+
+    // The creations alone start nothing yet: one waiting row each, no clock, no timer, no entry.
+    deferring
+        .apply(&[waits_created.clone(), alone_created])
+        .await
+        .expect("applies");
+    let pending = "select count(*) from sla_tickets where start_pending_since is not null";
+    assert_eq!(count(&ctx.pool, pending).await, 2);
+    assert_eq!(count(&ctx.pool, "select count(*) from sla_clocks").await, 0);
+    assert_eq!(count(&ctx.pool, "select count(*) from sla_timers").await, 0);
+    assert_eq!(
+        count(&ctx.pool, "select count(*) from ticket_events").await,
+        0
+    );
+
+    // The classification starts the clocks and retargets them in one go; the redelivered creation
+    // changes nothing. The result is exactly what starting at creation gives.
+    deferring
+        .apply(&[waits_classified, waits_created])
+        .await
+        .expect("applies");
+    at_once.apply(&[reference_created]).await.expect("applies");
+    at_once
+        .apply(&[reference_classified])
+        .await
+        .expect("applies");
+    let (clocks, timers, timeline) = sla_state(&ctx.pool, waits).await;
+    let expected = sla_state(&ctx.pool, reference).await;
+    assert_eq!(clocks, expected.0, "clocks");
+    assert_eq!(timers, expected.1, "pending timers");
+    assert_eq!(
+        timeline.len(),
+        2,
+        "the start and the classification: {timeline:?}"
+    );
+    assert_eq!(timeline, expected.2, "timeline");
+    assert_eq!(count(&ctx.pool, pending).await, 1);
+
+    // A creation nothing follows starts on its own once it has waited `start_within`, from the
+    // submission: first response (urgent, 2 s) is long overdue.
+    assert_eq!(deferring.start_overdue(100).await.expect("looks"), 0);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(deferring.start_overdue(100).await.expect("starts"), 1);
+    assert_eq!(count(&ctx.pool, pending).await, 0);
+    let first_response = clock(&ctx.pool, alone, "first_response").await;
+    assert_eq!(first_response.0, "running");
+    let (clocks, _, timeline) = sla_state(&ctx.pool, alone).await;
+    assert_eq!(clocks.len(), 3, "{clocks:?}");
+    assert_eq!(timeline.len(), 1, "{timeline:?}");
+    let started: DateTime<Utc> =
+        sqlx::query_scalar("select min(started_at) from sla_clocks where ticket_id = $1")
+            .bind(alone)
+            .fetch_one(&ctx.pool)
+            .await
+            .expect("started");
+    assert_eq!(started, t0);
+    assert_eq!(deferring.start_overdue(100).await.expect("looks"), 0);
 }
