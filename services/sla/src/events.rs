@@ -296,7 +296,6 @@ impl TicketEventHandler {
 
         // Tickets seen first through a lifecycle event (ticket.created not consumed yet, or consumed
         // before this worker existed): start them from the system of record.
-        let mut seeded: Vec<(Uuid, TicketEvent)> = Vec::new();
         let first_is_created: HashSet<Uuid> = {
             let mut seen = HashSet::new();
             let mut created = HashSet::new();
@@ -314,24 +313,24 @@ impl TicketEventHandler {
             .collect();
         if !missing.is_empty() {
             for s in store::seed_tickets(&mut tx, &missing).await? {
-                seeded.push((
-                    s.ticket_id,
-                    TicketEvent::Created {
-                        at: s.submitted_at,
-                        received_at: s.received_at,
-                        attrs: s.attrs.clone(),
-                    },
-                ));
                 known.insert(
                     s.ticket_id,
                     TicketRecord {
                         ticket_no: s.ticket_no,
-                        ..TicketRecord::default()
+                        sla: TicketSla {
+                            attrs: s.attrs,
+                            ..TicketSla::default()
+                        },
+                        pending_start: Some(PendingStart {
+                            submitted_at: s.submitted_at,
+                            received_at: s.received_at,
+                        }),
                     },
                 );
             }
         }
-        let mut working = working(known, &mut seeded);
+        let mut timeline: Vec<TimelineEntry> = Vec::new();
+        let mut working = self.working(known, &mut timeline);
 
         // Messages about tickets nobody knows yet wait (nak with backoff) and are not claimed.
         let mut ready: Vec<(usize, &Decoded)> = Vec::new();
@@ -350,10 +349,6 @@ impl TicketEventHandler {
         let mut fresh = shared::idempotency::claim(&mut tx, CONSUMER, &keys).await?;
         let deferrable = self.deferrable(&ready, &fresh, &working);
 
-        let mut timeline: Vec<TimelineEntry> = Vec::new();
-        for (id, ev) in &seeded {
-            self.apply_event(&mut working, &mut timeline, *id, None, None, ev);
-        }
         let mut deferred: Vec<DeferredStart> = Vec::new();
         for (_, d) in &ready {
             if !fresh.remove(&d.key) {
@@ -394,6 +389,36 @@ impl TicketEventHandler {
         tx.commit().await?;
         self.wake_firing(earliest);
         Ok(outcomes)
+    }
+
+    /// Tickets as loaded, ready to take events. A ticket whose clocks have not started (its creation
+    /// deferred, or about to be seeded from the tickets table) starts them first, from its
+    /// submission.
+    fn working(
+        &self,
+        known: HashMap<Uuid, TicketRecord>,
+        timeline: &mut Vec<TimelineEntry>,
+    ) -> HashMap<Uuid, Working> {
+        known
+            .into_iter()
+            .map(|(id, mut record)| {
+                let pending = record.pending_start.take();
+                let mut w = Working {
+                    record,
+                    replan: Vec::new(),
+                    touched: false,
+                };
+                if let Some(p) = pending {
+                    let creation = TicketEvent::Created {
+                        at: p.submitted_at,
+                        received_at: p.received_at,
+                        attrs: w.record.sla.attrs.clone(),
+                    };
+                    record_changes(&mut w, &creation, &self.rules, id, timeline);
+                }
+                (id, w)
+            })
+            .collect()
     }
 
     /// New tickets whose only event in this batch is their creation: their clocks wait for the
@@ -477,16 +502,13 @@ impl TicketEventHandler {
         let known = store::load(&mut tx, &ids)
             .await
             .map_err(|e| BatchError::transient(e.to_string()))?;
-        let mut seeded = Vec::new();
-        let mut working = working(known, &mut seeded);
         let mut timeline = Vec::new();
-        for (id, ev) in &seeded {
-            self.apply_event(&mut working, &mut timeline, *id, None, None, ev);
-        }
+        let working = self.working(known, &mut timeline);
+        let started = working.values().filter(|w| w.touched).count();
         let earliest = self.persist(&mut tx, &working).await?;
         shared::timeline::append(&mut tx, &timeline).await?;
         tx.commit().await?;
-        metrics::counter!("loopdesk_sla_overdue_starts_total").increment(seeded.len() as u64);
+        metrics::counter!("loopdesk_sla_overdue_starts_total").increment(started as u64);
         self.wake_firing(earliest);
         Ok(ids.len())
     }
@@ -559,35 +581,6 @@ impl TicketEventHandler {
         store::insert_timers(tx, &timers).await?;
         Ok(timers.iter().map(|t| t.due_at).min())
     }
-}
-
-/// Tickets as loaded, ready to take events. A ticket whose start was deferred gets its creation
-/// queued in `seeded`, to be applied before anything else about it.
-fn working(
-    known: HashMap<Uuid, TicketRecord>,
-    seeded: &mut Vec<(Uuid, TicketEvent)>,
-) -> HashMap<Uuid, Working> {
-    known
-        .into_iter()
-        .map(|(id, mut record)| {
-            if let Some(p) = record.pending_start.take() {
-                seeded.push((
-                    id,
-                    TicketEvent::Created {
-                        at: p.submitted_at,
-                        received_at: p.received_at,
-                        attrs: record.sla.attrs.clone(),
-                    },
-                ));
-            }
-            let w = Working {
-                record,
-                replan: Vec::new(),
-                touched: false,
-            };
-            (id, w)
-        })
-        .collect()
 }
 
 /// Applies `event` and notes which clocks to replan and what to put on the timeline.

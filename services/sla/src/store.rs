@@ -24,12 +24,13 @@ use crate::ticket::{PlannedTimer, TicketSla};
 pub struct TicketRecord {
     pub ticket_no: Option<String>,
     pub sla: TicketSla,
-    /// Set while the ticket's creation waits to start its clocks with the next event (see
-    /// [`defer_starts`]); `sla.attrs` then holds what the creation said.
+    /// Set while the ticket's clocks wait to start: its creation was deferred (see [`defer_starts`]),
+    /// or it was just read from the tickets table ([`seed_tickets`]). `sla.attrs` then holds what
+    /// they start with.
     pub pending_start: Option<PendingStart>,
 }
 
-/// The instants a deferred creation starts the clocks from.
+/// The instants a ticket's clocks start from when they start late.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PendingStart {
     pub submitted_at: DateTime<Utc>,
