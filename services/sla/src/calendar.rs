@@ -13,7 +13,9 @@
 //! - a local time that never occurs (spring gap) maps to the end of the gap, so a span inside the gap
 //!   is empty and a span across it is shortened by the skipped hour.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
@@ -24,6 +26,15 @@ use serde::Deserialize;
 
 /// Seconds in a (wall-clock) day; a span may end at 24:00.
 const DAY_SECS: u32 = 86_400;
+
+/// Dates before and after the calendar's creation whose opening spans are kept as UTC instants.
+/// Tickets are timed around the present, so nearly every deadline falls in this window; a date
+/// outside it is converted when asked, as every date was before the table.
+const TABLE_DAYS_BEFORE: i64 = 366;
+const TABLE_DAYS_AFTER: i64 = 5 * 366;
+
+/// One opening span as instants: `[open, close)`.
+type UtcSpan = (DateTime<Utc>, DateTime<Utc>);
 
 /// Why a calendar definition was rejected. Raised at config load, never while timing a ticket.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -213,6 +224,51 @@ pub struct Calendar {
     workday_hours: Vec<Span>,
     holidays: BTreeSet<NaiveDate>,
     makeup_workdays: BTreeSet<NaiveDate>,
+    /// The opening spans of the dates around the calendar's creation, already converted to UTC.
+    /// Converting a local time is a search through the zone's transitions, and walking a deadline
+    /// forward converts two per span per day: for the SLA worker that was most of its own CPU.
+    table: Arc<SpanTable>,
+}
+
+/// Opening spans as UTC instants for a run of consecutive dates (see [`Calendar::table`]).
+#[derive(Debug, Default)]
+struct SpanTable {
+    first: Option<NaiveDate>,
+    /// The spans of date `first + i` are `spans[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    spans: Vec<UtcSpan>,
+}
+
+impl SpanTable {
+    /// The table of `days` dates from `first`, each converted by `convert`.
+    fn build(
+        first: NaiveDate,
+        days: i64,
+        mut convert: impl FnMut(NaiveDate) -> Vec<UtcSpan>,
+    ) -> Self {
+        let mut table = SpanTable {
+            first: Some(first),
+            starts: vec![0],
+            spans: Vec::new(),
+        };
+        let mut date = first;
+        for _ in 0..days {
+            table.spans.extend(convert(date));
+            table.starts.push(table.spans.len());
+            date = match date.succ_opt() {
+                Some(d) => d,
+                None => break,
+            };
+        }
+        table
+    }
+
+    /// The spans of `date`, if the table holds it.
+    fn get(&self, date: NaiveDate) -> Option<&[UtcSpan]> {
+        let i = usize::try_from((date - self.first?).num_days()).ok()?;
+        let (start, end) = (*self.starts.get(i)?, *self.starts.get(i + 1)?);
+        Some(&self.spans[start..end])
+    }
 }
 
 impl Calendar {
@@ -225,6 +281,7 @@ impl Calendar {
             workday_hours: Vec::new(),
             holidays: BTreeSet::new(),
             makeup_workdays: BTreeSet::new(),
+            table: Arc::default(),
         }
     }
 
@@ -291,14 +348,23 @@ impl Calendar {
                 date: *date,
             });
         }
-        Ok(Calendar {
+        let mut calendar = Calendar {
             tz,
             always_open: false,
             weekly,
             workday_hours,
             holidays,
             makeup_workdays,
-        })
+            table: Arc::default(),
+        };
+        let today = Utc::now().date_naive();
+        let first = today - Duration::days(TABLE_DAYS_BEFORE);
+        calendar.table = Arc::new(SpanTable::build(
+            first,
+            TABLE_DAYS_BEFORE + TABLE_DAYS_AFTER,
+            |date| calendar.convert_spans(date).collect(),
+        ));
+        Ok(calendar)
     }
 
     /// The calendar's time zone.
@@ -343,11 +409,17 @@ impl Calendar {
         }
     }
 
-    /// Opening spans of a local date as UTC instants, in order, empty spans dropped.
-    fn utc_spans(
-        &self,
-        date: NaiveDate,
-    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+    /// Opening spans of a local date as UTC instants, in order, empty spans dropped: from the table
+    /// when it holds the date, converted otherwise.
+    fn utc_spans(&self, date: NaiveDate) -> Cow<'_, [UtcSpan]> {
+        match self.table.get(date) {
+            Some(spans) => Cow::Borrowed(spans),
+            None => Cow::Owned(self.convert_spans(date).collect()),
+        }
+    }
+
+    /// Converts the opening spans of a local date to UTC instants, in order, empty spans dropped.
+    fn convert_spans(&self, date: NaiveDate) -> impl Iterator<Item = UtcSpan> + '_ {
         self.local_spans(date).iter().filter_map(move |s| {
             let at = |secs: u32| {
                 if secs >= DAY_SECS {
@@ -384,7 +456,7 @@ impl Calendar {
         let mut remaining = dur;
         let mut date = self.walk_start(start);
         loop {
-            for (a, b) in self.utc_spans(date) {
+            for &(a, b) in self.utc_spans(date).iter() {
                 if b <= start {
                     continue;
                 }
@@ -414,7 +486,7 @@ impl Calendar {
         let mut total = Duration::zero();
         let mut date = self.walk_start(a);
         while date <= last {
-            for (s, e) in self.utc_spans(date) {
+            for &(s, e) in self.utc_spans(date).iter() {
                 let (s, e) = (s.max(a), e.min(b));
                 if s < e {
                     total += e - s;
@@ -436,7 +508,7 @@ impl Calendar {
         }
         let mut date = self.walk_start(t);
         loop {
-            for (a, b) in self.utc_spans(date) {
+            for &(a, b) in self.utc_spans(date).iter() {
                 if b > t {
                     return a.max(t);
                 }
@@ -741,6 +813,45 @@ mod tests {
             Duration::minutes(5)
         );
         assert!(cal.is_open(t));
+    }
+
+    #[test]
+    fn the_span_table_gives_what_converting_each_date_gives() {
+        // Both Berlin DST edges, a make-up Sunday and a holiday Monday, walked across the table's
+        // first and last dates.
+        let mut c = cfg("Europe/Berlin", &["08:00-12:00", "13:00-24:00"]);
+        c.makeup_workdays = vec!["2026-10-25".into()];
+        c.holidays = vec!["2026-10-26".into()];
+        let mut tabled = build(&c);
+        let mut converted = tabled.clone();
+        converted.table = Arc::default();
+        let first = NaiveDate::from_ymd_opt(2026, 3, 1).expect("date");
+        tabled.table = Arc::new(SpanTable::build(first, 300, |d| {
+            converted.convert_spans(d).collect()
+        }));
+        for day in -5..310 {
+            let date = first + Duration::days(day);
+            assert_eq!(
+                tabled.utc_spans(date),
+                converted.utc_spans(date),
+                "spans of {date}"
+            );
+        }
+        let mut t = local(&tabled, "2026-02-20 07:00");
+        while t < local(&tabled, "2027-01-05 00:00") {
+            for h in [1, 9, 30] {
+                let dur = Duration::hours(h);
+                assert_eq!(
+                    tabled.add_business_duration(t, dur),
+                    converted.add_business_duration(t, dur)
+                );
+                assert_eq!(
+                    tabled.business_duration_between(t, t + dur * 3),
+                    converted.business_duration_between(t, t + dur * 3)
+                );
+            }
+            t += Duration::minutes(437);
+        }
     }
 
     #[test]
