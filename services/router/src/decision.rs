@@ -20,7 +20,7 @@ use crate::labels::{Dimension, LabelSets};
 use crate::model::{Prediction, TextModel};
 use crate::routing::{RouteDecision, RoutingTable};
 use crate::rules::{RuleOutcome, RuleSet, TicketFacts, Votes};
-use crate::text::{features, Analyzed, Segmenter};
+use crate::text::{features, Analyzed, Features, Segmenter};
 use crate::ConfigError;
 
 /// Where a label came from.
@@ -301,7 +301,7 @@ impl Engine {
     pub fn decide(&self, facts: &TicketFacts, given: &GivenLabels) -> Decision {
         let outcome = self.rule_outcome(facts);
         // Features are extracted once per n-gram length, not once per model.
-        let mut extracted: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut extracted: Vec<(usize, Features)> = Vec::new();
         let mut dim = |d: Dimension| {
             if let Some(code) = given.get(d).filter(|c| self.labels.has(d, c)) {
                 return self.decide_dimension(d, Some(code), outcome.votes(d), self.model(d), "");

@@ -12,6 +12,8 @@
 //! train it from its own history with its own label set and ship the file.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use linfa::prelude::*;
@@ -19,7 +21,7 @@ use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::text::{features, Segmenter};
+use crate::text::{features, Features, Segmenter};
 
 /// Errors training, loading or saving a model.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +78,10 @@ pub struct TextModel {
     pub max_n: usize,
     /// Label codes, index = column of `weights`.
     pub classes: Vec<String>,
-    /// Feature string → column index.
-    pub vocabulary: HashMap<String, usize>,
+    /// Feature string → column index. Looked up for every feature of every ticket by every model,
+    /// with keys from our own training data: FxHash, not the DoS-resistant default (which took
+    /// a visible share of the router's CPU); lookups of a ticket's text never insert.
+    pub vocabulary: FxHashMap<String, usize>,
     /// Inverse document frequency per feature.
     pub idf: Vec<f32>,
     /// Weights, row-major `[feature][class]`.
@@ -114,14 +118,14 @@ impl TextModel {
         if classes.len() < 2 {
             return Err(ModelError::OneClass(classes));
         }
-        let docs: Vec<Vec<String>> = examples
+        let docs: Vec<Features> = examples
             .iter()
             .map(|(t, _)| features(segmenter, t, params.max_n))
             .collect();
         // Document frequency per feature.
         let mut df: HashMap<&str, usize> = HashMap::new();
         for d in &docs {
-            let mut seen: Vec<&str> = d.iter().map(String::as_str).collect();
+            let mut seen: Vec<&str> = d.iter().collect();
             seen.sort_unstable();
             seen.dedup();
             for f in seen {
@@ -136,7 +140,7 @@ impl TextModel {
         kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         kept.truncate(params.max_features);
         let n_docs = docs.len() as f32;
-        let vocabulary: HashMap<String, usize> = kept
+        let vocabulary: FxHashMap<String, usize> = kept
             .iter()
             .enumerate()
             .map(|(i, (f, _))| (f.to_string(), i))
@@ -188,20 +192,21 @@ impl TextModel {
     }
 
     /// TF-IDF vector of already extracted features: sublinear tf, idf, L2 norm.
-    fn vectorize_features(&self, feats: &[String]) -> SparseVec {
-        let mut counts: HashMap<usize, f32> = HashMap::new();
-        for f in feats {
-            if let Some(&i) = self.vocabulary.get(f) {
-                *counts.entry(i).or_default() += 1.0;
-            }
-        }
-        let mut v: SparseVec = counts
-            .into_iter()
-            .map(|(i, tf)| (i, (1.0 + tf.ln()) * self.idf[i]))
+    fn vectorize_features(&self, feats: &Features) -> SparseVec {
+        // Known features' columns, sorted, so equal columns are neighbours to count and the norm
+        // is summed in a fixed order: the same text always gets the same vector, bit for bit.
+        let mut columns: Vec<usize> = feats
+            .iter()
+            .filter_map(|f| self.vocabulary.get(f).copied())
             .collect();
-        // Sorted first so the norm is summed in a fixed order: the same text always gets the
-        // same vector, bit for bit (HashMap order varies per process).
-        v.sort_unstable_by_key(|(i, _)| *i);
+        columns.sort_unstable();
+        let mut v: SparseVec = columns
+            .chunk_by(|a, b| a == b)
+            .map(|same| {
+                let i = same[0];
+                (i, (1.0 + (same.len() as f32).ln()) * self.idf[i])
+            })
+            .collect();
         let norm = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
         if norm > 0.0 {
             for (_, x) in &mut v {
@@ -218,7 +223,7 @@ impl TextModel {
 
     /// Classify a text from features already extracted with this model's `max_n`, so one extraction
     /// (normalising and segmenting the text, the costly part) serves every model of a decision.
-    pub fn predict_features(&self, feats: &[String]) -> Prediction {
+    pub fn predict_features(&self, feats: &Features) -> Prediction {
         let v = self.vectorize_features(feats);
         let k = self.classes.len();
         let mut scores: Vec<f64> = self.intercept.iter().map(|&b| f64::from(b)).collect();

@@ -163,36 +163,62 @@ impl Analyzed {
     }
 }
 
-/// Feature strings for the statistical model: character 1..=`max_n`-grams inside each run
+/// A text's features for the statistical model: character 1..=`max_n`-grams inside each run
 /// of word characters (the standard baseline for short Chinese texts) plus jieba words
 /// prefixed with `w:` so that whole words weigh in as well.
-pub fn features(segmenter: &Segmenter, text: &str, max_n: usize) -> Vec<String> {
+///
+/// Kept as spans of one buffer (the normalised text, then the prefixed words) rather than a
+/// string per feature: a ticket has a hundred or more, and allocating each one was a visible
+/// part of the router's CPU.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features {
+    buffer: String,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Features {
+    /// The features in order: each run's n-grams (shortest first), then the words.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.spans.iter().map(|&(a, b)| &self.buffer[a..b])
+    }
+}
+
+/// Extracts a text's [`Features`] for a model trained with `max_n`.
+pub fn features(segmenter: &Segmenter, text: &str, max_n: usize) -> Features {
     let normalized = normalize(text);
-    let mut out = Vec::new();
-    let mut run: Vec<char> = Vec::new();
-    let flush = |run: &mut Vec<char>, out: &mut Vec<String>| {
+    let mut spans = Vec::new();
+    // Byte bounds of each character of the current run of word characters.
+    let mut run: Vec<(usize, usize)> = Vec::new();
+    let flush = |run: &mut Vec<(usize, usize)>, spans: &mut Vec<(usize, usize)>| {
         for n in 1..=max_n {
             if run.len() < n {
                 break;
             }
-            for win in run.windows(n) {
-                out.push(win.iter().collect());
-            }
+            spans.extend(run.windows(n).map(|w| (w[0].0, w[n - 1].1)));
         }
         run.clear();
     };
-    for c in normalized.chars() {
+    for (at, c) in normalized.char_indices() {
         if is_word_char(c) {
-            run.push(c);
+            run.push((at, at + c.len_utf8()));
         } else {
-            flush(&mut run, &mut out);
+            flush(&mut run, &mut spans);
         }
     }
-    flush(&mut run, &mut out);
-    for w in segmenter.words(&normalized) {
-        out.push(format!("w:{}", w.text));
+    flush(&mut run, &mut spans);
+    let words: Vec<(usize, usize)> = segmenter
+        .words(&normalized)
+        .iter()
+        .map(|w| (w.start, w.end))
+        .collect();
+    let mut buffer = normalized;
+    for (a, b) in words {
+        let start = buffer.len();
+        buffer.push_str("w:");
+        buffer.extend_from_within(a..b);
+        spans.push((start, buffer.len()));
     }
-    out
+    Features { buffer, spans }
 }
 
 #[cfg(test)]
@@ -237,10 +263,27 @@ mod tests {
     #[test]
     fn features_have_char_ngrams_and_words() {
         let seg = Segmenter::new();
-        let f = features(&seg, "退款慢", 3);
-        assert!(f.contains(&"退".to_string()));
-        assert!(f.contains(&"退款".to_string()));
-        assert!(f.contains(&"退款慢".to_string()));
-        assert!(f.iter().any(|x| x == "w:退款"));
+        let f = features(&seg, "退款慢 app", 3);
+        let f: Vec<&str> = f.iter().collect();
+        assert_eq!(
+            f,
+            [
+                "退",
+                "款",
+                "慢",
+                "退款",
+                "款慢",
+                "退款慢",
+                "a",
+                "p",
+                "p",
+                "ap",
+                "pp",
+                "app",
+                "w:退款",
+                "w:慢",
+                "w:app"
+            ]
+        );
     }
 }
