@@ -28,7 +28,7 @@ pub async fn append(conn: &mut PgConnection, entries: &[TimelineEntry]) -> Resul
     let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
     let actors: Vec<&str> = entries.iter().map(|e| e.actor.as_str()).collect();
     let ats: Vec<DateTime<Utc>> = entries.iter().map(|e| e.at).collect();
-    let data: Vec<serde_json::Value> = entries.iter().map(|e| e.data.clone()).collect();
+    let data: Vec<&serde_json::Value> = entries.iter().map(|e| &e.data).collect();
     sqlx::query(
         "insert into ticket_events (ticket_id, kind, actor, at, data)
          select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])",

@@ -87,7 +87,7 @@ pub async fn lock_tickets(
 
 /// The new classification state of one ticket.
 #[derive(Debug, Clone)]
-pub struct TicketUpdate {
+pub struct TicketUpdate<'a> {
     pub id: Uuid,
     pub category: String,
     pub priority: String,
@@ -97,14 +97,15 @@ pub struct TicketUpdate {
     pub departments: Vec<String>,
     pub owner: Option<String>,
     pub status: String,
-    pub classification: serde_json::Value,
+    /// Borrowed from the plan: the decision's JSON is large, and only bound here.
+    pub classification: &'a serde_json::Value,
     pub revision: i32,
 }
 
 /// Write a batch of classification updates in one statement.
 pub async fn update_tickets(
     conn: &mut PgConnection,
-    updates: &[TicketUpdate],
+    updates: &[TicketUpdate<'_>],
 ) -> Result<(), sqlx::Error> {
     if updates.is_empty() {
         return Ok(());
@@ -124,7 +125,7 @@ pub async fn update_tickets(
         .collect();
     let owners: Vec<Option<&str>> = updates.iter().map(|u| u.owner.as_deref()).collect();
     let statuses: Vec<&str> = updates.iter().map(|u| u.status.as_str()).collect();
-    let cls: Vec<serde_json::Value> = updates.iter().map(|u| u.classification.clone()).collect();
+    let cls: Vec<&serde_json::Value> = updates.iter().map(|u| u.classification).collect();
     let revs: Vec<i32> = updates.iter().map(|u| u.revision).collect();
     sqlx::query(
         "update tickets t set

@@ -107,7 +107,6 @@ async fn write_plans(
     plans.sort_by_key(|p| (p.deadlines(engine).first_response_due, p.row.id));
     let mut assigner = Assigner::default();
     let mut updates = Vec::with_capacity(plans.len());
-    let mut timeline = Vec::with_capacity(plans.len());
     let mut outbox = Vec::with_capacity(plans.len() * 2);
     for p in &plans {
         let owner = match &p.route {
@@ -147,15 +146,8 @@ async fn write_plans(
             departments: departments.clone(),
             owner: owner.clone(),
             status: status.to_string(),
-            classification: p.detail.clone(),
+            classification: &p.detail,
             revision: p.revision,
-        });
-        timeline.push(TimelineEntry {
-            ticket_id: p.row.id,
-            kind: p.timeline_kind.to_string(),
-            actor: p.actor.clone(),
-            at: now,
-            data: p.detail.clone(),
         });
         let classified = TicketClassified {
             schema_version: SCHEMA_VERSION,
@@ -267,6 +259,19 @@ async fn write_plans(
     }
     assigner.flush(conn).await?;
     store::update_tickets(conn, &updates).await?;
+    drop(updates);
+    // The decision's JSON moves into the timeline: it is a deep tree, and copying it per ticket
+    // (for the row, the timeline and their binds) was a tenth of the router's CPU.
+    let timeline: Vec<TimelineEntry> = plans
+        .into_iter()
+        .map(|p| TimelineEntry {
+            ticket_id: p.row.id,
+            kind: p.timeline_kind.to_string(),
+            actor: p.actor,
+            at: now,
+            data: p.detail,
+        })
+        .collect();
     shared::timeline::append(conn, &timeline).await?;
     shared::outbox::enqueue(conn, &outbox).await?;
     Ok(())
