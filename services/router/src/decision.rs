@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::labels::{Dimension, LabelSets};
-use crate::model::{Prediction, TextModel};
+use crate::model::{Prediction, SparseVec, TextModel};
 use crate::routing::{RouteDecision, RoutingTable};
 use crate::rules::{RuleOutcome, RuleSet, TicketFacts, Votes};
 use crate::text::{features, Analyzed, Features, Segmenter};
@@ -92,6 +92,10 @@ pub struct Engine {
     category: TextModel,
     priority: TextModel,
     feedback_type: TextModel,
+    /// For each dimension (by [`Dimension::index`]), the first dimension whose model turns a
+    /// text into the same vector: models trained on the same texts share one, and a decision
+    /// computes it once instead of once per model.
+    vector_source: [usize; 3],
     /// Plain jieba, exactly as at training time, for model features.
     model_segmenter: Segmenter,
     /// Jieba taught the rule phrases, so phrases come out as whole words.
@@ -173,6 +177,12 @@ impl Engine {
     ) -> Self {
         let mut rule_segmenter = Segmenter::new();
         rule_segmenter.add_words(rules.phrases());
+        let models = [&category, &priority, &feedback_type];
+        let vector_source = std::array::from_fn(|d| {
+            (0..d)
+                .find(|&s| models[s].vectorizes_like(models[d]))
+                .unwrap_or(d)
+        });
         Self {
             labels,
             rules,
@@ -180,6 +190,7 @@ impl Engine {
             category,
             priority,
             feedback_type,
+            vector_source,
             model_segmenter: Segmenter::new(),
             rule_segmenter,
         }
@@ -300,26 +311,28 @@ impl Engine {
     /// Classify and route a ticket.
     pub fn decide(&self, facts: &TicketFacts, given: &GivenLabels) -> Decision {
         let outcome = self.rule_outcome(facts);
-        // Features are extracted once per n-gram length, not once per model.
+        // Features are extracted once per n-gram length, vectors once per group of models that
+        // vectorize alike, not once per model.
         let mut extracted: Vec<(usize, Features)> = Vec::new();
+        let mut vectors: [Option<SparseVec>; 3] = Default::default();
         let mut dim = |d: Dimension| {
             if let Some(code) = given.get(d).filter(|c| self.labels.has(d, c)) {
                 return self.decide_dimension(d, Some(code), outcome.votes(d), self.model(d), "");
             }
             let model = self.model(d);
-            let at = match extracted.iter().position(|(n, _)| *n == model.max_n) {
-                Some(at) => at,
-                None => {
-                    let feats = features(&self.model_segmenter, &facts.text, model.max_n);
-                    extracted.push((model.max_n, feats));
-                    extracted.len() - 1
-                }
-            };
-            self.combine(
-                d,
-                outcome.votes(d),
-                model.predict_features(&extracted[at].1),
-            )
+            let source = self.vector_source[d.index()];
+            let vector = vectors[source].get_or_insert_with(|| {
+                let at = match extracted.iter().position(|(n, _)| *n == model.max_n) {
+                    Some(at) => at,
+                    None => {
+                        let feats = features(&self.model_segmenter, &facts.text, model.max_n);
+                        extracted.push((model.max_n, feats));
+                        extracted.len() - 1
+                    }
+                };
+                model.vectorize_features(&extracted[at].1)
+            });
+            self.combine(d, outcome.votes(d), model.predict_vector(vector))
         };
         let category = dim(Dimension::Category);
         let priority = dim(Dimension::Priority);
@@ -362,6 +375,42 @@ impl Engine {
             route,
             needs_review: !review_reasons.is_empty(),
             review_reasons,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped models were trained on the same texts, so one vector serves all three, and the
+    /// decisions are exactly those of an engine that vectorizes once per model.
+    #[test]
+    fn models_that_vectorize_alike_share_one_vector() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/router");
+        let shared = Engine::load(&dir).expect("shipped config loads");
+        assert_eq!(shared.vector_source, [0, 0, 0]);
+        let mut apart = Engine::load(&dir).expect("shipped config loads");
+        apart.vector_source = [0, 1, 2];
+        for text in [
+            "APP一直闪退，登录不了",
+            "快递已经五天了还没送到，物流信息一直不更新",
+            "安装师傅迟到了一个小时，也没有提前打电话说明。",
+            "The refund has not arrived after two weeks",
+        ] {
+            let facts = TicketFacts {
+                text: text.to_owned(),
+                channel: Some("app".to_owned()),
+                customer_type: None,
+                ivr_keys: None,
+                fields_present: Default::default(),
+            };
+            let given = GivenLabels::default();
+            assert_eq!(
+                shared.decide(&facts, &given),
+                apart.decide(&facts, &given),
+                "{text}"
+            );
         }
     }
 }

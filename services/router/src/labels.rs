@@ -34,6 +34,15 @@ impl Dimension {
         Dimension::FeedbackType,
     ];
 
+    /// Position in [`Dimension::ALL`], for per-dimension arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Dimension::Category => 0,
+            Dimension::Priority => 1,
+            Dimension::FeedbackType => 2,
+        }
+    }
+
     /// The column/key name used in config and training files.
     pub fn key(self) -> &'static str {
         match self {

@@ -100,7 +100,7 @@ pub struct Prediction {
 }
 
 /// Sparse TF-IDF vector: (feature index, value), L2-normalised.
-type SparseVec = Vec<(usize, f32)>;
+pub type SparseVec = Vec<(usize, f32)>;
 
 impl TextModel {
     /// Learn a model from `(text, label)` pairs; any label set works.
@@ -191,8 +191,14 @@ impl TextModel {
         Ok(model)
     }
 
+    /// Whether `other` turns every text into the same vector as this model (same n-grams,
+    /// vocabulary and idf), as models trained on the same texts do: one vector then serves both.
+    pub fn vectorizes_like(&self, other: &TextModel) -> bool {
+        self.max_n == other.max_n && self.idf == other.idf && self.vocabulary == other.vocabulary
+    }
+
     /// TF-IDF vector of already extracted features: sublinear tf, idf, L2 norm.
-    fn vectorize_features(&self, feats: &Features) -> SparseVec {
+    pub fn vectorize_features(&self, feats: &Features) -> SparseVec {
         // Known features' columns, sorted, so equal columns are neighbours to count and the norm
         // is summed in a fixed order: the same text always gets the same vector, bit for bit.
         let mut columns: Vec<usize> = feats
@@ -224,10 +230,15 @@ impl TextModel {
     /// Classify a text from features already extracted with this model's `max_n`, so one extraction
     /// (normalising and segmenting the text, the costly part) serves every model of a decision.
     pub fn predict_features(&self, feats: &Features) -> Prediction {
-        let v = self.vectorize_features(feats);
+        self.predict_vector(&self.vectorize_features(feats))
+    }
+
+    /// Classify a text from its vector ([`Self::vectorize_features`] of this model or of one that
+    /// [vectorizes like](Self::vectorizes_like) it).
+    pub fn predict_vector(&self, v: &[(usize, f32)]) -> Prediction {
         let k = self.classes.len();
         let mut scores: Vec<f64> = self.intercept.iter().map(|&b| f64::from(b)).collect();
-        for (i, x) in v {
+        for &(i, x) in v {
             let row = &self.weights[i * k..(i + 1) * k];
             for (s, w) in scores.iter_mut().zip(row) {
                 *s += f64::from(*w) * f64::from(x);
