@@ -111,7 +111,7 @@ impl OutboxRelay {
         }
     }
 
-    /// Publishes one batch: claim rows, publish them all (pipelined), wait for every ack, delete, commit.
+    /// Publishes one batch: claim (delete) rows, publish them all (pipelined), wait for every ack, commit.
     /// A failure rolls back, so the rows are published again later; the stream drops the duplicates.
     pub async fn publish_batch(&self) -> Result<RelayOutcome, OutboxError> {
         // A queue table's statistics are always wrong: it swings between empty and thousands of rows
@@ -124,9 +124,13 @@ impl OutboxRelay {
             .pool
             .begin_with("begin; set local enable_seqscan = off")
             .await?;
-        let rows: Vec<(i64, Uuid, String, Vec<u8>)> = sqlx::query_as(
-            "select seq, msg_id, subject, payload from outbox
-             order by seq limit $1 for update skip locked",
+        // Claimed and deleted in one statement: the rows stay locked until the commit, so other
+        // relays skip them, and a failed publish rolls the delete back. (`= any(array(…))` keeps
+        // the delete on the primary key; `in (…)` was planned as a join over the whole table.)
+        let mut rows: Vec<(i64, Uuid, String, Vec<u8>)> = sqlx::query_as(
+            "delete from outbox where seq = any(array(
+                 select seq from outbox order by seq limit $1 for update skip locked))
+             returning seq, msg_id, subject, payload",
         )
         .bind(self.batch)
         .fetch_all(&mut *tx)
@@ -134,6 +138,8 @@ impl OutboxRelay {
         if rows.is_empty() {
             return Ok(RelayOutcome::Empty);
         }
+        // In the order they were written, as the claim read them.
+        rows.sort_unstable_by_key(|r| r.0);
         let mut acks = Vec::with_capacity(rows.len());
         for (_, msg_id, subject, payload) in &rows {
             let mut headers = HeaderMap::new();
@@ -151,11 +157,6 @@ impl OutboxRelay {
         for ack in acks {
             ack.await.map_err(|e| OutboxError::Publish(e.to_string()))?;
         }
-        let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        sqlx::query("delete from outbox where seq = any($1)")
-            .bind(&seqs)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         metrics::counter!("loopdesk_outbox_published_total").increment(rows.len() as u64);
         Ok(RelayOutcome::Published(rows.len()))
