@@ -206,16 +206,13 @@ pub fn features(segmenter: &Segmenter, text: &str, max_n: usize) -> Features {
         }
     }
     flush(&mut run, &mut spans);
-    let words: Vec<(usize, usize)> = segmenter
-        .words(&normalized)
-        .iter()
-        .map(|w| (w.start, w.end))
-        .collect();
-    let mut buffer = normalized;
-    for (a, b) in words {
+    // The n-gram spans index the normalised text, which the buffer starts with.
+    let mut buffer = String::with_capacity(normalized.len() * 2);
+    buffer.push_str(&normalized);
+    for w in segmenter.words(&normalized) {
         let start = buffer.len();
         buffer.push_str("w:");
-        buffer.extend_from_within(a..b);
+        buffer.push_str(w.text);
         spans.push((start, buffer.len()));
     }
     Features { buffer, spans }

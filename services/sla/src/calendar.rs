@@ -230,13 +230,23 @@ pub struct Calendar {
     table: Arc<SpanTable>,
 }
 
-/// Opening spans as UTC instants for a run of consecutive dates (see [`Calendar::table`]).
-#[derive(Debug, Default)]
+/// Opening spans as UTC instants for a run of consecutive dates (a [`Calendar`]'s `table`).
+#[derive(Default)]
 struct SpanTable {
     first: Option<NaiveDate>,
     /// The spans of date `first + i` are `spans[starts[i]..starts[i + 1]]`.
     starts: Vec<usize>,
     spans: Vec<UtcSpan>,
+}
+
+/// A calendar's debug output names the table's dates, not its thousands of spans.
+impl std::fmt::Debug for SpanTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanTable")
+            .field("first", &self.first)
+            .field("days", &self.starts.len().saturating_sub(1))
+            .finish()
+    }
 }
 
 impl SpanTable {
