@@ -115,7 +115,8 @@ pub struct ConsumerSpec {
     pub nak_delay: Duration,
     /// How long a lane may wait for more messages after the first of a batch, so a worker whose work
     /// is not urgent applies fewer, larger batches (each costs a transaction and its fixed
-    /// statements). Zero, the default, takes whatever is ready at once.
+    /// statements). The deployment's `nats.linger_ms` unless the worker sets its own; zero takes
+    /// whatever is ready at once.
     pub linger: Duration,
 }
 
@@ -140,7 +141,7 @@ impl ConsumerSpec {
             max_ack_pending: (settings.batch_size as i64 * 20).max(1000),
             concurrency: 2,
             nak_delay: Duration::from_millis(500),
-            linger: Duration::ZERO,
+            linger: settings.linger(),
         }
     }
 }

@@ -72,6 +72,10 @@ impl WorkerProcess {
                 settings.nats.batch_size.to_string(),
             )
             .env(
+                "LOOPDESK__NATS__LINGER_MS",
+                settings.nats.linger_ms.to_string(),
+            )
+            .env(
                 "LOOPDESK__NATS__STREAM_REPLICAS",
                 settings.nats.stream_replicas.to_string(),
             );

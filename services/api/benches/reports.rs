@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
             max_deliver: 3,
             ack_wait_secs: 5,
             batch_size: 200,
+            linger_ms: shared::config::DEFAULT_LINGER_MS,
         },
         http: HttpSettings {
             addr: "127.0.0.1:0".into(),

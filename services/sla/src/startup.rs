@@ -91,7 +91,7 @@ impl Application {
                 ),
             ];
             for mut spec in specs {
-                spec.linger = LINGER;
+                spec.linger = spec.linger.max(LINGER);
                 rt.spawn_consumer(spec, handler.clone());
             }
             rt.spawn(

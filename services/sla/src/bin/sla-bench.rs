@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
             max_deliver: 5,
             ack_wait_secs: 30,
             batch_size: 500,
+            linger_ms: shared::config::DEFAULT_LINGER_MS,
         },
         http: HttpSettings {
             addr: "127.0.0.1:0".into(),
