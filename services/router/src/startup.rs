@@ -1,8 +1,11 @@
-//! Wiring: database, bus, the engine with its hot-reload watcher, the two consumers and the outbox relay.
+//! Wiring: database, bus, the engine with its hot-reload watcher, the two consumers, the outbox relay
+//! and the ops HTTP side (health, readiness, metrics).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use shared::config::Settings;
 use shared::runtime::{Runtime, Tasks};
 use shared::subjects::Stream;
@@ -18,6 +21,8 @@ pub use shared::runtime::StartupError;
 pub struct Application {
     /// The live engine, exposed so tests can watch reloads.
     pub live: Arc<Live>,
+    /// Where the ops HTTP side listens (port 0 in tests picks a free port).
+    pub addr: SocketAddr,
     tasks: Tasks,
 }
 
@@ -29,6 +34,8 @@ impl Application {
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
         let mut rt = Runtime::connect("router", &settings, shutdown).await?;
+        let listener = rt.bind().await?;
+        let addr = listener.addr();
         let dir = router.config_dir.clone();
         let live = tokio::task::spawn_blocking(move || Live::load(&dir))
             .await
@@ -64,8 +71,11 @@ impl Application {
         });
         rt.spawn_consumer(reclassify, handler);
         rt.spawn_outbox_relay();
+        // Only the ops endpoints.
+        rt.serve(listener, Router::new());
         Ok(Self {
             live,
+            addr,
             tasks: rt.start(),
         })
     }

@@ -1,5 +1,6 @@
 //! The router worker against real Postgres and NATS JetStream: routing per category, cross-department
-//! tickets, needs-review, redelivery, reclassification, owner assignment and two replicas.
+//! tickets, needs-review, redelivery, reclassification, owner assignment, two replicas and the ops
+//! HTTP side.
 
 mod common;
 
@@ -197,6 +198,42 @@ async fn redelivered_ticket_created_routes_once() {
         .await
         .expect("timeline");
     assert_eq!(entries.iter().filter(|e| e.kind == "classified").count(), 1);
+    app.stop().await;
+}
+
+/// Like every worker, the router answers health, readiness and Prometheus metrics on its HTTP side, so
+/// an orchestrator can probe it and `scripts/run` can wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_answers_health_readiness_and_metrics() {
+    let ctx = TestContext::new().await;
+    let cfg = config_copy();
+    let (app, _) = start(&ctx, &cfg).await;
+    let text = "快递五天了还没到，物流一直不更新";
+    let (id, no) = insert_ticket(&ctx, text, "web").await;
+    ctx.publish(ctx.subjects.ticket_created(), created(id, &no, text))
+        .await;
+    classified(&ctx, id).await;
+    let client = reqwest::Client::new();
+    for path in ["health", "ready"] {
+        let answer = client
+            .get(format!("http://{}/{path}", app.addr))
+            .send()
+            .await
+            .expect("router answers");
+        assert_eq!(answer.status(), 200, "/{path}");
+    }
+    let metrics = client
+        .get(format!("http://{}/metrics", app.addr))
+        .send()
+        .await
+        .expect("router answers")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.contains("loopdesk_messages_total") && metrics.contains("loopdesk_batch_seconds"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 

@@ -468,7 +468,10 @@ async fn lifecycle_events_drive_the_clocks_and_redelivery_changes_nothing() {
     assert_eq!(clock(&ctx.pool, id, "first_response").await.0, "stopped");
     // ticket.created afterwards changes nothing.
     let c = delivery(&ctx, "ticket.created", &created(id, no, t0, None), 2);
-    handler.apply(&[c.clone()]).await.expect("applies");
+    handler
+        .apply(std::slice::from_ref(&c))
+        .await
+        .expect("applies");
     assert_eq!(clock(&ctx.pool, id, "resolution").await.1, 1);
 
     // Routed to customer service, general.
@@ -493,7 +496,10 @@ async fn lifecycle_events_drive_the_clocks_and_redelivery_changes_nothing() {
         ),
         4,
     );
-    handler.apply(&[wait.clone()]).await.expect("applies");
+    handler
+        .apply(std::slice::from_ref(&wait))
+        .await
+        .expect("applies");
     let paused = clock(&ctx.pool, id, "resolution").await;
     assert_eq!((paused.0.as_str(), paused.3), ("paused", None));
     let events_before = count(&ctx.pool, "select count(*) from ticket_events").await;
