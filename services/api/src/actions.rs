@@ -137,6 +137,10 @@ async fn finish(
         })
         .collect();
     shared::timeline::append(&mut locked.tx, &rows).await?;
+    // What the caller did is no news to the caller.
+    if let Some(me) = principal.user_id {
+        crate::inbox::mark_read(&mut *locked.tx, me, locked.t.id).await?;
+    }
     let after = model::load(&mut locked.tx, &locked.t.id.to_string(), false).await?;
     let mut messages = changes
         .into_iter()

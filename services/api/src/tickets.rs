@@ -266,7 +266,7 @@ fn push_filters(
         .push(")");
     }
     if f.unread == Some(true) {
-        qb.push(" and (r.read_at is null or t.updated_at > r.read_at)");
+        qb.push(" and ").push(UNREAD);
     }
     Ok(())
 }
@@ -283,10 +283,15 @@ struct Listed {
 /// `select` of a listed row: the ticket, whether the caller has read it since it last changed, and
 /// (for the deadline order) its nearest running deadline.
 fn select_listed(deadline: &str) -> String {
-    format!(
-        "select {COLUMNS}, (r.read_at is null or t.updated_at > r.read_at) as unread, {deadline} as deadline"
-    )
+    format!("select {COLUMNS}, {UNREAD} as unread, {deadline} as deadline")
 }
+
+/// Whether the reader `r` has not seen the ticket `t` as it is: never opened, or since then the ticket
+/// changed or someone wrote on its timeline (the SLA worker's deadline bookkeeping aside: the clocks
+/// show that).
+pub const UNREAD: &str = "(r.read_at is null or t.updated_at > r.read_at
+    or exists (select 1 from ticket_events e where e.ticket_id = t.id and e.at > r.read_at
+               and e.actor <> 'worker:sla'))";
 
 fn push_reads(qb: &mut QueryBuilder<'_, Postgres>, principal: &Principal) {
     qb.push(" left join ticket_reads r on r.ticket_id = t.id and r.user_id = ")
