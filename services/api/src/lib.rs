@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod import;
 pub mod inbox;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub passwords: Arc<passwords::Passwords>,
     /// The console's files and whether answers go out over https.
     pub web: Arc<web::Web>,
+    /// Live updates to open `GET /v1/events` streams.
+    pub events: Arc<events::EventHub>,
 }
 
 /// Why the api could not start (the start-up error every worker shares).
@@ -110,6 +113,7 @@ impl AppState {
             relay,
             passwords: Arc::new(passwords),
             web: Arc::new(web),
+            events: Arc::default(),
         })
     }
 }
@@ -147,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/views", get(inbox::views).post(inbox::save_view))
         .route("/v1/views/{id}", delete(inbox::delete_view))
+        .route("/v1/events", get(events::stream))
         .route("/v1/tickets/{id}/report", get(render::ticket_report))
         .route("/v1/tickets/{id}/reply", post(a::reply))
         .route("/v1/tickets/{id}/notes", post(a::note))
@@ -226,6 +231,10 @@ pub async fn start(
     rt.spawn_outbox_relay();
     let folder = run_rollup_folder(rt.pool.clone(), fold_every, rt.shutdown());
     rt.spawn("rollup folder", folder);
+    let feed = events::feed(state.clone(), rt.nats.clone(), rt.shutdown())
+        .await
+        .map_err(|e| StartError::service("live updates", e))?;
+    rt.spawn("live updates", feed);
     rt.serve(listener, router(state.clone()));
     // Detached: dropping `Running` leaves the api serving until `shutdown`.
     let done = tokio::spawn(rt.start().run_until_stopped());

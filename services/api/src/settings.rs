@@ -48,6 +48,8 @@ pub struct ApiSettings {
     pub login: LoginSettings,
     /// Days an issued api token lives unless the request names fewer.
     pub token_days: u32,
+    /// Seconds between `event: ping` on an idle `GET /v1/events` stream.
+    pub events_keepalive_secs: u64,
 }
 
 /// Browser sessions (`POST /v1/auth/session`).
@@ -111,6 +113,7 @@ impl Default for ApiSettings {
             session: SessionSettings::default(),
             login: LoginSettings::default(),
             token_days: 90,
+            events_keepalive_secs: 15,
         }
     }
 }
