@@ -455,3 +455,40 @@ async fn unresolved_lists_and_exports() {
         "every report line is drawn, got {shown} text operations"
     );
 }
+
+/// Issue 19 item 4: a cell a person typed never runs as a formula in the supervisor's spreadsheet.
+#[tokio::test]
+async fn csv_exports_escape_formula_cells() {
+    let app = TestApp::spawn().await;
+    let agent = app.user("li", "agent", Some("customer_service")).await;
+    NewTicket::new("20250101001", "2025-01-01T02:00:00Z")
+        .insert(&app.ctx.pool)
+        .await;
+    let reason = "=HYPERLINK(\"http://evil.example/x\",\"查看\")";
+    let (s, v) = app
+        .post(
+            "/v1/tickets/20250101001/resolve",
+            &agent,
+            json!({"resolution": "unresolved", "reason": reason}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _, body) = app.raw("/v1/reports/overdue?format=csv", ADMIN).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(body.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let col = headers.iter().position(|h| h == "unresolved_reason").unwrap();
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[col], format!("'{reason}"));
+    for (typed, written) in [
+        ("+1-555", "'+1-555"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\r=1", "'\r=1"),
+        ("等待技术部门", "等待技术部门"),
+        ("a=b", "a=b"),
+    ] {
+        assert_eq!(api::reports::spreadsheet_safe(typed), written);
+    }
+}
