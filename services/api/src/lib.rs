@@ -10,14 +10,17 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod history;
 pub mod import;
 pub mod inbox;
+pub mod labels;
 pub mod model;
 pub mod openapi;
 pub mod period;
 pub mod render;
 pub mod reports;
 pub mod passwords;
+pub mod pdf;
 pub mod session;
 pub mod settings;
 pub mod tickets;
@@ -61,6 +64,8 @@ pub struct AppState {
     pub web: Arc<web::Web>,
     /// Live updates to open `GET /v1/events` streams.
     pub events: Arc<events::EventHub>,
+    /// The font of PDF reports, found at start-up.
+    pub report_font: Option<Arc<pdf::ReportFont>>,
 }
 
 /// Why the api could not start (the start-up error every worker shares).
@@ -99,6 +104,15 @@ impl AppState {
             .await
             .map_err(|e| StartError::service("password hashing", e))?
             .map_err(|e| StartError::service("password hashing", e.to_string()))?;
+        let configured = api.pdf_font.clone();
+        let report_font = tokio::task::spawn_blocking(move || pdf::ReportFont::find(configured.as_deref()))
+            .await
+            .map_err(|e| StartError::service("report font", e))?;
+        match &report_font {
+            Some(f) if f.has_cjk() => tracing::info!(font = %f.path, face = f.index, "PDF report font"),
+            Some(f) => tracing::warn!(font = %f.path, "the PDF report font has no Chinese glyphs: install fonts-noto-cjk or fonts-wqy-microhei"),
+            None => tracing::warn!("no font for PDF reports: install fonts-noto-cjk or fonts-wqy-microhei, or set api.pdf_font"),
+        }
         let web = web::Web {
             console_dir: api.console_dir.clone().into(),
             https: api.session.secure_cookie,
@@ -114,6 +128,7 @@ impl AppState {
             passwords: Arc::new(passwords),
             web: Arc::new(web),
             events: Arc::default(),
+            report_font: report_font.map(Arc::new),
         })
     }
 }
@@ -145,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/password", post(users::change_password))
         .route("/v1/tickets", get(tickets::list))
         .route("/v1/tickets/{id}", get(tickets::detail))
+        .route("/v1/tickets/{id}/history", get(history::history))
         .route(
             "/v1/tickets/{id}/read",
             post(inbox::read).delete(inbox::unread),

@@ -38,7 +38,8 @@ pub struct ApiSettings {
     pub max_import_bytes: usize,
     /// Rows one import may hold.
     pub max_import_rows: usize,
-    /// TrueType font embedded in PDF reports; the first existing of `pdf_font_candidates` otherwise.
+    /// TrueType/OpenType font (or collection) for PDF reports; else the first installed of
+    /// `pdf::FONT_CANDIDATES`.
     pub pdf_font: Option<String>,
     /// How often pending report deltas are folded into the rollups, in milliseconds.
     pub rollup_fold_ms: u64,
