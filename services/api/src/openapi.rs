@@ -25,7 +25,7 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth),
     paths(
         auth::create_user, auth::issue_token, auth::login, auth::revoke_token, auth::me,
-        tickets::list, tickets::detail,
+        tickets::list, tickets::detail, actions::allowed,
         actions::reply, actions::note, actions::step, actions::contact, actions::wait, actions::resume,
         actions::priority, actions::assign, actions::reclassify, actions::merge, actions::resolve,
         actions::approve, actions::review, actions::reopen, actions::archive,

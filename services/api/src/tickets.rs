@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use shared::lifecycle::Action;
+
 use crate::auth::{Perm, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{self, TicketFull, TicketRow, TicketSummary, COLUMNS};
@@ -232,6 +234,8 @@ pub struct TicketDetail {
     /// Every SLA clock of the ticket as the SLA worker keeps it (`sla_ticket_clocks`).
     #[schema(value_type = Vec<Object>)]
     pub sla_clocks: serde_json::Value,
+    /// What the caller may do to the ticket now (as `GET /v1/tickets/{id}/actions`).
+    pub allowed_actions: Vec<Action>,
 }
 
 pub async fn sla_clocks(state: &AppState, ticket_id: Uuid) -> ApiResult<serde_json::Value> {
@@ -248,7 +252,7 @@ pub async fn sla_clocks(state: &AppState, ticket_id: Uuid) -> ApiResult<serde_js
     Ok(v)
 }
 
-/// Loads a ticket the caller may read.
+/// Loads a ticket the caller may read; another department's ticket answers as a missing one.
 pub async fn readable(state: &AppState, principal: &Principal, key: &str) -> ApiResult<TicketRow> {
     principal.require(Perm::ReadTickets)?;
     let mut conn = state.pool.acquire().await?;
@@ -282,6 +286,7 @@ pub async fn detail(
 ) -> ApiResult<Json<TicketDetail>> {
     let t = readable(&state, &principal, &key).await?;
     Ok(Json(TicketDetail {
+        allowed_actions: crate::actions::allowed_for(&principal, &t),
         ticket: (&t).into(),
         timeline: timeline(&state, t.id).await?,
         sla_clocks: sla_clocks(&state, t.id).await?,
