@@ -11,6 +11,7 @@ pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod messages;
 pub mod missed;
 pub mod ops_http;

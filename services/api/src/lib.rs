@@ -169,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/views/{id}", delete(inbox::delete_view))
         .route("/v1/events", get(events::stream))
         .route("/v1/tickets/{id}/report", get(render::ticket_report))
+        .route("/v1/tickets/{id}/actions", get(a::allowed))
         .route("/v1/tickets/{id}/reply", post(a::reply))
         .route("/v1/tickets/{id}/notes", post(a::note))
         .route("/v1/tickets/{id}/steps", post(a::step))

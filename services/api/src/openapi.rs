@@ -128,7 +128,7 @@ impl Modify for Conventions {
         session::sign_in, session::current, session::sign_out, session::revoke_all,
         users::list, users::change, users::reset_password, users::change_password, users::tokens,
         users::revoke_all, users::revoke_bootstrap,
-        tickets::list, tickets::detail, events::stream, history::history,
+        tickets::list, tickets::detail, actions::allowed, events::stream, history::history,
         inbox::read, inbox::unread, inbox::views, inbox::save_view, inbox::delete_view,
         actions::reply, actions::note, actions::step, actions::contact, actions::wait, actions::resume,
         actions::priority, actions::assign, actions::reclassify, actions::merge, actions::resolve,

@@ -692,7 +692,7 @@ pub async fn overdue(
                     .map(|i| {
                         vec![
                             Cell::Text(i.ticket.ticket_no.clone()),
-                            Cell::Text(i.ticket.status.clone()),
+                            Cell::Text(i.ticket.status.to_string()),
                             Cell::Text(i.ticket.priority.clone().unwrap_or_default()),
                             Cell::Text(i.ticket.lead_department.clone().unwrap_or_default()),
                             Cell::Text(i.ticket.owner.clone().unwrap_or_default()),

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use shared::lifecycle::Action;
+
 use crate::auth::{Perm, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
@@ -467,6 +469,8 @@ pub struct TicketDetail {
     /// Every SLA clock of the ticket as the SLA worker keeps it (`sla_ticket_clocks`).
     #[schema(value_type = Vec<Object>)]
     pub sla_clocks: serde_json::Value,
+    /// What the caller may do to the ticket now (as `GET /v1/tickets/{id}/actions`).
+    pub allowed_actions: Vec<Action>,
 }
 
 pub async fn sla_clocks(state: &AppState, ticket_id: Uuid) -> ApiResult<serde_json::Value> {
@@ -483,7 +487,7 @@ pub async fn sla_clocks(state: &AppState, ticket_id: Uuid) -> ApiResult<serde_js
     Ok(v)
 }
 
-/// Loads a ticket the caller may read.
+/// Loads a ticket the caller may read; another department's ticket answers as a missing one.
 pub async fn readable(state: &AppState, principal: &Principal, key: &str) -> ApiResult<TicketRow> {
     principal.require(Perm::ReadTickets)?;
     let mut conn = state.pool.acquire().await?;
@@ -526,6 +530,7 @@ pub async fn detail(
         crate::inbox::mark_read(&state.pool, me, t.id).await?;
     }
     Ok(Json(TicketDetail {
+        allowed_actions: crate::actions::allowed_for(&principal, &t),
         ticket,
         timeline: timeline(&state, t.id).await?,
         sla_clocks: sla_clocks(&state, t.id).await?,
