@@ -48,3 +48,15 @@ pub struct ApiDoc;
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+/// The document as the console keeps it: pretty-printed JSON with a final newline.
+pub fn pretty_document() -> Result<String, serde_json::Error> {
+    let mut json = serde_json::to_string_pretty(&ApiDoc::openapi())?;
+    json.push('\n');
+    Ok(json)
+}
+
+/// Where the console's committed copy lives (`services/console/openapi.json`).
+pub fn console_copy() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/openapi.json")
+}
