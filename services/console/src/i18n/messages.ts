@@ -8,12 +8,12 @@ export const DEFAULT_LOCALE: Locale = 'zh-CN'
 
 export type MessageTree = { [key: string]: string | MessageTree }
 
-/** Paths relative to src/: `i18n/locales/en.json`, `pages/desk/locales/en.json`. */
+/** `…/pages/desk/locales/en.json` is the desk area's; any other `…/locales/en.json` is common. */
 export function placeOf(path: string): { area: string | null; locale: string } | null {
-  const common = /i18n\/locales\/([^/]+)\.json$/.exec(path)
-  if (common) return { area: null, locale: common[1]! }
   const area = /pages\/([^/]+)\/locales\/([^/]+)\.json$/.exec(path)
   if (area) return { area: area[1]!, locale: area[2]! }
+  const common = /(?:^|\/)locales\/([^/]+)\.json$/.exec(path)
+  if (common) return { area: null, locale: common[1]! }
   return null
 }
 
