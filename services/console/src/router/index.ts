@@ -41,6 +41,7 @@ export const router = createRouter({
 
 router.beforeEach(async (to) => {
   if (!session.checked) await restore()
+  if (to.name === 'sign-in' && session.user) return { path: homeFor(session.user.role) }
   if (to.meta.public) return true
   if (!session.user) return { name: 'sign-in', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
   if (!mayOpen(to, session.user.role)) return { path: homeFor(session.user.role) }
