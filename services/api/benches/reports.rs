@@ -10,7 +10,7 @@ use shared::config::{DatabaseSettings, HttpSettings, NatsSettings, Settings};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio_util::sync::CancellationToken;
 
-const TOKEN: &str = "bench-admin-token";
+const TOKEN: &str = "bench-admin-token-of-at-least-32-characters";
 
 const SEED: &str = "
 insert into tickets (id, ticket_no, channel, external_id, submitted_at, received_at, description, priority, status,

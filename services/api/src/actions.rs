@@ -2,8 +2,7 @@
 //! transition, changes the row, appends to the timeline and enqueues its event in the outbox — all in one
 //! transaction (SPEC invariant 1). Refused transitions answer 409 `invalid_transition`.
 
-use axum::extract::{Path, State};
-use axum::Json;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -18,6 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::{Perm, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
 use crate::model::{self, TicketFull, TicketRow};
 use crate::AppState;
 

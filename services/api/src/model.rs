@@ -98,6 +98,21 @@ pub struct TicketSummary {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution: Option<String>,
     pub merged_into: Option<Uuid>,
+    /// Unread by the caller: never opened, or changed since it was last opened.
+    pub unread: bool,
+    /// The SLA clocks an agent watches (first response, proactive contact, resolution).
+    pub clocks: Vec<crate::inbox::Clock>,
+}
+
+/// How much of the description a list row carries.
+pub const EXCERPT_CHARS: usize = 140;
+
+/// The first `max` characters of `text` (with `…` when cut).
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
+    }
 }
 
 impl From<&TicketRow> for TicketSummary {
@@ -122,6 +137,8 @@ impl From<&TicketRow> for TicketSummary {
             resolved_at: t.resolved_at,
             resolution: t.resolution.clone(),
             merged_into: t.merged_into,
+            unread: false,
+            clocks: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! [`FONT_CANDIDATES`] (CJK fonts first). Chinese text needs a CJK font (e.g. Debian's
 //! `fonts-wqy-microhei`); with only DejaVu installed, CJK characters show as empty boxes.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
 use crate::model::TicketRow;
 use crate::tickets::{self, TimelineItem};
 use crate::AppState;

@@ -12,10 +12,9 @@
 //! folded yet. Filters the rollups cannot answer (a department and another dimension, a time zone with
 //! a non-whole-hour offset) are answered by a scan of the period's tickets with the same definitions.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -23,6 +22,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::auth::{Perm, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Query};
 use crate::model::{TicketRow, TicketSummary, COLUMNS};
 use crate::period;
 use crate::settings::Targets;
