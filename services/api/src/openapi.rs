@@ -137,7 +137,7 @@ impl Modify for Conventions {
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
     ),
-    components(schemas(model::TicketSummary, model::TicketFull, ErrorBody)),
+    components(schemas(model::TicketSummary, model::TicketFull, ErrorBody, crate::period::TimeZoneName)),
     tags(
         (name = "auth", description = "Sign-in, sessions, users, tokens, roles"),
         (name = "tickets", description = "Reading tickets"),

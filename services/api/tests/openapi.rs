@@ -16,3 +16,34 @@ fn the_consoles_copy_of_the_openapi_document_is_current() {
          and `npm run gen:api` in services/console"
     );
 }
+
+/// openapi-typescript (and any other generator) refuses a document whose `$ref` points nowhere.
+#[test]
+fn every_reference_in_the_openapi_document_resolves() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&api::openapi::pretty_document().expect("serialises")).expect("JSON");
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", serde_json::Value::String(r)) => out.push(r),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    let dangling: Vec<&str> = found
+        .into_iter()
+        .filter(|r| {
+            let pointer = r.trim_start_matches('#');
+            doc.pointer(pointer).is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+}

@@ -3,6 +3,7 @@
 // that the session store keeps in memory only.
 import createClient, { type Middleware } from 'openapi-fetch'
 import type { paths } from './schema'
+import type { PendingPaths } from './pending'
 import { Refusal } from './refusal'
 
 /** Where the CSRF token and the "session ended" signal live; the session store plugs itself in. */
@@ -26,7 +27,7 @@ const session: Middleware = {
   },
 }
 
-export const api = createClient<paths>({
+export const api = createClient<paths & PendingPaths>({
   baseUrl: typeof location === 'undefined' ? 'http://localhost' : location.origin,
   credentials: 'same-origin',
 })

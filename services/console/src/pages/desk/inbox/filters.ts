@@ -1,5 +1,6 @@
 // The inbox's filters: how they become the api's query (GET /v1/tickets), and whether a ticket that
 // arrives on the live feed belongs in the list as filtered, so the list changes without a reload.
+import type { components } from '@/api/schema'
 import type { TicketSummary } from '@/live/stream'
 
 export interface Filters {
@@ -10,6 +11,7 @@ export interface Filters {
   category: string[]
   owner: string
   overdue: boolean
+  unread: boolean
   q: string
   from: string
   to: string
@@ -25,6 +27,7 @@ export function emptyFilters(): Filters {
     category: [],
     owner: '',
     overdue: false,
+    unread: false,
     q: '',
     from: '',
     to: '',
@@ -37,12 +40,14 @@ export function pendingFilters(): Filters {
   return { ...emptyFilters(), status: ['new', 'needs_review', 'open', 'waiting_on_customer', 'reopened'] }
 }
 
-export type ListQuery = Record<string, string>
+/** The list's query as the api names it (also what a saved view keeps), without empty entries. */
+type ViewQuery = components['schemas']['ViewQuery']
+export type ListQuery = { [K in keyof ViewQuery]?: NonNullable<ViewQuery[K]> }
 
 /** The api's query parameters for these filters (lists comma-separated, empty ones left out). */
 export function toQuery(f: Filters): ListQuery {
   const q: ListQuery = {}
-  const list = (k: keyof Filters, v: string[]) => {
+  const list = (k: 'status' | 'department' | 'priority' | 'channel' | 'category', v: string[]) => {
     if (v.length) q[k] = v.join(',')
   }
   list('status', f.status)
@@ -52,6 +57,7 @@ export function toQuery(f: Filters): ListQuery {
   list('category', f.category)
   if (f.owner.trim()) q.owner = f.owner.trim()
   if (f.overdue) q.sla = 'overdue'
+  if (f.unread) q.unread = true
   if (f.q.trim()) q.q = f.q.trim()
   if (f.from) q.from = f.from
   if (f.to) q.to = f.to
@@ -60,21 +66,22 @@ export function toQuery(f: Filters): ListQuery {
 }
 
 /** The filters a saved view's query stands for (the inverse of `toQuery`). */
-export function fromQuery(q: Record<string, unknown>): Filters {
+export function fromQuery(q: ViewQuery): Filters {
   const f = emptyFilters()
-  const str = (k: string) => (typeof q[k] === 'string' ? (q[k] as string) : '')
-  const list = (k: string) => str(k).split(',').map((s) => s.trim()).filter(Boolean)
+  const str = (k: keyof ViewQuery) => (typeof q[k] === 'string' ? (q[k] as string) : '')
+  const list = (k: keyof ViewQuery) => str(k).split(',').map((s) => s.trim()).filter(Boolean)
   f.status = list('status')
   f.department = list('department')
   f.priority = list('priority')
   f.channel = list('channel')
   f.category = list('category')
   f.owner = str('owner')
-  f.overdue = str('sla') === 'overdue'
+  f.overdue = q.sla === 'overdue'
+  f.unread = q.unread === true
   f.q = str('q')
   f.from = str('from')
   f.to = str('to')
-  f.sort = str('sort') === 'deadline' ? 'deadline' : 'submitted'
+  f.sort = q.sort === 'deadline' ? 'deadline' : 'submitted'
   return f
 }
 
@@ -94,7 +101,8 @@ export function membership(t: TicketSummary, f: Filters): 'in' | 'out' | 'unknow
     oneOf(f.priority, t.priority) &&
     oneOf(f.channel, t.channel) &&
     oneOf(f.category, t.category) &&
-    (!f.owner.trim() || t.owner === f.owner.trim())
+    (!f.owner.trim() || t.owner === f.owner.trim()) &&
+    (!f.unread || t.unread)
   if (!pass) return 'out'
   if (f.q.trim() || f.from || f.to || f.overdue) return 'unknown'
   return 'in'
