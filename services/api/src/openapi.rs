@@ -137,7 +137,7 @@ impl Modify for Conventions {
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
     ),
-    components(schemas(model::TicketSummary, model::TicketFull, ErrorBody)),
+    components(schemas(model::TicketSummary, model::TicketFull, ErrorBody, crate::period::TimeZoneName)),
     tags(
         (name = "auth", description = "Sign-in, sessions, users, tokens, roles"),
         (name = "tickets", description = "Reading tickets"),
@@ -151,4 +151,16 @@ pub struct ApiDoc;
 /// The OpenAPI 3.1 document.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+/// The document as the console keeps it: pretty-printed JSON with a final newline.
+pub fn pretty_document() -> Result<String, serde_json::Error> {
+    let mut json = serde_json::to_string_pretty(&ApiDoc::openapi())?;
+    json.push('\n');
+    Ok(json)
+}
+
+/// Where the console's committed copy lives (`services/console/openapi.json`).
+pub fn console_copy() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/openapi.json")
 }
