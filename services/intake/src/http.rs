@@ -14,15 +14,15 @@ use serde_json::{json, Value};
 use shared::messages::feedback::RejectReason;
 
 use crate::settings::IntakeSettings;
-use crate::store::{Received, Registered, TicketStore};
+use crate::group_commit::GroupCommit;
+use crate::store::{Received, Registered};
 use crate::validate::parse_submission;
 
 #[derive(Clone)]
 pub struct FormState {
-    pub store: TicketStore,
+    /// Registers each submission together with the others arriving at the same moment.
+    pub commits: GroupCommit,
     pub settings: IntakeSettings,
-    /// Wakes this replica's outbox relay once a submission's ticket (or rejection) is committed.
-    pub relay: std::sync::Arc<tokio::sync::Notify>,
 }
 
 pub fn router(state: FormState) -> Router {
@@ -41,6 +41,7 @@ async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arriving = state.commits.arriving();
     let now = Utc::now();
     let client_ip = client_ip(&headers, peer, state.settings.trust_forwarded_for);
     let parsed = parse_submission(&body, "form", now, &state.settings).map(|mut s| {
@@ -54,17 +55,13 @@ async fn submit(
         received_at: now,
         parsed,
     };
-    let registered = state.store.register(std::slice::from_ref(&item)).await;
-    if registered.is_ok() {
-        state.relay.notify_one();
-    }
-    match registered {
-        Ok(mut results) => match results.pop() {
-            Some(Registered::Created {
+    match state.commits.register(item, arriving).await {
+        Ok(registered) => match registered {
+            Registered::Created {
                 ticket_id,
                 ticket_no,
                 likely_duplicate_of,
-            }) => (
+            } => (
                 StatusCode::CREATED,
                 Json(json!({
                     "ticket_id": ticket_id,
@@ -74,15 +71,15 @@ async fn submit(
                 })),
             )
                 .into_response(),
-            Some(Registered::AlreadyRegistered { ticket_id, ticket_no }) => (
+            Registered::AlreadyRegistered { ticket_id, ticket_no } => (
                 StatusCode::OK,
                 Json(json!({"ticket_id": ticket_id, "ticket_no": ticket_no, "already_registered": true})),
             )
                 .into_response(),
-            Some(Registered::Rejected {
+            Registered::Rejected {
                 rejection_id,
                 rejection,
-            }) => {
+            } => {
                 let status = match rejection.reason {
                     RejectReason::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                     RejectReason::MalformedJson | RejectReason::InvalidUtf8 => StatusCode::BAD_REQUEST,
@@ -101,7 +98,6 @@ async fn submit(
                 )
                     .into_response()
             }
-            None => internal_error("no result for the submission"),
         },
         Err(e) => {
             tracing::error!(error = %e, "form submission could not be stored");

@@ -475,12 +475,21 @@ async fn bad_input_over_http_gets_a_json_error_and_is_stored() {
         .await
         .unwrap();
     assert_eq!(ip, "127.0.0.1");
-    let health = client
-        .get(format!("http://{}/ready", app.addr))
+    // Readiness is answered on the ops listener only.
+    let ready = client
+        .get(format!("http://{}/ready", app.ops_addr))
         .send()
         .await
         .unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(ready.status(), 200);
+    for path in ["/ready", "/metrics", "/health"] {
+        let public = client
+            .get(format!("http://{}{path}", app.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(public.status(), 404, "{path} on the public listener");
+    }
     app.stop().await;
 }
 
@@ -745,4 +754,51 @@ async fn a_message_taken_by_a_replica_that_dies_is_processed_once_by_another() {
         .await;
     assert_eq!(created, 3);
     b.stop().await;
+}
+
+/// Many customers submitting the web form at once, on a pool with far fewer connections than
+/// requests: every one gets its ticket (no request may hold one pooled connection while it waits for
+/// another, or the pool deadlocks until its acquire timeout), and the submissions are committed
+/// together in a few transactions rather than one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_form_submissions_all_succeed_and_are_committed_in_groups() {
+    let mut ctx = TestContext::new().await;
+    ctx.settings.database.max_connections = 4;
+    let app = start(&ctx).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let url = format!("http://{}/v1/feedback", app.addr);
+    let customers = 64;
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..customers {
+        let mut body = example(Channel::Form);
+        body["external_id"] = json!(format!("crowd-{i}"));
+        body["customer"]["id"] = json!(format!("crowd-customer-{i}"));
+        let (client, url) = (client.clone(), url.clone());
+        requests.spawn(async move {
+            let response = client.post(&url).json(&body).send().await;
+            response.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(done) = requests.join_next().await {
+        statuses.push(done.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == Ok(201)),
+        "every submission answered 201: {statuses:?}"
+    );
+    assert_eq!(
+        count(&ctx, "select count(distinct ticket_no) from tickets").await,
+        customers
+    );
+    // Rows written by one transaction share its id (xmin).
+    let transactions = count(&ctx, "select count(distinct xmin::text) from tickets").await;
+    assert!(
+        transactions < customers,
+        "{customers} submissions took {transactions} transactions"
+    );
+    app.stop().await;
 }

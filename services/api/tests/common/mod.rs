@@ -17,6 +17,8 @@ pub const ADMIN: &str = "test-admin-token";
 pub struct TestApp {
     pub ctx: TestContext,
     pub base: String,
+    /// The ops listener (health, readiness, metrics).
+    pub ops: String,
     pub http: reqwest::Client,
     shutdown: CancellationToken,
 }
@@ -43,6 +45,7 @@ impl TestApp {
         TestApp {
             ctx,
             base: format!("http://{}", running.addr),
+            ops: format!("http://{}", running.ops_addr),
             http: reqwest::Client::new(),
             shutdown,
         }
