@@ -253,7 +253,10 @@ pub fn with_defaults(
         .set_default("nats.linger_ms", DEFAULT_LINGER_MS)?
         .set_default("http.addr", "127.0.0.1:0")?
         .set_default("http.ops_addr", "127.0.0.1:0")?
-        .set_default("http.header_read_timeout_ms", DEFAULT_HEADER_READ_TIMEOUT_MS)?
+        .set_default(
+            "http.header_read_timeout_ms",
+            DEFAULT_HEADER_READ_TIMEOUT_MS,
+        )?
         .set_default("http.body_read_timeout_ms", DEFAULT_BODY_READ_TIMEOUT_MS)?
         .set_default("http.request_timeout_ms", DEFAULT_REQUEST_TIMEOUT_MS)?
         .set_default("http.max_connections", DEFAULT_MAX_CONNECTIONS as u64)?

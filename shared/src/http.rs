@@ -154,10 +154,12 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(axum::body::Body::new))
-        });
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -272,14 +274,16 @@ mod tests {
 
     #[test]
     fn behind_trusted_proxies_the_right_most_untrusted_hop_is_the_client() {
-        let trusted =
-            TrustedProxies::parse(&["10.0.0.0/8".into(), "192.0.2.7".into()]).unwrap();
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".into(), "192.0.2.7".into()]).unwrap();
         // The client wrote a fake left-most entry; the edge proxy appended what it saw, the inner
         // proxy appended the edge proxy.
         let h = headers(&["6.6.6.6, 198.51.100.23", "192.0.2.7"]);
         assert_eq!(client_ip(&h, ip("10.1.2.3"), &trusted), ip("198.51.100.23"));
         // A peer that is not a trusted proxy cannot speak for anyone.
-        assert_eq!(client_ip(&h, ip("203.0.113.9"), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            client_ip(&h, ip("203.0.113.9"), &trusted),
+            ip("203.0.113.9")
+        );
         // Garbage ends the walk at the last good hop.
         let h = headers(&["198.51.100.23, nonsense, 10.9.9.9"]);
         assert_eq!(client_ip(&h, ip("10.1.2.3"), &trusted), ip("10.9.9.9"));
@@ -288,7 +292,10 @@ mod tests {
         assert_eq!(client_ip(&h, ip("10.1.2.3"), &trusted), ip("10.0.0.5"));
         // Ports and IPv4-mapped addresses.
         let h = headers(&["198.51.100.23:5555"]);
-        assert_eq!(client_ip(&h, ip("::ffff:10.1.2.3"), &trusted), ip("198.51.100.23"));
+        assert_eq!(
+            client_ip(&h, ip("::ffff:10.1.2.3"), &trusted),
+            ip("198.51.100.23")
+        );
     }
 
     #[test]

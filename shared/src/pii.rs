@@ -215,7 +215,10 @@ mod tests {
     #[test]
     fn full_width_and_mixed_width_numbers_are_redacted() {
         let (out, r) = redact_text("身份证１１０１０５１９４９１２３１００２Ｘ，卡号６２２２　０２１２　３４５６　７８９０　１２８");
-        assert_eq!(out, format!("身份证{NATIONAL_ID_MARK}，卡号{BANK_CARD_MARK}"));
+        assert_eq!(
+            out,
+            format!("身份证{NATIONAL_ID_MARK}，卡号{BANK_CARD_MARK}")
+        );
         assert_eq!((r.national_ids, r.bank_cards), (1, 1));
         let (out, _) = redact_text("卡4111－1111-1111－１１１１。");
         assert_eq!(out, format!("卡{BANK_CARD_MARK}。"));

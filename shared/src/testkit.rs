@@ -200,10 +200,12 @@ impl TestContext {
 /// per second over `seconds`, each its own transaction (one commit, one WAL flush each), on one
 /// connection of `ctx`'s database.
 pub async fn postgres_single_insert_rate(ctx: &TestContext, seconds: u64) -> f64 {
-    sqlx::query("create table if not exists ceiling (id bigserial primary key, payload text not null)")
-        .execute(&ctx.pool)
-        .await
-        .expect("ceiling table");
+    sqlx::query(
+        "create table if not exists ceiling (id bigserial primary key, payload text not null)",
+    )
+    .execute(&ctx.pool)
+    .await
+    .expect("ceiling table");
     let mut conn = ctx.pool.acquire().await.expect("connection");
     let started = std::time::Instant::now();
     let mut n = 0u64;

@@ -94,7 +94,11 @@ impl GroupCommit {
     }
 
     /// Registers one submission with whatever else is committing at the same moment.
-    pub async fn register(&self, item: Received, arriving: Arriving) -> Result<Registered, CommitError> {
+    pub async fn register(
+        &self,
+        item: Received,
+        arriving: Arriving,
+    ) -> Result<Registered, CommitError> {
         let (answer, answered) = oneshot::channel();
         let sent = self.queue.send(Pending { item, answer }).await;
         drop(arriving);

@@ -53,6 +53,7 @@ impl Application {
         let app = http::router(FormState {
             commits,
             settings: intake,
+            trusted_proxies: rt.http_settings().trusted_proxies()?,
         });
         rt.serve(listener, app);
         Ok(Self {

@@ -122,8 +122,12 @@ impl TicketStore {
         let mut first_of_key: HashMap<(&str, &str), usize> = HashMap::new();
         let mut drafts: Vec<Draft<'_>> = Vec::new();
         let mut repeats: Vec<(usize, usize)> = Vec::new();
-        for (index, item) in batch.iter().enumerate() {
-            let Ok(submission) = &item.parsed else {
+        let redacted: Vec<Option<FeedbackSubmission>> = batch
+            .iter()
+            .map(|item| item.parsed.as_ref().ok().map(redact))
+            .collect();
+        for (index, (item, submission)) in batch.iter().zip(&redacted).enumerate() {
+            let Some(submission) = submission else {
                 continue;
             };
             let key = (submission.channel.as_str(), submission.external_id.as_str());
@@ -770,6 +774,24 @@ fn ticket_created(d: &Draft<'_>, ticket_no: &str, history: &CustomerHistory) -> 
         }),
         history: history.clone(),
     }
+}
+
+/// The submission with national-ID and bank-card numbers redacted from every field a person types:
+/// they are stored in the ticket, published in `ticket.created` and reach reports. The description and
+/// the speech draft are redacted where the ticket's text is made; contact fields (phone, e-mail) are
+/// validated formats and masked wherever shown.
+fn redact(s: &FeedbackSubmission) -> FeedbackSubmission {
+    let text = |t: &str| pii::redact_text(t).0;
+    let opt = |t: &Option<String>| t.as_deref().map(text);
+    let mut out = s.clone();
+    out.customer.name = opt(&s.customer.name);
+    out.order_number = opt(&s.order_number);
+    out.info_source = opt(&s.info_source);
+    out.tags = s.tags.iter().map(|t| text(t)).collect();
+    for a in &mut out.attachments {
+        a.name = opt(&a.name);
+    }
+    out
 }
 
 /// A description for an IVR answer that carries keypresses only.

@@ -870,7 +870,10 @@ async fn end_to_end_over_the_bus() {
             .unwrap();
         let mut buf = String::new();
         stream.read_to_string(&mut buf).await.unwrap();
-        assert!(buf.starts_with(&format!("HTTP/1.1 {status}")), "{addr}: {buf}");
+        assert!(
+            buf.starts_with(&format!("HTTP/1.1 {status}")),
+            "{addr}: {buf}"
+        );
     }
     replica.stop().await;
 }
