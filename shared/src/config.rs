@@ -25,6 +25,8 @@ pub enum ConfigError {
     TimeZone(String),
     #[error("prefix `{0}` must be non-empty and contain only letters, digits, '-' and '_'")]
     Prefix(String),
+    #[error(transparent)]
+    TrustedProxy(#[from] crate::http::TrustedProxyError),
 }
 
 /// The settings every worker reads; a service reads its own section from the raw [`config::Config`].
@@ -75,11 +77,78 @@ pub struct NatsSettings {
 /// more and raised the latency.
 pub const DEFAULT_LINGER_MS: u64 = 10;
 
+/// The worker's two listeners and the bounds both serve with (see [`crate::http`]).
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
-    /// Listen address of the service's HTTP side (API, health, readiness, metrics).
+    /// Listen address of the service's public HTTP side (web form, survey page, api).
     pub addr: String,
+    /// Listen address of `/health`, `/ready` and `/metrics`, kept off the public listener so they are
+    /// reachable only where the deployment exposes this one (probes, Prometheus).
+    pub ops_addr: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); empty: none,
+    /// the connection's peer is the client.
+    /// In the environment, one comma-separated value (`LOOPDESK__HTTP__TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7`).
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+    /// A request line and headers not complete within this time close the connection (slowloris); so
+    /// does a keep-alive connection idle for this long.
+    pub header_read_timeout_ms: u64,
+    /// A request body that sends nothing for this long fails the request.
+    pub body_read_timeout_ms: u64,
+    /// A request not answered within this time gets 408 (bounds a body trickled slowly).
+    pub request_timeout_ms: u64,
+    /// Connections open at once per listener.
+    pub max_connections: usize,
+    /// Requests handled at once per listener; beyond it 503 with `Retry-After`.
+    pub max_in_flight: usize,
 }
+
+impl HttpSettings {
+    /// Both listeners on `addr`'s host with free ports, the default bounds: tests and benches.
+    pub fn local(addr: &str) -> Self {
+        let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        Self {
+            addr: addr.to_string(),
+            ops_addr: format!("{host}:0"),
+            trusted_proxies: Vec::new(),
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+
+    /// The trusted proxies as address blocks.
+    pub fn trusted_proxies(&self) -> Result<crate::http::TrustedProxies, ConfigError> {
+        crate::http::TrustedProxies::parse(&self.trusted_proxies).map_err(ConfigError::from)
+    }
+}
+
+/// A list written as a list (config files) or as one comma-separated string (environment variables).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Written::deserialize(d)? {
+        Written::List(items) => items,
+        Written::Commas(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 impl Settings {
     pub fn time_zone(&self) -> Result<Tz, ConfigError> {
@@ -100,6 +169,7 @@ impl Settings {
         }
         self.time_zone()?;
         self.database.connect_options()?;
+        self.http.trusted_proxies()?;
         Ok(())
     }
 }
@@ -181,7 +251,16 @@ pub fn with_defaults(
         .set_default("nats.ack_wait_secs", 30)?
         .set_default("nats.batch_size", 500)?
         .set_default("nats.linger_ms", DEFAULT_LINGER_MS)?
-        .set_default("http.addr", "127.0.0.1:0")?)
+        .set_default("http.addr", "127.0.0.1:0")?
+        .set_default("http.ops_addr", "127.0.0.1:0")?
+        .set_default(
+            "http.header_read_timeout_ms",
+            DEFAULT_HEADER_READ_TIMEOUT_MS,
+        )?
+        .set_default("http.body_read_timeout_ms", DEFAULT_BODY_READ_TIMEOUT_MS)?
+        .set_default("http.request_timeout_ms", DEFAULT_REQUEST_TIMEOUT_MS)?
+        .set_default("http.max_connections", DEFAULT_MAX_CONNECTIONS as u64)?
+        .set_default("http.max_in_flight", DEFAULT_MAX_IN_FLIGHT as u64)?)
 }
 
 #[cfg(test)]

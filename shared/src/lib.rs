@@ -10,6 +10,7 @@ pub mod bus;
 pub mod config;
 pub mod consumer;
 pub mod db;
+pub mod http;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod messages;

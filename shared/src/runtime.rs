@@ -20,8 +20,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{NatsSettings, Settings};
+use crate::config::{HttpSettings, NatsSettings, Settings};
 use crate::consumer::{self, BatchHandler, ConsumerSpec, Waking};
+use crate::http::HttpLimits;
 use crate::ops_http::{self, OpsState};
 use crate::outbox::OutboxRelay;
 use crate::subjects::{Stream, Subjects};
@@ -74,8 +75,8 @@ pub struct Runtime {
     pub subjects: Subjects,
     /// Consumer defaults (batch size, ack wait, redeliveries) for [`Runtime::consumer`].
     nats_settings: NatsSettings,
-    /// Where [`Runtime::bind`] listens (port 0 picks a free port).
-    http_addr: String,
+    /// Where [`Runtime::bind`] listens and how both listeners are bounded (port 0 picks a free port).
+    http: HttpSettings,
     /// Cancelled on SIGTERM (or by `stop`); every task watches it.
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -85,17 +86,48 @@ pub struct Runtime {
     upkeep: bool,
 }
 
-/// A bound HTTP listener, not yet serving: binding early lets a worker fail before starting any task.
+/// The bound HTTP listeners, not yet serving: binding early lets a worker fail before starting any
+/// task.
 pub struct Listener {
+    /// The public side (`http.addr`): the worker's own routes only.
+    listener: TcpListener,
+    addr: SocketAddr,
+    ops: OpsListener,
+}
+
+impl Listener {
+    /// The public address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The ops address actually bound.
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops.addr
+    }
+}
+
+/// The bound ops listener (`http.ops_addr`): `/health`, `/ready`, `/metrics`, never a public route.
+pub struct OpsListener {
     listener: TcpListener,
     addr: SocketAddr,
 }
 
-impl Listener {
+impl OpsListener {
     /// The address actually bound.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+async fn bind_one(addr: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listen = |source| StartupError::Listen {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(listen)?;
+    let bound = listener.local_addr().map_err(listen)?;
+    Ok((listener, bound))
 }
 
 impl Runtime {
@@ -118,7 +150,7 @@ impl Runtime {
             js,
             subjects,
             nats_settings: settings.nats.clone(),
-            http_addr: settings.http.addr.clone(),
+            http: settings.http.clone(),
             shutdown,
             tasks: JoinSet::new(),
             outbox_wake: Arc::default(),
@@ -142,15 +174,26 @@ impl Runtime {
         )
     }
 
-    /// Binds `settings.http.addr`.
+    /// Binds `http.addr` and `http.ops_addr`, for a worker with public routes.
     pub async fn bind(&self) -> Result<Listener, StartupError> {
-        let listen = |source| StartupError::Listen {
-            addr: self.http_addr.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&self.http_addr).await.map_err(listen)?;
-        let addr = listener.local_addr().map_err(listen)?;
-        Ok(Listener { listener, addr })
+        let (listener, addr) = bind_one(&self.http.addr).await?;
+        let ops = self.bind_ops().await?;
+        Ok(Listener {
+            listener,
+            addr,
+            ops,
+        })
+    }
+
+    /// Binds `http.ops_addr` only, for a worker without public routes (router, SLA).
+    pub async fn bind_ops(&self) -> Result<OpsListener, StartupError> {
+        let (listener, addr) = bind_one(&self.http.ops_addr).await?;
+        Ok(OpsListener { listener, addr })
+    }
+
+    /// The deployment's HTTP settings (trusted proxies, bounds).
+    pub fn http_settings(&self) -> &HttpSettings {
+        &self.http
     }
 
     /// Runs `task` until it returns; it must watch [`Runtime::shutdown`] and drain before returning.
@@ -195,27 +238,33 @@ impl Runtime {
         self.spawn("outbox relay", relay.run(shutdown));
     }
 
-    /// Serves `app` plus `/health`, `/ready` and `/metrics` on `listener` until shutdown, finishing open
-    /// requests.
+    /// Serves `app` on the public listener and the ops routes on the ops listener until shutdown,
+    /// both with the configured bounds ([`crate::http`]), finishing open requests.
     pub fn serve(&mut self, listener: Listener, app: Router) {
-        let app = app.merge(ops_http::router(OpsState {
+        let limits = HttpLimits::from(&self.http);
+        tracing::info!(service = self.service, addr = %listener.addr, "serving HTTP");
+        let shutdown = self.shutdown();
+        self.spawn(
+            "HTTP server",
+            crate::http::serve(listener.listener, app, limits, shutdown),
+        );
+        self.serve_ops(listener.ops);
+    }
+
+    /// Serves `/health`, `/ready` and `/metrics` on the ops listener until shutdown.
+    pub fn serve_ops(&mut self, ops: OpsListener) {
+        let routes = ops_http::router(OpsState {
             service: self.service,
             pool: self.pool.clone(),
             nats: self.nats.clone(),
-        }));
-        let (service, shutdown) = (self.service, self.shutdown());
-        tracing::info!(service, addr = %listener.addr, "serving HTTP");
-        self.spawn("HTTP server", async move {
-            let served = axum::serve(
-                listener.listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-            if let Err(e) = served {
-                tracing::error!(service, error = %e, "HTTP server failed");
-            }
         });
+        let limits = HttpLimits::from(&self.http);
+        tracing::info!(service = self.service, addr = %ops.addr, "serving ops HTTP");
+        let shutdown = self.shutdown();
+        self.spawn(
+            "ops HTTP server",
+            crate::http::serve(ops.listener, routes, limits, shutdown),
+        );
     }
 
     /// The worker is assembled: start the table upkeep unless configured off (see [`crate::upkeep`])

@@ -72,9 +72,7 @@ async fn main() -> anyhow::Result<()> {
             batch_size: 200,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
         },
-        http: HttpSettings {
-            addr: "127.0.0.1:0".into(),
-        },
+        http: HttpSettings::local("127.0.0.1:0"),
     };
     let result = run(&settings, tickets, requests).await;
     // Always remove the bench database and streams.

@@ -226,6 +226,8 @@ pub async fn run_rollup_folder(pool: PgPool, every: Duration, shutdown: Cancella
 /// A running api: its address and the handle that ends when it stops.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where health, readiness and metrics are served (`http.ops_addr`).
+    pub ops_addr: SocketAddr,
     pub state: AppState,
     pub done: tokio::task::JoinHandle<()>,
 }
@@ -245,6 +247,7 @@ pub async fn start(
     }
     let listener = rt.bind().await?;
     let addr = listener.addr();
+    let ops_addr = listener.ops_addr();
     rt.spawn_outbox_relay();
     let folder = run_rollup_folder(rt.pool.clone(), fold_every, rt.shutdown());
     rt.spawn("rollup folder", folder);
@@ -255,5 +258,10 @@ pub async fn start(
     rt.serve(listener, router(state.clone()));
     // Detached: dropping `Running` leaves the api serving until `shutdown`.
     let done = tokio::spawn(rt.start().run_until_stopped());
-    Ok(Running { addr, state, done })
+    Ok(Running {
+        addr,
+        ops_addr,
+        state,
+        done,
+    })
 }

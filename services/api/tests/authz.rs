@@ -323,11 +323,19 @@ async fn revoked_tokens_and_passwords() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = app.get("/v1/me", &token).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    // Ops endpoints and the OpenAPI document are served.
-    let (s, _, body) = app.raw("/health", "x").await;
-    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let (s, _, _) = app.raw("/ready", "x").await;
-    assert_eq!(s, StatusCode::OK);
+    // Ops endpoints are served on the ops listener only; the OpenAPI document on the public one.
+    for path in ["/health", "/ready", "/metrics"] {
+        let s = app
+            .http
+            .get(format!("{}{path}", app.ops))
+            .send()
+            .await
+            .expect("ops listener answers")
+            .status();
+        assert_eq!(s, StatusCode::OK, "{path} on the ops listener");
+        let (s, _, _) = app.raw(path, "x").await;
+        assert_ne!(s, StatusCode::OK, "{path} on the public listener");
+    }
     let (s, _, doc) = app.raw("/openapi.json", "x").await;
     assert_eq!(s, StatusCode::OK);
     let doc: Value = serde_json::from_slice(&doc).unwrap();

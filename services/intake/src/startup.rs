@@ -9,6 +9,7 @@ use shared::runtime::{Runtime, Tasks};
 use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
+use crate::group_commit::GroupCommit;
 use crate::handler::IntakeHandler;
 use crate::http::{self, FormState};
 use crate::settings::IntakeSettings;
@@ -18,8 +19,10 @@ pub use shared::runtime::StartupError;
 
 /// A running intake replica.
 pub struct Application {
-    /// Where the HTTP side listens (port 0 in tests picks a free port).
+    /// Where the public HTTP side listens (port 0 in tests picks a free port).
     pub addr: SocketAddr,
+    /// Where health, readiness and metrics are served (`http.ops_addr`).
+    pub ops_addr: SocketAddr,
     tasks: Tasks,
 }
 
@@ -34,6 +37,7 @@ impl Application {
         let store = TicketStore::new(rt.pool.clone(), rt.subjects.clone(), tz, intake.clone());
         let listener = rt.bind().await?;
         let addr = listener.addr();
+        let ops_addr = listener.ops_addr();
 
         let spec = rt.consumer(Stream::Feedback, "intake", rt.subjects.feedback_in_all());
         let handler = Arc::new(IntakeHandler {
@@ -43,14 +47,18 @@ impl Application {
         });
         rt.spawn_consumer(spec, handler);
         rt.spawn_outbox_relay();
+        let (commits, collector) =
+            GroupCommit::start(store, intake.group_commit(), rt.outbox_wake());
+        rt.spawn("form group commit", collector);
         let app = http::router(FormState {
-            store,
+            commits,
             settings: intake,
-            relay: rt.outbox_wake(),
+            trusted_proxies: rt.http_settings().trusted_proxies()?,
         });
         rt.serve(listener, app);
         Ok(Self {
             addr,
+            ops_addr,
             tasks: rt.start(),
         })
     }

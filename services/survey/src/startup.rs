@@ -19,8 +19,10 @@ pub use shared::runtime::StartupError;
 
 /// A running survey replica.
 pub struct Application {
-    /// Where the HTTP side listens (port 0 in tests picks a free port).
+    /// Where the public HTTP side listens (port 0 in tests picks a free port).
     pub addr: SocketAddr,
+    /// Where health, readiness and metrics are served (`http.ops_addr`).
+    pub ops_addr: SocketAddr,
     /// The context the replica runs with (tests fire timers and read state through it).
     pub ctx: Ctx,
     tasks: Tasks,
@@ -52,6 +54,7 @@ impl Application {
         );
         let listener = rt.bind().await?;
         let addr = listener.addr();
+        let ops_addr = listener.ops_addr();
 
         // JetStream 2.9 consumers take one filter subject: one durable consumer per lifecycle kind, so
         // the busy ticket.created / ticket.routed traffic never reaches this worker.
@@ -77,6 +80,7 @@ impl Application {
         rt.serve(listener, web::page_router(ctx.clone()));
         Ok(Self {
             addr,
+            ops_addr,
             ctx,
             tasks: rt.start(),
         })

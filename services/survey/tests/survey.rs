@@ -845,15 +845,20 @@ async fn end_to_end_over_the_bus() {
     assert_eq!(reopened.len(), 1);
     let ev: TicketLifecycleEvent = reopened[0].json();
     assert_eq!(ev.actor, "worker:survey");
-    // The page is served on the replica's own port, beside /health.
-    let mut stream = tokio::net::TcpStream::connect(replica.addr).await.unwrap();
+    // Health is served on the replica's ops port, not beside the public page.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    stream.read_to_string(&mut buf).await.unwrap();
-    assert!(buf.starts_with("HTTP/1.1 200"));
+    for (addr, status) in [(replica.ops_addr, "200"), (replica.addr, "404")] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = String::new();
+        stream.read_to_string(&mut buf).await.unwrap();
+        assert!(
+            buf.starts_with(&format!("HTTP/1.1 {status}")),
+            "{addr}: {buf}"
+        );
+    }
     replica.stop().await;
 }

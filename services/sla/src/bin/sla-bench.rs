@@ -88,9 +88,7 @@ async fn main() -> anyhow::Result<()> {
             batch_size: 500,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
         },
-        http: HttpSettings {
-            addr: "127.0.0.1:0".into(),
-        },
+        http: HttpSettings::local("127.0.0.1:0"),
     };
     let result = run(&settings, pending, rate, seconds, measured).await;
 
