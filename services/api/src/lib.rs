@@ -143,7 +143,8 @@ pub async fn run_rollup_folder(pool: PgPool, every: Duration, shutdown: Cancella
 pub struct Running {
     pub addr: SocketAddr,
     pub state: AppState,
-    pub done: tokio::task::JoinHandle<()>,
+    /// Ends when the api has stopped; an error names the task whose early end stopped it.
+    pub done: tokio::task::JoinHandle<Result<(), shared::runtime::TaskFailed>>,
 }
 
 /// Connects, migrates, binds `settings.http.addr` and serves until `shutdown`; the outbox relay and the
