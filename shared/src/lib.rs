@@ -18,6 +18,7 @@ pub mod missed;
 pub mod ops_http;
 pub mod outbox;
 pub mod pii;
+pub mod readiness;
 pub mod runtime;
 pub mod schema_export;
 pub mod shutdown;

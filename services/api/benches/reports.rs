@@ -59,11 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings {
         prefix: format!("bench{}", &db[db.len() - 8..]),
         timezone: "Asia/Shanghai".into(),
-        database: DatabaseSettings {
-            url: SecretString::from(url),
-            max_connections: 8,
-            upkeep: true,
-        },
+        database: DatabaseSettings::new(SecretString::from(url), 8),
         nats: NatsSettings {
             url: nats,
             stream_replicas: 1,

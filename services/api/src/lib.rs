@@ -229,7 +229,8 @@ pub struct Running {
     /// Where health, readiness and metrics are served (`http.ops_addr`).
     pub ops_addr: SocketAddr,
     pub state: AppState,
-    pub done: tokio::task::JoinHandle<()>,
+    /// Ends when the api has stopped; an error names the task whose early end stopped it.
+    pub done: tokio::task::JoinHandle<Result<(), shared::runtime::TaskFailed>>,
 }
 
 /// Connects, migrates, binds `settings.http.addr` and serves until `shutdown`; the outbox relay and the
