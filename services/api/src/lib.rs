@@ -23,6 +23,7 @@ pub mod passwords;
 pub mod pdf;
 pub mod session;
 pub mod settings;
+pub mod supplement;
 pub mod tickets;
 pub mod users;
 pub mod web;
@@ -161,6 +162,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tickets", get(tickets::list))
         .route("/v1/tickets/{id}", get(tickets::detail))
         .route("/v1/tickets/{id}/history", get(history::history))
+        .route("/v1/tickets/{id}/supplement", post(supplement::supplement))
+        .route("/v1/tickets/{id}/reveal", post(supplement::reveal))
         .route(
             "/v1/tickets/{id}/read",
             post(inbox::read).delete(inbox::unread),

@@ -50,6 +50,15 @@ pub struct TicketRow {
     pub survey_satisfaction: Option<String>,
     pub survey_nps: Option<i16>,
     pub survey_comment: Option<String>,
+    pub customer_type: Option<String>,
+    pub info_source: Option<String>,
+    pub expected_resolution_at: Option<DateTime<Utc>>,
+    /// The IVR call: keypresses and the speech-to-text draft.
+    pub ivr: Option<serde_json::Value>,
+    /// Attachments by reference (name, type, size, where stored).
+    pub attachments: serde_json::Value,
+    /// The online form's client address.
+    pub client_ip: Option<String>,
 }
 
 impl TicketRow {
@@ -70,7 +79,8 @@ pub const COLUMNS: &str = "t.id, t.ticket_no, t.channel, t.submitted_at, t.custo
     t.resolution, t.unresolved_reason, t.first_contact_resolved, t.status_before_wait, t.solution,
     t.solution_approved_by, t.solution_approved_at, t.report_reviewed_by, t.report_reviewed_at,
     t.follow_up_plan, t.merged_into, t.archived_at, t.archived_by, t.imported, t.survey_satisfaction,
-    t.survey_nps, t.survey_comment";
+    t.survey_nps, t.survey_comment, t.customer_type, t.info_source, t.expected_resolution_at, t.ivr,
+    t.attachments, host(t.client_ip) as client_ip";
 
 /// Finds a ticket by id or ticket number, locking it for the caller's transaction when `lock`.
 pub async fn load(conn: &mut PgConnection, key: &str, lock: bool) -> ApiResult<TicketRow> {
@@ -157,14 +167,26 @@ impl From<&TicketRow> for TicketSummary {
     }
 }
 
-/// The ticket itself, in full (the one place the customer's contact data is shown unmasked).
+/// The ticket itself, in full. The customer's name and phone stay masked here too: a role allowed to
+/// see them asks `POST /v1/tickets/{id}/reveal`, and each reveal is written to the timeline.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TicketFull {
     #[serde(flatten)]
     pub summary: TicketSummary,
-    pub customer_name_full: Option<String>,
-    pub customer_phone_full: Option<String>,
     pub order_number: Option<String>,
+    /// new | returning.
+    pub customer_type: Option<String>,
+    /// Where the latest supplemented information came from, e.g. 电话补充.
+    pub info_source: Option<String>,
+    pub expected_resolution_at: Option<DateTime<Utc>>,
+    /// IVR keypresses and speech-to-text draft, for IVR tickets.
+    #[schema(value_type = Option<Object>)]
+    pub ivr: Option<serde_json::Value>,
+    /// Attachments by reference.
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: serde_json::Value,
+    /// The online form's client address.
+    pub client_ip: Option<String>,
     pub tags: Vec<String>,
     pub last_contact_at: Option<DateTime<Utc>>,
     pub contacts: i32,
@@ -188,9 +210,13 @@ impl From<&TicketRow> for TicketFull {
     fn from(t: &TicketRow) -> Self {
         TicketFull {
             summary: t.into(),
-            customer_name_full: t.customer_name.clone(),
-            customer_phone_full: t.customer_phone.clone(),
             order_number: t.order_number.clone(),
+            customer_type: t.customer_type.clone(),
+            info_source: t.info_source.clone(),
+            expected_resolution_at: t.expected_resolution_at,
+            ivr: t.ivr.clone(),
+            attachments: t.attachments.clone(),
+            client_ip: t.client_ip.clone(),
             tags: t.tags.clone(),
             last_contact_at: t.last_contact_at,
             contacts: t.contacts,

@@ -361,7 +361,7 @@ pub struct ReportQuery {
 #[utoipa::path(get, path = "/v1/tickets/{id}/report", tag = "reports",
     params(("id" = String, Path, description = "ticket id or number"), ReportQuery),
     responses(
-        (status = 200, description = "The report", content(("text/html" = String), ("application/pdf" = Vec<u8>))),
+        (status = 200, description = "The report", content((String = "text/html"), (Vec<u8> = "application/pdf"))),
         (status = 401), (status = 403), (status = 404)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn ticket_report(
