@@ -48,10 +48,37 @@ pub struct DatabaseSettings {
     /// Vacuum and analyze the tables where the server's autovacuum is off (`shared::upkeep`).
     #[serde(default = "default_upkeep")]
     pub upkeep: bool,
+    /// Milliseconds one statement of a worker's session may run before Postgres cancels it
+    /// (`statement_timeout`; 0 turns the bound off). A statement stuck behind a lock or a runaway
+    /// query then fails its batch (retried later) instead of holding a pooled connection and its
+    /// locks indefinitely. Worker statements take milliseconds; migrations and the table upkeep
+    /// lift the bound for their own session.
+    #[serde(default = "default_statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+    /// Milliseconds a session may sit idle inside an open transaction before Postgres ends it
+    /// (`idle_in_transaction_session_timeout`; 0 turns it off): a replica that hangs mid-transaction
+    /// gives its row locks (a day's ticket serial, say) back instead of blocking every other writer.
+    #[serde(default = "default_idle_in_transaction_timeout_ms")]
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 fn default_upkeep() -> bool {
     true
+}
+
+/// See [`DatabaseSettings::statement_timeout_ms`]: a hundred times the slowest statement a worker
+/// runs in normal operation (a report over a year of a million tickets).
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
+
+/// See [`DatabaseSettings::idle_in_transaction_timeout_ms`].
+pub const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
+
+fn default_statement_timeout_ms() -> u64 {
+    DEFAULT_STATEMENT_TIMEOUT_MS
+}
+
+fn default_idle_in_transaction_timeout_ms() -> u64 {
+    DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +202,17 @@ impl Settings {
 }
 
 impl DatabaseSettings {
+    /// Settings for `url` with every other field at its default (tests and benches build them so).
+    pub fn new(url: SecretString, max_connections: u32) -> Self {
+        Self {
+            url,
+            max_connections,
+            upkeep: default_upkeep(),
+            statement_timeout_ms: DEFAULT_STATEMENT_TIMEOUT_MS,
+            idle_in_transaction_timeout_ms: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        }
+    }
+
     /// Options for the configured database, with the session settings every worker relies on.
     ///
     /// Plans: the default `plan_cache_mode` (`auto`). Sessions once forced a fresh plan for every
@@ -186,13 +224,24 @@ impl DatabaseSettings {
     ///
     /// `jit=off`: these are short OLTP statements; a misestimated cost (unanalysed tables) can make
     /// Postgres spend tens of milliseconds compiling one, which shows up as latency spikes.
+    ///
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` bound what one session can
+    /// hold (see the fields); they travel in the start-up packet, so every session has them from its
+    /// first statement.
     pub fn connect_options(&self) -> Result<PgConnectOptions, ConfigError> {
         Ok(self
             .url
             .expose_secret()
             .parse::<PgConnectOptions>()
             .map_err(ConfigError::DatabaseUrl)?
-            .options([("jit", "off")]))
+            .options([
+                ("jit", "off".to_string()),
+                ("statement_timeout", self.statement_timeout_ms.to_string()),
+                (
+                    "idle_in_transaction_session_timeout",
+                    self.idle_in_transaction_timeout_ms.to_string(),
+                ),
+            ]))
     }
 
     /// Options for another database on the same server (tests create one per test).
@@ -245,6 +294,14 @@ pub fn with_defaults(
             "postgres://postgres@127.0.0.1:5432/loopdesk",
         )?
         .set_default("database.max_connections", 10)?
+        .set_default(
+            "database.statement_timeout_ms",
+            DEFAULT_STATEMENT_TIMEOUT_MS,
+        )?
+        .set_default(
+            "database.idle_in_transaction_timeout_ms",
+            DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        )?
         .set_default("nats.url", "nats://127.0.0.1:4222")?
         .set_default("nats.stream_replicas", 1)?
         .set_default("nats.max_deliver", 5)?

@@ -81,11 +81,7 @@ impl TestContext {
         let settings = Settings {
             prefix: prefix.clone(),
             timezone: "Asia/Shanghai".into(),
-            database: DatabaseSettings {
-                url: SecretString::from(db_url),
-                max_connections: 10,
-                upkeep: true,
-            },
+            database: DatabaseSettings::new(SecretString::from(db_url), 10),
             nats: NatsSettings {
                 url: nats_url,
                 stream_replicas,

@@ -10,7 +10,7 @@ use shared::config::{DatabaseSettings, HttpSettings, NatsSettings, Settings};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio_util::sync::CancellationToken;
 
-const TOKEN: &str = "bench-admin-token";
+const TOKEN: &str = "bench-admin-token-of-at-least-32-characters";
 
 const SEED: &str = "
 insert into tickets (id, ticket_no, channel, external_id, submitted_at, received_at, description, priority, status,
@@ -59,11 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings {
         prefix: format!("bench{}", &db[db.len() - 8..]),
         timezone: "Asia/Shanghai".into(),
-        database: DatabaseSettings {
-            url: SecretString::from(url),
-            max_connections: 8,
-            upkeep: true,
-        },
+        database: DatabaseSettings::new(SecretString::from(url), 8),
         nats: NatsSettings {
             url: nats,
             stream_replicas: 1,

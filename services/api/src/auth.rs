@@ -1,106 +1,30 @@
 //! Who is calling and what they may do.
 //!
-//! Every request carries `Authorization: Bearer <token>`. Tokens are random 256-bit secrets, stored as
-//! SHA-256 digests and looked up on every request, so revocation takes effect at once. Passwords (for
-//! `POST /v1/auth/login`) are argon2id PHC strings. The permission matrix ([`allowed`]) says which role
-//! may do what; [`Principal::check_department`] says which tickets a department-bound role may touch.
+//! A request carries `Authorization: Bearer <token>` (integrations) or the browser session cookie
+//! (the console, see [`crate::session`]). Tokens and session secrets are random 256-bit strings, stored
+//! as SHA-256 digests and looked up on every request, so revocation takes effect at once; tokens expire
+//! (`api.token_days` unless the issuer names fewer). Passwords are argon2id PHC strings
+//! ([`crate::passwords`]). The permission matrix ([`allowed`], in
+//! `shared::lifecycle` with the ticket actions) says which role may do what; [`Principal::relation`]
+//! says how a department-bound caller stands to a ticket.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::Json;
 use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use shared::lifecycle::Relation;
+
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Path};
+use crate::session::ClientAddr;
 use crate::AppState;
 
-/// The five roles of SPEC "Roles".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 客服专员: records, first classification, handling, revisit — in their own department.
-    Agent,
-    /// 质检专员: reviews and corrects classification across departments, reads reports.
-    Inspector,
-    /// 部门主管: approves solutions, assigns owners, tracks progress — in their own department.
-    Supervisor,
-    /// Manages users and may do everything.
-    Admin,
-    /// Runs the services: aggregate reports and ops endpoints, no customer data.
-    Ops,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Agent,
-        Role::Inspector,
-        Role::Supervisor,
-        Role::Admin,
-        Role::Ops,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Agent => "agent",
-            Role::Inspector => "inspector",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-            Role::Ops => "ops",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    /// Roles that see only their own department's tickets.
-    pub fn department_bound(self) -> bool {
-        matches!(self, Role::Agent | Role::Supervisor)
-    }
-}
-
-/// Everything a caller may ask for; [`allowed`] is the one place that maps roles to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Perm {
-    ReadTickets,
-    Handle,
-    ChangePriority,
-    Assign,
-    Reclassify,
-    Merge,
-    Approve,
-    ReviewReport,
-    Archive,
-    Import,
-    ReadReports,
-    ReadTicketReports,
-    ManageUsers,
-}
-
-/// The permission matrix.
-pub fn allowed(role: Role, perm: Perm) -> bool {
-    use Perm::*;
-    use Role::*;
-    match perm {
-        ReadTickets => matches!(role, Agent | Inspector | Supervisor | Admin),
-        Handle | Merge | Archive => matches!(role, Agent | Supervisor | Admin),
-        ChangePriority => matches!(role, Agent | Inspector | Supervisor | Admin),
-        Assign | Approve | ReviewReport | Import => matches!(role, Supervisor | Admin),
-        Reclassify => matches!(role, Inspector | Supervisor | Admin),
-        // Aggregates hold no customer data: ops may read them.
-        ReadReports => matches!(role, Inspector | Supervisor | Admin | Ops),
-        // Lists of tickets (overdue, unresolved) name customers' tickets and owners.
-        ReadTicketReports => matches!(role, Inspector | Supervisor | Admin),
-        ManageUsers => role == Admin,
-    }
-}
+pub use shared::lifecycle::{allowed, Perm, Role};
 
 /// The authenticated caller.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -108,11 +32,17 @@ pub struct Principal {
     pub name: String,
     pub role: Role,
     pub department: Option<String>,
-    /// The token used, so a user can revoke it; none for the bootstrap admin token.
+    /// The token used, so a user can revoke it; none for the bootstrap admin token and sessions.
     #[serde(skip)]
     pub token_id: Option<Uuid>,
     #[serde(skip)]
     pub user_id: Option<Uuid>,
+    /// The browser session used, if the request came with the session cookie.
+    #[serde(skip)]
+    pub session_id: Option<Uuid>,
+    /// The session's secret (from the cookie), to issue CSRF tokens for it.
+    #[serde(skip)]
+    pub session_secret: Option<String>,
 }
 
 impl Principal {
@@ -125,26 +55,24 @@ impl Principal {
         if allowed(self.role, perm) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "role {} may not do this",
-                self.role.as_str()
-            )))
+            Err(ApiError::forbidden(
+                "role",
+                format!("role {} may not do this", self.role.as_str()),
+            ))
         }
     }
 
-    /// A department-bound caller may touch a ticket only when its department is the lead or one of the
-    /// ticket's departments; tickets not yet routed belong to no department.
+    /// How the caller's department stands to a ticket (lead, secondary, unrelated, or not bound).
+    pub fn relation(&self, lead: Option<&str>, departments: &[String]) -> Relation {
+        Relation::of(self.role, self.department.as_deref(), lead, departments)
+    }
+
+    /// A department-bound caller sees a ticket only when its department is the lead or one of the
+    /// ticket's departments; any other ticket answers exactly like one that does not exist.
     pub fn check_department(&self, lead: Option<&str>, departments: &[String]) -> ApiResult<()> {
-        if !self.role.department_bound() {
-            return Ok(());
-        }
-        let mine = self.department.as_deref().unwrap_or("");
-        if lead == Some(mine) || departments.iter().any(|d| d == mine) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                "this ticket belongs to another department".into(),
-            ))
+        match self.relation(lead, departments) {
+            Relation::Unrelated => Err(ApiError::no_ticket()),
+            _ => Ok(()),
         }
     }
 }
@@ -154,12 +82,74 @@ pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_token() -> String {
+/// A random 256-bit secret, e.g. `ldk_…` for tokens and `lds_…` for sessions.
+pub fn new_secret(kind: &str) -> String {
     let bytes: [u8; 32] = rand::random();
     format!(
-        "ldk_{}",
+        "{kind}_{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+/// Shortest bootstrap admin token the api starts with.
+pub const MIN_BOOTSTRAP_TOKEN_CHARS: usize = 32;
+
+async fn bearer(state: &AppState, header: &str) -> ApiResult<Principal> {
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    let digest = token_digest(token);
+    if state.admin_token_digest.as_deref() == Some(digest.as_str()) {
+        let revoked: bool = sqlx::query_scalar(
+            "select exists (select 1 from revoked_bootstrap_tokens where token_hash = $1)",
+        )
+        .bind(&digest)
+        .fetch_one(&state.pool)
+        .await?;
+        if revoked {
+            return Err(ApiError::Unauthorized);
+        }
+        return Ok(Principal {
+            name: "bootstrap".into(),
+            role: Role::Admin,
+            department: None,
+            token_id: None,
+            user_id: None,
+            session_id: None,
+            session_secret: None,
+        });
+    }
+    let row: Option<(Uuid, Uuid, String, String, Option<String>)> = sqlx::query_as(
+        "with live as (
+             select k.id, u.id as user_id, u.name, u.role, u.department
+             from api_tokens k join api_users u on u.id = k.user_id
+             where k.token_hash = $1 and k.revoked_at is null and k.expires_at > now()
+               and u.disabled_at is null
+         ), touched as (
+             update api_tokens set last_used_at = now()
+             where id = (select id from live)
+               and (last_used_at is null or last_used_at < now() - interval '1 minute')
+         )
+         select id, user_id, name, role, department from live",
+    )
+    .bind(&digest)
+    .fetch_optional(&state.pool)
+    .await?;
+    let (token_id, user_id, name, role, department) = row.ok_or(ApiError::Unauthorized)?;
+    let role =
+        Role::parse(&role).ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?;
+    Ok(Principal {
+        name,
+        role,
+        department,
+        token_id: Some(token_id),
+        user_id: Some(user_id),
+        session_id: None,
+        session_secret: None,
+    })
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -169,56 +159,28 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        let digest = token_digest(token);
-        if state.admin_token_digest.as_deref() == Some(digest.as_str()) {
-            return Ok(Principal {
-                name: "bootstrap".into(),
-                role: Role::Admin,
-                department: None,
-                token_id: None,
-                user_id: None,
-            });
+        if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let header = header.to_str().map_err(|_| ApiError::Unauthorized)?;
+            return bearer(state, header).await;
         }
-        let row: Option<(Uuid, Uuid, String, String, Option<String>)> = sqlx::query_as(
-            "select k.id, u.id, u.name, u.role, u.department
-             from api_tokens k join api_users u on u.id = k.user_id
-             where k.token_hash = $1 and k.revoked_at is null",
-        )
-        .bind(&digest)
-        .fetch_optional(&state.pool)
-        .await?;
-        let (token_id, user_id, name, role, department) = row.ok_or(ApiError::Unauthorized)?;
-        let role =
-            Role::parse(&role).ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?;
-        Ok(Principal {
-            name,
-            role,
-            department,
-            token_id: Some(token_id),
-            user_id: Some(user_id),
-        })
+        match crate::session::cookie(&parts.headers) {
+            Some(secret) => crate::session::principal(state, parts, &secret).await,
+            None => Err(ApiError::Unauthorized),
+        }
     }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
-    /// Login name, e.g. `li.wei`.
+    /// Login name, e.g. `li.wei`: 1-100 characters without spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^\S+$")]
     pub name: String,
     pub role: Role,
     /// Required for agents and supervisors.
+    #[schema(max_length = 100)]
     pub department: Option<String>,
     /// Optional: users without a password only get tokens issued by an admin.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
 }
 
@@ -235,64 +197,78 @@ pub struct IssuedToken {
     pub token_id: Uuid,
     /// Shown once; only its digest is stored.
     pub token: String,
+    pub expires_at: DateTime<Utc>,
     pub user: UserView,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Login {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 256)]
     pub password: String,
 }
 
-fn hash_password(password: &str) -> ApiResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(format!("argon2: {e}")))
+/// A user name as accepted everywhere.
+pub fn check_name(name: &str) -> ApiResult<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.contains(char::is_whitespace) {
+        return Err(ApiError::field(
+            "invalid_value",
+            "name",
+            "name must be 1-100 characters without spaces",
+        ));
+    }
+    Ok(name)
+}
+
+/// Checks a role/department pair: agents and supervisors need a department.
+pub fn check_department_for(role: Role, department: Option<&str>) -> ApiResult<()> {
+    if role.department_bound() && department.is_none() {
+        return Err(ApiError::field(
+            "missing_field",
+            "department",
+            format!("a {} needs a department", role.as_str()),
+        ));
+    }
+    if department.is_some_and(|d| d.chars().count() > 100) {
+        return Err(ApiError::field(
+            "field_too_long",
+            "department",
+            "department is longer than 100 characters",
+        ));
+    }
+    Ok(())
 }
 
 /// Creates a user (admin only).
 #[utoipa::path(post, path = "/v1/users", tag = "auth", request_body = NewUser,
     responses((status = 201, body = UserView), (status = 400), (status = 401), (status = 403), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
     Json(body): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     principal.require(Perm::ManageUsers)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 || name.contains(char::is_whitespace) {
-        return Err(ApiError::bad(
-            "invalid_value",
-            "name must be 1-100 characters without spaces",
-        ));
-    }
+    let name = check_name(&body.name)?;
     let department = body
         .department
         .as_deref()
         .map(str::trim)
         .filter(|d| !d.is_empty());
-    if body.role.department_bound() && department.is_none() {
-        return Err(ApiError::bad(
-            "missing_field",
-            format!("a {} needs a department", body.role.as_str()),
-        ));
-    }
+    check_department_for(body.role, department)?;
     let password_hash = match body.password.as_deref() {
-        Some(p) if p.chars().count() < 8 => {
-            return Err(ApiError::bad(
-                "invalid_value",
-                "password must have at least 8 characters",
-            ))
+        Some(p) => {
+            crate::passwords::check_new("password", p)?;
+            Some(state.passwords.hash(p).await?)
         }
-        Some(p) => Some(hash_password(p)?),
         None => None,
     };
     let id = Uuid::now_v7();
     let inserted = sqlx::query(
-        "insert into api_users (id, name, role, department, password_hash) values ($1, $2, $3, $4, $5)
+        "insert into api_users (id, name, role, department, password_hash, password_changed_at)
+         values ($1, $2, $3, $4, $5, case when $5::text is null then null else now() end)
          on conflict (name) do nothing",
     )
     .bind(id)
@@ -319,23 +295,45 @@ pub async fn create_user(
     ))
 }
 
-async fn issue(state: &AppState, user: UserView) -> ApiResult<IssuedToken> {
-    let token = new_token();
+/// Issues a token for `user`, living `days` days (at most `api.token_days`).
+pub async fn issue(
+    state: &AppState,
+    user: UserView,
+    days: Option<u32>,
+    label: Option<String>,
+) -> ApiResult<IssuedToken> {
+    let max = state.api.token_days.max(1);
+    let days = days.unwrap_or(max);
+    if days == 0 || days > max {
+        return Err(ApiError::field(
+            "invalid_value",
+            "expires_in_days",
+            format!("expires_in_days must be between 1 and {max}"),
+        ));
+    }
+    let token = new_secret("ldk");
     let token_id = Uuid::now_v7();
-    sqlx::query("insert into api_tokens (id, user_id, token_hash) values ($1, $2, $3)")
-        .bind(token_id)
-        .bind(user.id)
-        .bind(token_digest(&token))
-        .execute(&state.pool)
-        .await?;
+    let expires_at = Utc::now() + Duration::days(i64::from(days));
+    sqlx::query(
+        "insert into api_tokens (id, user_id, token_hash, expires_at, label) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_id)
+    .bind(user.id)
+    .bind(token_digest(&token))
+    .bind(expires_at)
+    .bind(label)
+    .execute(&state.pool)
+    .await?;
     Ok(IssuedToken {
         token_id,
         token,
+        expires_at,
         user,
     })
 }
 
-async fn user_by_name(state: &AppState, name: &str) -> ApiResult<(UserView, Option<String>)> {
+/// A user by name, with the password hash; disabled users too (admins manage them).
+pub async fn user_by_name(state: &AppState, name: &str) -> ApiResult<(UserView, Option<String>)> {
     let row: Option<(Uuid, String, String, Option<String>, Option<String>)> = sqlx::query_as(
         "select id, name, role, department, password_hash from api_users where name = $1",
     )
@@ -357,47 +355,79 @@ async fn user_by_name(state: &AppState, name: &str) -> ApiResult<(UserView, Opti
     ))
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// Lifetime in days (default and maximum: `api.token_days`, 90 unless configured).
+    #[schema(minimum = 1, maximum = 365)]
+    pub expires_in_days: Option<u32>,
+    /// What the token is for, e.g. `crm-sync`.
+    #[schema(max_length = 100)]
+    pub label: Option<String>,
+}
+
+fn label(l: Option<String>) -> ApiResult<Option<String>> {
+    let l = l.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    if l.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        return Err(ApiError::field("field_too_long", "label", "label is longer than 100 characters"));
+    }
+    Ok(l)
+}
+
 /// Issues a token for a user (admin only), e.g. for a service account or a user without a password.
-#[utoipa::path(post, path = "/v1/users/{name}/tokens", tag = "auth",
+#[utoipa::path(post, path = "/v1/users/{name}/tokens", tag = "auth", request_body(content = Option<NewToken>),
     params(("name" = String, Path, description = "user name")),
-    responses((status = 201, body = IssuedToken), (status = 401), (status = 403), (status = 404)),
-    security(("bearer" = [])))]
+    responses((status = 201, body = IssuedToken), (status = 400), (status = 401), (status = 403), (status = 404)),
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn issue_token(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     principal.require(Perm::ManageUsers)?;
+    // The body is optional: an empty one means the defaults.
+    let body: NewToken = if body.iter().all(u8::is_ascii_whitespace) {
+        NewToken::default()
+    } else {
+        crate::extract::parse_json(&body)?
+    };
     let (user, _) = user_by_name(&state, &name).await?;
-    Ok((StatusCode::CREATED, Json(issue(&state, user).await?)))
+    let token = issue(&state, user, body.expires_in_days, label(body.label)?).await?;
+    Ok((StatusCode::CREATED, Json(token)))
 }
 
-/// Exchanges a name and password for a token.
+/// Exchanges a name and password for a token (integrations; the console uses `POST /v1/auth/session`).
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
-    responses((status = 201, body = IssuedToken), (status = 401)))]
+    responses((status = 201, body = IssuedToken), (status = 400), (status = 401),
+        (status = 429, headers(("Retry-After" = u64, description = "seconds until a new attempt is heard")))))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Json(body): Json<Login>,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
-    let (user, hash) = match user_by_name(&state, &body.name).await {
-        Ok(found) => found,
-        Err(ApiError::NotFound(_)) => return Err(ApiError::Unauthorized),
-        Err(e) => return Err(e),
+    let account = crate::passwords::sign_in(
+        &state.pool,
+        &state.passwords,
+        &state.api.login,
+        &body.name,
+        &body.password,
+        addr,
+    )
+    .await?;
+    let user = UserView {
+        id: account.id,
+        name: account.name,
+        role: account.role,
+        department: account.department,
     };
-    let hash = hash.ok_or(ApiError::Unauthorized)?;
-    let parsed =
-        PasswordHash::new(&hash).map_err(|e| ApiError::Internal(format!("stored hash: {e}")))?;
-    Argon2::default()
-        .verify_password(body.password.as_bytes(), &parsed)
-        .map_err(|_| ApiError::Unauthorized)?;
-    Ok((StatusCode::CREATED, Json(issue(&state, user).await?)))
+    Ok((StatusCode::CREATED, Json(issue(&state, user, None, None).await?)))
 }
 
 /// Revokes a token: the caller's own, or any token for an admin.
 #[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "auth",
     params(("id" = Uuid, Path, description = "token id")),
-    responses((status = 204), (status = 401), (status = 403), (status = 404)),
-    security(("bearer" = [])))]
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 404)),
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     principal: Principal,
@@ -409,8 +439,9 @@ pub async fn revoke_token(
         .await?;
     let owner = owner.ok_or_else(|| ApiError::NotFound("token".into()))?;
     if principal.role != Role::Admin && principal.user_id != Some(owner) {
-        return Err(ApiError::Forbidden(
-            "only an admin may revoke another user's token".into(),
+        return Err(ApiError::forbidden(
+            "owner",
+            "only an admin may revoke another user's token",
         ));
     }
     sqlx::query("update api_tokens set revoked_at = coalesce(revoked_at, now()) where id = $1")
@@ -426,16 +457,25 @@ pub struct Me {
     pub role: Role,
     pub department: Option<String>,
     pub token_id: Option<Uuid>,
+    /// Set for the bootstrap admin token: what to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
-/// Who the token belongs to.
+/// Who the token or session belongs to.
 #[utoipa::path(get, path = "/v1/me", tag = "auth", responses((status = 200, body = Me), (status = 401)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn me(principal: Principal) -> Json<Me> {
+    let notice = (principal.user_id.is_none()).then(|| {
+        "this is the bootstrap admin token: create a real admin user, then remove LOOPDESK_ADMIN_TOKEN \
+         from the environment or revoke it with DELETE /v1/auth/bootstrap-token"
+            .to_string()
+    });
     Json(Me {
         name: principal.name,
         role: principal.role,
         department: principal.department,
         token_id: principal.token_id,
+        notice,
     })
 }

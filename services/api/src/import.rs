@@ -9,9 +9,8 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::Json;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -23,6 +22,7 @@ use uuid::Uuid;
 
 use crate::auth::{Perm, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Json, Query};
 use crate::period;
 use crate::AppState;
 

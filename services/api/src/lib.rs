@@ -8,20 +8,31 @@
 pub mod actions;
 pub mod auth;
 pub mod error;
+pub mod events;
+pub mod extract;
+pub mod history;
 pub mod import;
+pub mod inbox;
+pub mod labels;
 pub mod model;
 pub mod openapi;
 pub mod period;
 pub mod render;
 pub mod reports;
+pub mod passwords;
+pub mod pdf;
+pub mod session;
 pub mod settings;
 pub mod tickets;
+pub mod users;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{delete, get, post};
+use axum::middleware;
 use axum::Router;
 use chrono_tz::Tz;
 use secrecy::ExposeSecret;
@@ -47,6 +58,14 @@ pub struct AppState {
     pub has_sla_view: bool,
     /// Wakes this replica's outbox relay after an action committed its events.
     pub relay: Arc<tokio::sync::Notify>,
+    /// Password hashing on a bounded blocking pool.
+    pub passwords: Arc<passwords::Passwords>,
+    /// The console's files and whether answers go out over https.
+    pub web: Arc<web::Web>,
+    /// Live updates to open `GET /v1/events` streams.
+    pub events: Arc<events::EventHub>,
+    /// The font of PDF reports, found at start-up.
+    pub report_font: Option<Arc<pdf::ReportFont>>,
 }
 
 /// Why the api could not start (the start-up error every worker shares).
@@ -64,19 +83,52 @@ impl AppState {
                 .fetch_one(&pool)
                 .await
                 .map_err(|e| StartError::service("database", e))?;
+        let admin_token = api
+            .admin_token
+            .as_ref()
+            .map(|t| t.expose_secret().trim().to_string())
+            .filter(|t| !t.is_empty());
+        if let Some(t) = &admin_token {
+            if t.chars().count() < auth::MIN_BOOTSTRAP_TOKEN_CHARS {
+                return Err(StartError::service(
+                    "api.admin_token",
+                    format!(
+                        "the bootstrap admin token (LOOPDESK_ADMIN_TOKEN) must have at least {} characters",
+                        auth::MIN_BOOTSTRAP_TOKEN_CHARS
+                    ),
+                ));
+            }
+        }
+        let concurrency = api.login.hash_concurrency;
+        let passwords = tokio::task::spawn_blocking(move || passwords::Passwords::new(concurrency))
+            .await
+            .map_err(|e| StartError::service("password hashing", e))?
+            .map_err(|e| StartError::service("password hashing", e.to_string()))?;
+        let configured = api.pdf_font.clone();
+        let report_font = tokio::task::spawn_blocking(move || pdf::ReportFont::find(configured.as_deref()))
+            .await
+            .map_err(|e| StartError::service("report font", e))?;
+        match &report_font {
+            Some(f) if f.has_cjk() => tracing::info!(font = %f.path, face = f.index, "PDF report font"),
+            Some(f) => tracing::warn!(font = %f.path, "the PDF report font has no Chinese glyphs: install fonts-noto-cjk or fonts-wqy-microhei"),
+            None => tracing::warn!("no font for PDF reports: install fonts-noto-cjk or fonts-wqy-microhei, or set api.pdf_font"),
+        }
+        let web = web::Web {
+            console_dir: api.console_dir.clone().into(),
+            https: api.session.secure_cookie,
+        };
         Ok(Self {
             pool,
             subjects: Subjects::new(settings.prefix.clone()),
             tz: settings.time_zone()?,
-            admin_token_digest: api
-                .admin_token
-                .as_ref()
-                .map(|t| t.expose_secret().trim().to_string())
-                .filter(|t| !t.is_empty())
-                .map(|t| auth::token_digest(&t)),
+            admin_token_digest: admin_token.map(|t| auth::token_digest(&t)),
             api: Arc::new(api),
             has_sla_view,
             relay,
+            passwords: Arc::new(passwords),
+            web: Arc::new(web),
+            events: Arc::default(),
+            report_font: report_font.map(Arc::new),
         })
     }
 }
@@ -84,15 +136,40 @@ impl AppState {
 /// Every api route (without the ops routes).
 pub fn router(state: AppState) -> Router {
     use actions as a;
+    let web = state.web.clone();
     Router::new()
-        .route("/v1/users", post(auth::create_user))
-        .route("/v1/users/{name}/tokens", post(auth::issue_token))
+        .route("/v1/users", post(auth::create_user).get(users::list))
+        .route("/v1/users/{name}", axum::routing::patch(users::change))
+        .route(
+            "/v1/users/{name}/tokens",
+            post(auth::issue_token).get(users::tokens),
+        )
+        .route("/v1/users/{name}/password", post(users::reset_password))
+        .route("/v1/users/{name}/revoke-all", post(users::revoke_all))
         .route("/v1/auth/login", post(auth::login))
+        .route(
+            "/v1/auth/session",
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out),
+        )
+        .route("/v1/auth/session/revoke-all", post(session::revoke_all))
+        .route("/v1/auth/bootstrap-token", delete(users::revoke_bootstrap))
         .route("/v1/tokens/{id}", delete(auth::revoke_token))
         .route("/v1/me", get(auth::me))
+        .route("/v1/me/password", post(users::change_password))
         .route("/v1/tickets", get(tickets::list))
         .route("/v1/tickets/{id}", get(tickets::detail))
+        .route("/v1/tickets/{id}/history", get(history::history))
+        .route(
+            "/v1/tickets/{id}/read",
+            post(inbox::read).delete(inbox::unread),
+        )
+        .route("/v1/views", get(inbox::views).post(inbox::save_view))
+        .route("/v1/views/{id}", delete(inbox::delete_view))
+        .route("/v1/events", get(events::stream))
         .route("/v1/tickets/{id}/report", get(render::ticket_report))
+        .route("/v1/tickets/{id}/actions", get(a::allowed))
         .route("/v1/tickets/{id}/reply", post(a::reply))
         .route("/v1/tickets/{id}/notes", post(a::note))
         .route("/v1/tickets/{id}/steps", post(a::step))
@@ -122,6 +199,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/openapi.json", get(openapi::document))
         .with_state(state)
+        .fallback_service(
+            Router::new()
+                .fallback(web::console)
+                .with_state(web.clone()),
+        )
+        .layer(middleware::from_fn(error::json_errors))
+        .layer(middleware::from_fn_with_state(web, web::security_headers))
 }
 
 /// Folds report deltas into the rollups until `shutdown`.
@@ -145,7 +229,8 @@ pub struct Running {
     /// Where health, readiness and metrics are served (`http.ops_addr`).
     pub ops_addr: SocketAddr,
     pub state: AppState,
-    pub done: tokio::task::JoinHandle<()>,
+    /// Ends when the api has stopped; an error names the task whose early end stopped it.
+    pub done: tokio::task::JoinHandle<Result<(), shared::runtime::TaskFailed>>,
 }
 
 /// Connects, migrates, binds `settings.http.addr` and serves until `shutdown`; the outbox relay and the
@@ -158,12 +243,19 @@ pub async fn start(
     let mut rt = Runtime::connect("api", &settings, shutdown).await?;
     let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
     let state = AppState::new(rt.pool.clone(), &settings, api, rt.outbox_wake()).await?;
+    if let Err(e) = users::bootstrap_advice(&state).await {
+        tracing::warn!(error = %e, "could not check the bootstrap admin token");
+    }
     let listener = rt.bind().await?;
     let addr = listener.addr();
     let ops_addr = listener.ops_addr();
     rt.spawn_outbox_relay();
     let folder = run_rollup_folder(rt.pool.clone(), fold_every, rt.shutdown());
     rt.spawn("rollup folder", folder);
+    let feed = events::feed(state.clone(), rt.nats.clone(), rt.shutdown())
+        .await
+        .map_err(|e| StartError::service("live updates", e))?;
+    rt.spawn("live updates", feed);
     rt.serve(listener, router(state.clone()));
     // Detached: dropping `Running` leaves the api serving until `shutdown`.
     let done = tokio::spawn(rt.start().run_until_stopped());

@@ -5,6 +5,8 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use shared::lifecycle::{TicketFacts, TicketStatus};
+
 use crate::error::{ApiError, ApiResult};
 
 /// The columns every handler needs; `COLUMNS` selects them in this order.
@@ -22,7 +24,7 @@ pub struct TicketRow {
     pub feedback_type: Option<String>,
     pub tags: Vec<String>,
     pub priority: Option<String>,
-    pub status: String,
+    pub status: TicketStatus,
     pub category: Option<String>,
     pub lead_department: Option<String>,
     pub departments: Vec<String>,
@@ -34,7 +36,7 @@ pub struct TicketRow {
     pub resolution: Option<String>,
     pub unresolved_reason: Option<String>,
     pub first_contact_resolved: Option<bool>,
-    pub status_before_wait: Option<String>,
+    pub status_before_wait: Option<TicketStatus>,
     pub solution: Option<String>,
     pub solution_approved_by: Option<String>,
     pub solution_approved_at: Option<DateTime<Utc>>,
@@ -48,6 +50,18 @@ pub struct TicketRow {
     pub survey_satisfaction: Option<String>,
     pub survey_nps: Option<i16>,
     pub survey_comment: Option<String>,
+}
+
+impl TicketRow {
+    /// What the lifecycle table needs to know about the ticket besides who asks.
+    pub fn facts(&self) -> TicketFacts {
+        TicketFacts {
+            status: self.status,
+            solution_proposed: self.solution.is_some(),
+            solution_approved: self.solution_approved_at.is_some(),
+            report_reviewed: self.report_reviewed_at.is_some(),
+        }
+    }
 }
 
 pub const COLUMNS: &str = "t.id, t.ticket_no, t.channel, t.submitted_at, t.customer_id, t.customer_name,
@@ -73,7 +87,7 @@ pub async fn load(conn: &mut PgConnection, key: &str, lock: bool) -> ApiResult<T
         .bind(key)
         .fetch_optional(conn)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("ticket {key}")))
+        .ok_or_else(ApiError::no_ticket)
 }
 
 /// A ticket in lists and reports: customer masked (name `张先生/女士`, phone last four digits).
@@ -81,7 +95,7 @@ pub async fn load(conn: &mut PgConnection, key: &str, lock: bool) -> ApiResult<T
 pub struct TicketSummary {
     pub id: Uuid,
     pub ticket_no: String,
-    pub status: String,
+    pub status: TicketStatus,
     pub channel: String,
     pub submitted_at: DateTime<Utc>,
     pub priority: Option<String>,
@@ -98,6 +112,21 @@ pub struct TicketSummary {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution: Option<String>,
     pub merged_into: Option<Uuid>,
+    /// Unread by the caller: never opened, or changed since it was last opened.
+    pub unread: bool,
+    /// The SLA clocks an agent watches (first response, proactive contact, resolution).
+    pub clocks: Vec<crate::inbox::Clock>,
+}
+
+/// How much of the description a list row carries.
+pub const EXCERPT_CHARS: usize = 140;
+
+/// The first `max` characters of `text` (with `…` when cut).
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
+    }
 }
 
 impl From<&TicketRow> for TicketSummary {
@@ -105,7 +134,7 @@ impl From<&TicketRow> for TicketSummary {
         TicketSummary {
             id: t.id,
             ticket_no: t.ticket_no.clone(),
-            status: t.status.clone(),
+            status: t.status,
             channel: t.channel.clone(),
             submitted_at: t.submitted_at,
             priority: t.priority.clone(),
@@ -122,6 +151,8 @@ impl From<&TicketRow> for TicketSummary {
             resolved_at: t.resolved_at,
             resolution: t.resolution.clone(),
             merged_into: t.merged_into,
+            unread: false,
+            clocks: Vec::new(),
         }
     }
 }

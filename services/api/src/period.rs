@@ -5,6 +5,21 @@ use chrono_tz::Tz;
 
 use crate::error::{ApiError, ApiResult};
 
+/// An IANA time zone name (every one chrono-tz knows), for the OpenAPI document.
+pub struct TimeZoneName;
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("IANA time zone, e.g. Asia/Shanghai"))
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeZoneName {}
+
 pub fn parse_tz(tz: Option<&str>, default: Tz) -> ApiResult<Tz> {
     match tz {
         None | Some("") => Ok(default),

@@ -352,9 +352,9 @@ async fn merging_duplicates_and_listing() {
         )
         .await;
     assert_eq!(
-        s,
-        StatusCode::FORBIDDEN,
-        "the target belongs to another department: {v}"
+        (s, code(&v)),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "the target belongs to another department: as if it did not exist: {v}"
     );
     let (s, v) = app
         .post(

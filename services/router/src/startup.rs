@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, Tasks};
+use shared::runtime::{Runtime, TaskFailed, Tasks};
 use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
@@ -80,13 +80,16 @@ impl Application {
         })
     }
 
-    pub async fn run_until_stopped(self) {
-        self.tasks.run_until_stopped().await;
+    /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
+    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
+    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
+        self.tasks.run_until_stopped().await
     }
 
     /// Graceful stop: finish and ack in-flight batches.
     pub async fn stop(self) {
-        self.tasks.stop().await;
+        // A task that failed while draining has been logged where it failed.
+        let _ = self.tasks.stop().await;
     }
 }
 

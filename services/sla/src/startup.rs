@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, Tasks};
+use shared::runtime::{Runtime, TaskFailed, Tasks};
 use shared::subjects::Stream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -122,13 +122,15 @@ impl Application {
     }
 
     /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    pub async fn run_until_stopped(self) {
-        self.tasks.run_until_stopped().await;
+    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
+    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
+        self.tasks.run_until_stopped().await
     }
 
     /// Stops pulling and firing, finishes in-flight work and waits for it.
     pub async fn stop(self) {
-        self.tasks.stop().await;
+        // A task that failed while draining has been logged where it failed.
+        let _ = self.tasks.stop().await;
     }
 
     /// Ends every task at once without draining: what a SIGKILL does to a replica.

@@ -11,6 +11,6 @@ async fn main() -> anyhow::Result<()> {
     let signer = survey.signer()?;
     let shutdown = shared::shutdown::on_signal();
     let app = Application::build(settings, survey, signer, Clock::System, true, shutdown).await?;
-    app.run_until_stopped().await;
+    app.run_until_stopped().await?;
     Ok(())
 }

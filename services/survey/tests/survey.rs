@@ -379,28 +379,21 @@ async fn unsatisfied_reopens_then_the_next_resolution_gets_a_second_survey() {
     let (s1, tok) = h.sent_survey(&t).await;
     h.respond("app", &[app(&tok, "u-1", "unsatisfied")]).await;
     assert_eq!(h.ticket_status(t.0).await, "reopened");
-    // Where the api's columns exist, the ticket carries the last answer and its resolution is cleared.
-    let mut conn = h.tc.pool.acquire().await.unwrap();
-    let cols = h.ctx.ticket_columns(&mut conn).await.unwrap();
-    if cols.survey_answer {
-        let (s, n): (Option<String>, Option<i16>) =
-            sqlx::query_as("select survey_satisfaction, survey_nps from tickets where id = $1")
-                .bind(t.0)
-                .fetch_one(&h.tc.pool)
-                .await
-                .unwrap();
-        assert_eq!((s.as_deref(), n), (Some("unsatisfied"), Some(9)));
-    }
-    if cols.resolution {
-        let resolved_at: Option<chrono::DateTime<chrono::Utc>> =
-            sqlx::query_scalar("select resolved_at from tickets where id = $1")
-                .bind(t.0)
-                .fetch_one(&h.tc.pool)
-                .await
-                .unwrap();
-        assert_eq!(resolved_at, None);
-    }
-    drop(conn);
+    // The ticket carries the last answer and its resolution is cleared.
+    let (s, n): (Option<String>, Option<i16>) =
+        sqlx::query_as("select survey_satisfaction, survey_nps from tickets where id = $1")
+            .bind(t.0)
+            .fetch_one(&h.tc.pool)
+            .await
+            .unwrap();
+    assert_eq!((s.as_deref(), n), (Some("unsatisfied"), Some(9)));
+    let resolved_at: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select resolved_at from tickets where id = $1")
+            .bind(t.0)
+            .fetch_one(&h.tc.pool)
+            .await
+            .unwrap();
+    assert_eq!(resolved_at, None);
     let reopened: Vec<TicketLifecycleEvent> = h
         .outbox("ticket.reopened")
         .await
@@ -477,27 +470,19 @@ async fn unsatisfied_escalates_when_so_configured() {
         .await
         .contains(&"survey_escalated".to_string()));
 
-    // A resolution event without a department: the router's lead department (when that column exists).
-    let mut conn = h.tc.pool.acquire().await.unwrap();
-    if h.ctx
-        .ticket_columns(&mut conn)
+    // A resolution event without a department: the router's lead department.
+    let t2 = h.ticket("app", None, Some("C-2")).await;
+    sqlx::query("update tickets set lead_department = 'logistics' where id = $1")
+        .bind(t2.0)
+        .execute(&h.tc.pool)
         .await
-        .unwrap()
-        .lead_department
-    {
-        let t2 = h.ticket("app", None, Some("C-2")).await;
-        sqlx::query("update tickets set lead_department = 'logistics' where id = $1")
-            .bind(t2.0)
-            .execute(&h.tc.pool)
-            .await
-            .unwrap();
-        let mut e = h.resolved_event(&t2, h.now());
-        e.department = None;
-        h.lifecycle(&[e]).await;
-        let (_, tok2) = h.send_scheduled(&t2).await;
-        h.respond("app", &[app(&tok2, "e-2", "unsatisfied")]).await;
-        assert_eq!(h.outbox("survey.escalated.logistics").await.len(), 1);
-    }
+        .unwrap();
+    let mut e = h.resolved_event(&t2, h.now());
+    e.department = None;
+    h.lifecycle(&[e]).await;
+    let (_, tok2) = h.send_scheduled(&t2).await;
+    h.respond("app", &[app(&tok2, "e-2", "unsatisfied")]).await;
+    assert_eq!(h.outbox("survey.escalated.logistics").await.len(), 1);
 }
 
 #[tokio::test]

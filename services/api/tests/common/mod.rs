@@ -12,7 +12,7 @@ use shared::testkit::TestContext;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub const ADMIN: &str = "test-admin-token";
+pub const ADMIN: &str = "test-admin-token-of-at-least-32-characters";
 
 pub struct TestApp {
     pub ctx: TestContext,
@@ -20,6 +20,8 @@ pub struct TestApp {
     /// The ops listener (health, readiness, metrics).
     pub ops: String,
     pub http: reqwest::Client,
+    /// The running api's shared state (its counters, its settings).
+    pub state: api::AppState,
     shutdown: CancellationToken,
 }
 
@@ -47,6 +49,7 @@ impl TestApp {
             base: format!("http://{}", running.addr),
             ops: format!("http://{}", running.ops_addr),
             http: reqwest::Client::new(),
+            state: running.state,
             shutdown,
         }
     }
@@ -96,6 +99,56 @@ impl TestApp {
             .unwrap_or("")
             .to_string();
         (status, ct, resp.bytes().await.expect("body").to_vec())
+    }
+
+    /// Creates a user with a password (and no token).
+    pub async fn user_with_password(
+        &self,
+        name: &str,
+        role: &str,
+        department: Option<&str>,
+        password: &str,
+    ) {
+        let (s, v) = self
+            .post(
+                "/v1/users",
+                ADMIN,
+                json!({"name": name, "role": role, "department": department, "password": password}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "user {name} is created: {v}");
+    }
+
+    /// Signs in through the browser path and returns the session.
+    pub async fn sign_in(&self, name: &str, password: &str) -> Browser {
+        let resp = self
+            .http
+            .post(format!("{}/v1/auth/session", self.base))
+            .json(&json!({"name": name, "password": password}))
+            .send()
+            .await
+            .expect("request is sent");
+        assert_eq!(resp.status(), StatusCode::OK, "{name} signs in");
+        let set_cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("a session cookie is set")
+            .to_string();
+        let cookie = set_cookie
+            .split(';')
+            .next()
+            .expect("cookie pair")
+            .to_string();
+        let body: Value = resp.json().await.expect("session body");
+        Browser {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            cookie,
+            set_cookie,
+            csrf: body["csrf_token"].as_str().expect("csrf token").to_string(),
+            body,
+        }
     }
 
     /// Creates a user and returns a token for it.
@@ -192,5 +245,53 @@ impl NewTicket {
         .await
         .expect("test ticket is inserted");
         id
+    }
+}
+
+/// A signed-in browser: the session cookie and the CSRF token it was given.
+#[derive(Clone)]
+pub struct Browser {
+    pub base: String,
+    pub http: reqwest::Client,
+    /// `loopdesk_session=…`, as a browser would send it back.
+    pub cookie: String,
+    /// The whole `Set-Cookie` header of the sign-in.
+    pub set_cookie: String,
+    pub csrf: String,
+    /// The sign-in answer.
+    pub body: Value,
+}
+
+impl Browser {
+    /// A request with the cookie; `csrf` adds the X-CSRF-Token header.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        csrf: bool,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("cookie", &self.cookie);
+        if csrf {
+            req = req.header("x-csrf-token", &self.csrf);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request is sent");
+        let status = resp.status();
+        let bytes = resp.bytes().await.expect("body is read");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None, false).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body), true).await
     }
 }

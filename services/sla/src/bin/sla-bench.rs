@@ -75,11 +75,10 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings {
         prefix: format!("bench{}", &id[..8]),
         timezone: "Asia/Shanghai".into(),
-        database: DatabaseSettings {
-            url: SecretString::from(format!("{}{db_name}", &base_url[..=cut])),
-            max_connections: 10,
-            upkeep: true,
-        },
+        database: DatabaseSettings::new(
+            SecretString::from(format!("{}{db_name}", &base_url[..=cut])),
+            10,
+        ),
         nats: NatsSettings {
             url: nats_url.clone(),
             stream_replicas: 1,

@@ -1,0 +1,38 @@
+// Every locale file of the console: the common one (src/i18n/locales) and one per page area
+// (src/pages/<area>/locales), the area's messages under the area's name (`desk.inbox.title`).
+// Kept free of Vue so the key-parity test can read the same files the console ships.
+
+export const LOCALES = ['zh-CN', 'en'] as const
+export type Locale = (typeof LOCALES)[number]
+export const DEFAULT_LOCALE: Locale = 'zh-CN'
+
+export type MessageTree = { [key: string]: string | MessageTree }
+
+/** `…/pages/desk/locales/en.json` is the desk area's; any other `…/locales/en.json` is common. */
+export function placeOf(path: string): { area: string | null; locale: string } | null {
+  const area = /pages\/([^/]+)\/locales\/([^/]+)\.json$/.exec(path)
+  if (area) return { area: area[1]!, locale: area[2]! }
+  const common = /(?:^|\/)locales\/([^/]+)\.json$/.exec(path)
+  if (common) return { area: null, locale: common[1]! }
+  return null
+}
+
+/** Builds one tree per locale from `{path: messages}`. */
+export function assemble<T>(files: Record<string, T>): Record<string, Record<string, T | unknown>> {
+  const out: Record<string, Record<string, T | unknown>> = {}
+  for (const [path, messages] of Object.entries(files)) {
+    const place = placeOf(path)
+    if (!place) continue
+    const tree = (out[place.locale] ??= {})
+    if (place.area === null) Object.assign(tree, messages as object)
+    else tree[place.area] = messages
+  }
+  return out
+}
+
+/** Every leaf key of a tree, dotted. */
+export function leafKeys(tree: MessageTree, prefix = ''): string[] {
+  return Object.entries(tree).flatMap(([k, v]) =>
+    typeof v === 'string' ? [prefix + k] : leafKeys(v, `${prefix}${k}.`),
+  )
+}
