@@ -243,7 +243,8 @@ async fn refuse(
     .bind(&incoming.via)
     .bind(&incoming.response_id)
     .bind(refusal.reason.as_str())
-    .bind(&incoming.raw)
+    // A bounded prefix: a refusal is evidence, not a place for a client to store what it likes.
+    .bind(&incoming.raw[..incoming.raw.len().min(ctx.settings.max_stored_refusal_bytes)])
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -77,7 +77,8 @@ impl Application {
             rt.spawn("timer loop", timers::run(ctx.clone(), rt.shutdown()));
         }
         rt.spawn_outbox_relay();
-        rt.serve(listener, web::page_router(ctx.clone()));
+        let trusted = rt.http_settings().trusted_proxies()?;
+        rt.serve(listener, web::page_router(ctx.clone(), trusted));
         Ok(Self {
             addr,
             ops_addr,

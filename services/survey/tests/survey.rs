@@ -628,7 +628,7 @@ mod page {
     use tower::ServiceExt;
 
     async fn call(h: &Harness, req: Request<Body>) -> (StatusCode, String) {
-        let resp = survey::web::page_router(h.ctx.clone())
+        let resp = survey::web::page_router(h.ctx.clone(), Default::default())
             .oneshot(req)
             .await
             .unwrap();
