@@ -67,9 +67,8 @@ async fn main() -> anyhow::Result<()> {
         prefix: format!("cbench{}", &db[db.len() - 8..]),
         timezone: "Asia/Shanghai".into(),
         database: DatabaseSettings {
-            url: SecretString::from(url),
-            max_connections: 16,
             upkeep: false,
+            ..DatabaseSettings::new(SecretString::from(url), 16)
         },
         nats: NatsSettings {
             url: nats,
@@ -79,9 +78,7 @@ async fn main() -> anyhow::Result<()> {
             batch_size: 200,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
         },
-        http: HttpSettings {
-            addr: "127.0.0.1:0".into(),
-        },
+        http: HttpSettings::local("127.0.0.1:0"),
     };
     let result = run(&settings, tickets, requests, streams, changes).await;
     conn.execute(format!(r#"drop database if exists "{db}" with (force)"#).as_str())
