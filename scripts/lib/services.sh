@@ -90,8 +90,17 @@ ensure_toolchain() {
     command -v curl >/dev/null 2>&1 || apt_install curl
 }
 
+# A CJK font for the api's PDF reports (and the browser tests' screenshots); the api finds it at start-up.
+ensure_cjk_font() {
+    if [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+        return 0
+    fi
+    apt_install fonts-wqy-microhei
+}
+
 ensure_services() {
     ensure_toolchain
     ensure_postgres
     ensure_nats
+    ensure_cjk_font
 }

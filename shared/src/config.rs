@@ -25,6 +25,8 @@ pub enum ConfigError {
     TimeZone(String),
     #[error("prefix `{0}` must be non-empty and contain only letters, digits, '-' and '_'")]
     Prefix(String),
+    #[error(transparent)]
+    TrustedProxy(#[from] crate::http::TrustedProxyError),
 }
 
 /// The settings every worker reads; a service reads its own section from the raw [`config::Config`].
@@ -46,10 +48,37 @@ pub struct DatabaseSettings {
     /// Vacuum and analyze the tables where the server's autovacuum is off (`shared::upkeep`).
     #[serde(default = "default_upkeep")]
     pub upkeep: bool,
+    /// Milliseconds one statement of a worker's session may run before Postgres cancels it
+    /// (`statement_timeout`; 0 turns the bound off). A statement stuck behind a lock or a runaway
+    /// query then fails its batch (retried later) instead of holding a pooled connection and its
+    /// locks indefinitely. Worker statements take milliseconds; migrations and the table upkeep
+    /// lift the bound for their own session.
+    #[serde(default = "default_statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+    /// Milliseconds a session may sit idle inside an open transaction before Postgres ends it
+    /// (`idle_in_transaction_session_timeout`; 0 turns it off): a replica that hangs mid-transaction
+    /// gives its row locks (a day's ticket serial, say) back instead of blocking every other writer.
+    #[serde(default = "default_idle_in_transaction_timeout_ms")]
+    pub idle_in_transaction_timeout_ms: u64,
 }
 
 fn default_upkeep() -> bool {
     true
+}
+
+/// See [`DatabaseSettings::statement_timeout_ms`]: a hundred times the slowest statement a worker
+/// runs in normal operation (a report over a year of a million tickets).
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
+
+/// See [`DatabaseSettings::idle_in_transaction_timeout_ms`].
+pub const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
+
+fn default_statement_timeout_ms() -> u64 {
+    DEFAULT_STATEMENT_TIMEOUT_MS
+}
+
+fn default_idle_in_transaction_timeout_ms() -> u64 {
+    DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,11 +104,78 @@ pub struct NatsSettings {
 /// more and raised the latency.
 pub const DEFAULT_LINGER_MS: u64 = 10;
 
+/// The worker's two listeners and the bounds both serve with (see [`crate::http`]).
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
-    /// Listen address of the service's HTTP side (API, health, readiness, metrics).
+    /// Listen address of the service's public HTTP side (web form, survey page, api).
     pub addr: String,
+    /// Listen address of `/health`, `/ready` and `/metrics`, kept off the public listener so they are
+    /// reachable only where the deployment exposes this one (probes, Prometheus).
+    pub ops_addr: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks); empty: none,
+    /// the connection's peer is the client.
+    /// In the environment, one comma-separated value (`LOOPDESK__HTTP__TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7`).
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+    /// A request line and headers not complete within this time close the connection (slowloris); so
+    /// does a keep-alive connection idle for this long.
+    pub header_read_timeout_ms: u64,
+    /// A request body that sends nothing for this long fails the request.
+    pub body_read_timeout_ms: u64,
+    /// A request not answered within this time gets 408 (bounds a body trickled slowly).
+    pub request_timeout_ms: u64,
+    /// Connections open at once per listener.
+    pub max_connections: usize,
+    /// Requests handled at once per listener; beyond it 503 with `Retry-After`.
+    pub max_in_flight: usize,
 }
+
+impl HttpSettings {
+    /// Both listeners on `addr`'s host with free ports, the default bounds: tests and benches.
+    pub fn local(addr: &str) -> Self {
+        let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        Self {
+            addr: addr.to_string(),
+            ops_addr: format!("{host}:0"),
+            trusted_proxies: Vec::new(),
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+
+    /// The trusted proxies as address blocks.
+    pub fn trusted_proxies(&self) -> Result<crate::http::TrustedProxies, ConfigError> {
+        crate::http::TrustedProxies::parse(&self.trusted_proxies).map_err(ConfigError::from)
+    }
+}
+
+/// A list written as a list (config files) or as one comma-separated string (environment variables).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Written::deserialize(d)? {
+        Written::List(items) => items,
+        Written::Commas(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 impl Settings {
     pub fn time_zone(&self) -> Result<Tz, ConfigError> {
@@ -100,11 +196,23 @@ impl Settings {
         }
         self.time_zone()?;
         self.database.connect_options()?;
+        self.http.trusted_proxies()?;
         Ok(())
     }
 }
 
 impl DatabaseSettings {
+    /// Settings for `url` with every other field at its default (tests and benches build them so).
+    pub fn new(url: SecretString, max_connections: u32) -> Self {
+        Self {
+            url,
+            max_connections,
+            upkeep: default_upkeep(),
+            statement_timeout_ms: DEFAULT_STATEMENT_TIMEOUT_MS,
+            idle_in_transaction_timeout_ms: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        }
+    }
+
     /// Options for the configured database, with the session settings every worker relies on.
     ///
     /// Plans: the default `plan_cache_mode` (`auto`). Sessions once forced a fresh plan for every
@@ -116,13 +224,24 @@ impl DatabaseSettings {
     ///
     /// `jit=off`: these are short OLTP statements; a misestimated cost (unanalysed tables) can make
     /// Postgres spend tens of milliseconds compiling one, which shows up as latency spikes.
+    ///
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` bound what one session can
+    /// hold (see the fields); they travel in the start-up packet, so every session has them from its
+    /// first statement.
     pub fn connect_options(&self) -> Result<PgConnectOptions, ConfigError> {
         Ok(self
             .url
             .expose_secret()
             .parse::<PgConnectOptions>()
             .map_err(ConfigError::DatabaseUrl)?
-            .options([("jit", "off")]))
+            .options([
+                ("jit", "off".to_string()),
+                ("statement_timeout", self.statement_timeout_ms.to_string()),
+                (
+                    "idle_in_transaction_session_timeout",
+                    self.idle_in_transaction_timeout_ms.to_string(),
+                ),
+            ]))
     }
 
     /// Options for another database on the same server (tests create one per test).
@@ -175,13 +294,30 @@ pub fn with_defaults(
             "postgres://postgres@127.0.0.1:5432/loopdesk",
         )?
         .set_default("database.max_connections", 10)?
+        .set_default(
+            "database.statement_timeout_ms",
+            DEFAULT_STATEMENT_TIMEOUT_MS,
+        )?
+        .set_default(
+            "database.idle_in_transaction_timeout_ms",
+            DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        )?
         .set_default("nats.url", "nats://127.0.0.1:4222")?
         .set_default("nats.stream_replicas", 1)?
         .set_default("nats.max_deliver", 5)?
         .set_default("nats.ack_wait_secs", 30)?
         .set_default("nats.batch_size", 500)?
         .set_default("nats.linger_ms", DEFAULT_LINGER_MS)?
-        .set_default("http.addr", "127.0.0.1:0")?)
+        .set_default("http.addr", "127.0.0.1:0")?
+        .set_default("http.ops_addr", "127.0.0.1:0")?
+        .set_default(
+            "http.header_read_timeout_ms",
+            DEFAULT_HEADER_READ_TIMEOUT_MS,
+        )?
+        .set_default("http.body_read_timeout_ms", DEFAULT_BODY_READ_TIMEOUT_MS)?
+        .set_default("http.request_timeout_ms", DEFAULT_REQUEST_TIMEOUT_MS)?
+        .set_default("http.max_connections", DEFAULT_MAX_CONNECTIONS as u64)?
+        .set_default("http.max_in_flight", DEFAULT_MAX_IN_FLIGHT as u64)?)
 }
 
 #[cfg(test)]

@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NatsSettings;
+use crate::readiness::DatabaseWatch;
 use crate::subjects::{Stream, Subjects};
 
 /// Headers a dead-lettered message carries, so ops can see why and replay it where it came from.
@@ -93,8 +94,8 @@ pub enum ConsumerError {
     Stream { stream: String, message: String },
     #[error("consumer {durable} could not be created: {message}")]
     Create { durable: String, message: String },
-    #[error("consumer {durable} could not start pulling: {message}")]
-    Pull { durable: String, message: String },
+    #[error("a lane of consumer {durable} ended: {reason}")]
+    LaneEnded { durable: String, reason: String },
 }
 
 /// Which messages a worker consumes and how patiently.
@@ -259,16 +260,26 @@ impl<H: BatchHandler> BatchHandler for Waking<H> {
 ///
 /// Binding is retried (with a delay growing to 5 s) until it succeeds or `shutdown`: a JetStream
 /// cluster that is electing a leader, or is too busy to answer in time, refuses it for a while, and a
-/// replica that gave up then would stay up doing nothing. The error is returned only on shutdown.
+/// replica that gave up then would stay up doing nothing.
+///
+/// While `database` is unreachable the lanes stop pulling and hold the messages they have (see
+/// [`Lane::hold`]): an outage delays work, it never uses up deliveries or dead-letters anything.
+///
+/// A lane that ends before shutdown (its pull subscription closed, say because the consumer was
+/// deleted) or panics would leave the replica up and consuming nothing. Instead the whole replica is
+/// told to stop (`shutdown` is cancelled, so the other tasks finish and ack what they hold), and the
+/// error is returned so the process exits non-zero and its orchestrator starts a fresh one, which
+/// binds the consumer again.
 pub async fn run<H: BatchHandler>(
     js: jetstream::Context,
     subjects: Subjects,
     spec: ConsumerSpec,
     handler: std::sync::Arc<H>,
+    database: DatabaseWatch,
     shutdown: CancellationToken,
 ) -> Result<(), ConsumerError> {
     let mut delay = Duration::from_millis(200);
-    let (consumer, lanes) = loop {
+    let consumer = loop {
         match bind(&js, &subjects, &spec).await {
             Ok(bound) => break bound,
             Err(e) => {
@@ -284,35 +295,52 @@ pub async fn run<H: BatchHandler>(
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(report_pending(
-        consumer,
+        consumer.clone(),
         spec.durable.clone(),
         shutdown.clone(),
     ));
-    for messages in lanes {
+    for _ in 0..spec.concurrency.max(1) {
         let lane = Lane {
             js: js.clone(),
             subjects: subjects.clone(),
             spec: spec.clone(),
             handler: handler.clone(),
+            database: database.clone(),
         };
-        tasks.spawn(lane.run(messages, shutdown.clone()));
+        tasks.spawn(lane.run(consumer.clone(), shutdown.clone()));
     }
-    while tasks.join_next().await.is_some() {}
-    Ok(())
+    let mut failure = None;
+    while let Some(ended) = tasks.join_next().await {
+        let reason = match ended {
+            Ok(Ok(())) if shutdown.is_cancelled() => continue,
+            Ok(Ok(())) => "it returned before shutdown".to_string(),
+            Ok(Err(reason)) => reason,
+            Err(e) if e.is_panic() => {
+                format!("it panicked: {}", crate::runtime::panic_message(&*e.into_panic()))
+            }
+            Err(e) => format!("it was cancelled: {e}"),
+        };
+        if failure.is_none() {
+            tracing::error!(consumer = %spec.durable, %reason, "a consumer lane ended; stopping this replica");
+            shutdown.cancel();
+            failure = Some(reason);
+        }
+    }
+    match failure {
+        Some(reason) => Err(ConsumerError::LaneEnded {
+            durable: spec.durable,
+            reason,
+        }),
+        None => Ok(()),
+    }
 }
 
-/// Gets or creates the durable consumer and opens one pull subscription per lane.
+/// Gets or creates the durable consumer.
 async fn bind(
     js: &jetstream::Context,
     subjects: &Subjects,
     spec: &ConsumerSpec,
-) -> Result<
-    (
-        jetstream::consumer::Consumer<pull::Config>,
-        Vec<pull::Stream>,
-    ),
-    ConsumerError,
-> {
+) -> Result<jetstream::consumer::Consumer<pull::Config>, ConsumerError> {
     let stream_name = subjects.stream_name(spec.stream);
     let stream = js
         .get_stream(&stream_name)
@@ -353,22 +381,7 @@ async fn bind(
                 "consumer keeps its older, wider filter; it works, at the cost of messages it ignores"),
         }
     }
-    let mut lanes = Vec::with_capacity(spec.concurrency.max(1));
-    for _ in 0..spec.concurrency.max(1) {
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(spec.max_batch)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await
-            .map_err(|e| ConsumerError::Pull {
-                durable: spec.durable.clone(),
-                message: e.to_string(),
-            })?;
-        lanes.push(messages);
-    }
-    Ok((consumer, lanes))
+    Ok(consumer)
 }
 
 /// Publishes the consumer's backlog (not yet delivered, and delivered but unacked) as gauges every few
@@ -377,7 +390,7 @@ async fn report_pending(
     mut consumer: jetstream::consumer::Consumer<pull::Config>,
     durable: String,
     shutdown: CancellationToken,
-) {
+) -> Result<(), String> {
     loop {
         if let Ok(info) = consumer.info().await {
             metrics::gauge!("loopdesk_consumer_pending", "consumer" => durable.clone())
@@ -386,10 +399,20 @@ async fn report_pending(
                 .set(info.num_ack_pending as f64);
         }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
+}
+
+/// Why a lane stopped pulling.
+enum Stopped {
+    Shutdown,
+    /// The database became unreachable: the subscription is dropped until it answers again (and
+    /// after a batch was held through an outage, its buffer is stale).
+    Outage,
+    /// The subscription ended by itself (the consumer was deleted, or the server refused the pull).
+    Ended,
 }
 
 /// One pull subscription processing one batch at a time.
@@ -398,18 +421,81 @@ struct Lane<H> {
     subjects: Subjects,
     spec: ConsumerSpec,
     handler: std::sync::Arc<H>,
+    database: DatabaseWatch,
 }
 
 impl<H: BatchHandler> Lane<H> {
-    async fn run(self, messages: pull::Stream, shutdown: CancellationToken) {
+    /// Pulls and applies batches until shutdown; an `Err` says why the lane ended before it.
+    async fn run(
+        self,
+        consumer: jetstream::consumer::Consumer<pull::Config>,
+        shutdown: CancellationToken,
+    ) -> Result<(), String> {
+        loop {
+            // Not a message is pulled while the database is unreachable: it could not be applied, and
+            // every delivery it got would bring it nearer the dead-letter subject.
+            if !self.database.until_up(&shutdown).await {
+                return Ok(());
+            }
+            let Some(messages) = self.subscribe(&consumer, &shutdown).await else {
+                return Ok(());
+            };
+            match self.pull(messages, &shutdown).await {
+                Stopped::Shutdown => return Ok(()),
+                // The subscription is dropped here: messages the server sent it meanwhile come back
+                // after the ack wait, once the lane pulls again.
+                Stopped::Outage => continue,
+                Stopped::Ended => {
+                    return Err("its pull subscription ended (was the consumer deleted?)".into())
+                }
+            }
+        }
+    }
+
+    /// Opens a pull subscription, retrying (a server restarting refuses it for a while); `None` on
+    /// shutdown.
+    async fn subscribe(
+        &self,
+        consumer: &jetstream::consumer::Consumer<pull::Config>,
+        shutdown: &CancellationToken,
+    ) -> Option<pull::Stream> {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let opened = consumer
+                .stream()
+                .max_messages_per_batch(self.spec.max_batch)
+                .heartbeat(Duration::from_secs(5))
+                .expires(Duration::from_secs(30))
+                .messages()
+                .await;
+            match opened {
+                Ok(messages) => return Some(messages),
+                Err(e) => {
+                    tracing::warn!(consumer = %self.spec.durable, error = %e, "cannot pull yet; retrying")
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Takes batches from one subscription and applies them, until shutdown, an outage, or the end of
+    /// the subscription.
+    async fn pull(&self, messages: pull::Stream, shutdown: &CancellationToken) -> Stopped {
         let mut chunks = messages.ready_chunks(self.spec.max_batch);
         loop {
             let chunk = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => return Stopped::Shutdown,
+                _ = self.database.until_down() => return Stopped::Outage,
                 chunk = chunks.next() => chunk,
             };
-            let Some(chunk) = chunk else { return };
+            let Some(chunk) = chunk else {
+                return Stopped::Ended;
+            };
             let mut batch = Vec::with_capacity(chunk.len());
             self.take(chunk, &mut batch);
             if !batch.is_empty() && !self.spec.linger.is_zero() {
@@ -429,15 +515,18 @@ impl<H: BatchHandler> Lane<H> {
                         let mut more = more;
                         let rest = more.split_off(room);
                         self.take(more, &mut batch);
-                        self.process(std::mem::take(&mut batch)).await;
+                        if self.process(std::mem::take(&mut batch), shutdown).await {
+                            // The rest was delivered before the outage: JetStream sends it again.
+                            return Stopped::Outage;
+                        }
                         self.take(rest, &mut batch);
                         break;
                     }
                     self.take(more, &mut batch);
                 }
             }
-            if !batch.is_empty() {
-                self.process(batch).await;
+            if !batch.is_empty() && self.process(batch, shutdown).await {
+                return Stopped::Outage;
             }
         }
     }
@@ -456,50 +545,111 @@ impl<H: BatchHandler> Lane<H> {
         }
     }
 
-    async fn process(&self, batch: Vec<jetstream::Message>) {
-        let deliveries: Vec<Delivery> = batch
-            .iter()
-            .map(|m| {
-                let (delivered, stream_sequence) = m
-                    .info()
-                    .map(|i| (i.delivered, i.stream_sequence))
-                    .unwrap_or((1, 0));
-                Delivery {
-                    subject: m.subject.to_string(),
-                    payload: m.payload.clone(),
-                    headers: m.headers.clone(),
-                    delivered,
-                    stream_sequence,
+    /// Applies a batch and settles every message. Messages that failed because the database is
+    /// unreachable are held and applied again once it answers, as often as outages come. Returns
+    /// whether it held any: the subscription's buffer is then stale (JetStream has redelivered what
+    /// sat in it past its ack wait), so the lane subscribes afresh.
+    async fn process(&self, batch: Vec<jetstream::Message>, shutdown: &CancellationToken) -> bool {
+        let mut messages = batch;
+        let mut deliveries: Vec<Delivery> = messages.iter().map(delivery).collect();
+        let mut held_any = false;
+        loop {
+            let (outcomes, database_down) = self.outcomes(&deliveries).await;
+            let held = self
+                .settle(&messages, &deliveries, outcomes, database_down)
+                .await;
+            if held.is_empty() {
+                return held_any;
+            }
+            held_any = true;
+            let keep = |i: usize| held.contains(&i);
+            messages = messages
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, m)| keep(i).then_some(m))
+                .collect();
+            deliveries = deliveries
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, d)| keep(i).then_some(d))
+                .collect();
+            if !self.hold(&messages, shutdown).await {
+                // Stopping during the outage: hand them back for whichever replica runs next.
+                for (message, delivery) in messages.iter().zip(&deliveries) {
+                    let delay = self.nak_delay(delivery.delivered);
+                    if let Err(e) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                        tracing::warn!(consumer = %self.spec.durable, error = %e, "nak failed");
+                    }
                 }
-            })
-            .collect();
+                return true;
+            }
+        }
+    }
+
+    /// Runs the handler on a batch: one outcome per message, and whether the database was found
+    /// unreachable (known only when something failed and it was asked).
+    async fn outcomes(&self, deliveries: &[Delivery]) -> (Vec<Outcome>, bool) {
         let started = Instant::now();
-        let outcomes = match self.apply(&deliveries).await {
+        let (outcomes, database_down) = match self.apply(deliveries).await {
+            Ok(outcomes) => {
+                let failed = outcomes.iter().any(|o| matches!(o, Outcome::Retry(_)));
+                let down = failed && !self.database.probe().await;
+                (outcomes, down)
+            }
+            Err(e) if !self.database.probe().await => {
+                tracing::warn!(consumer = %self.spec.durable, error = %e, size = deliveries.len(),
+                    "batch failed with the database unreachable; holding it");
+                (vec![Outcome::Retry(e.message); deliveries.len()], true)
+            }
             Err(e) if e.isolate && deliveries.len() > 1 => {
                 tracing::warn!(consumer = %self.spec.durable, error = %e, size = deliveries.len(),
                     "batch refused by the database; applying its messages one by one");
-                let mut outcomes = Vec::with_capacity(deliveries.len());
-                for one in deliveries.chunks(1) {
-                    outcomes.extend(
-                        self.apply(one)
-                            .await
-                            .unwrap_or_else(|e| vec![Outcome::Retry(e.message)]),
-                    );
-                }
-                outcomes
+                self.one_by_one(deliveries).await
             }
             Err(e) => {
                 tracing::warn!(consumer = %self.spec.durable, error = %e, size = deliveries.len(), "batch failed");
-                vec![Outcome::Retry(e.message); deliveries.len()]
+                (vec![Outcome::Retry(e.message); deliveries.len()], false)
             }
-            Ok(outcomes) => outcomes,
         };
-        let consumer = self.spec.durable.clone();
-        metrics::histogram!("loopdesk_batch_seconds", "consumer" => consumer.clone())
+        metrics::histogram!("loopdesk_batch_seconds", "consumer" => self.spec.durable.clone())
             .record(started.elapsed().as_secs_f64());
-        for ((message, delivery), outcome) in batch.iter().zip(&deliveries).zip(outcomes) {
+        (outcomes, database_down)
+    }
+
+    /// Applies each message on its own, so one the database refuses cannot drag its batch-mates
+    /// down. If the database stops answering meanwhile, the rest are not tried.
+    async fn one_by_one(&self, deliveries: &[Delivery]) -> (Vec<Outcome>, bool) {
+        let mut outcomes = Vec::with_capacity(deliveries.len());
+        for one in deliveries.chunks(1) {
+            match self.apply(one).await {
+                Ok(outcome) => outcomes.extend(outcome),
+                Err(e) if !self.database.probe().await => {
+                    outcomes.resize(deliveries.len(), Outcome::Retry(e.message));
+                    return (outcomes, true);
+                }
+                Err(e) => outcomes.push(Outcome::Retry(e.message)),
+            }
+        }
+        (outcomes, false)
+    }
+
+    /// Acks, naks or dead-letters each message by its outcome; returns the indices of the messages to
+    /// hold, those that failed while the database was unreachable.
+    async fn settle(
+        &self,
+        messages: &[jetstream::Message],
+        deliveries: &[Delivery],
+        outcomes: Vec<Outcome>,
+        database_down: bool,
+    ) -> Vec<usize> {
+        let consumer = &self.spec.durable;
+        let mut held = Vec::new();
+        for (i, ((message, delivery), outcome)) in
+            messages.iter().zip(deliveries).zip(outcomes).enumerate()
+        {
             let label = match &outcome {
                 Outcome::Done => "done",
+                Outcome::Retry(_) if database_down => "held",
                 Outcome::Retry(_) => "retry",
                 Outcome::Poison(_) => "poison",
             };
@@ -507,6 +657,11 @@ impl<H: BatchHandler> Lane<H> {
                 .increment(1);
             let result = match outcome {
                 Outcome::Done => message.ack().await,
+                // The outage's fault, not the message's: kept in hand, no delivery used up.
+                Outcome::Retry(_) if database_down => {
+                    held.push(i);
+                    Ok(())
+                }
                 Outcome::Retry(error) if delivery.delivered >= self.spec.max_deliver => {
                     self.dead_letter(message, delivery, &error).await
                 }
@@ -521,11 +676,55 @@ impl<H: BatchHandler> Lane<H> {
                 tracing::warn!(consumer = %consumer, error = %e, "ack failed");
             }
         }
+        held
     }
 
-    /// Runs the handler and holds it to its contract of one outcome per message.
+    /// Keeps `messages` in hand until the database answers again (true) or shutdown (false). An
+    /// in-progress ack, sent well within every ack wait, stops JetStream from redelivering them, and
+    /// unlike a nak or a redelivery it does not count as a delivery.
+    async fn hold(&self, messages: &[jetstream::Message], shutdown: &CancellationToken) -> bool {
+        let every = (self.spec.ack_wait / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        loop {
+            for message in messages {
+                if let Err(e) = message.ack_with(AckKind::Progress).await {
+                    tracing::warn!(consumer = %self.spec.durable, error = %e, "in-progress ack failed");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                _ = self.database.until_up(shutdown) => {}
+                _ = tokio::time::sleep(every) => {}
+            }
+            if self.database.is_up() || self.database.probe().await {
+                return true;
+            }
+        }
+    }
+
+    /// Runs the handler and holds it to its contract of one outcome per message. A handler that
+    /// panics fails its batch like a refused value would: the messages are then applied one by one,
+    /// and the one that panics is dead-lettered with the panic's message after its last delivery,
+    /// while the lane goes on.
     async fn apply(&self, deliveries: &[Delivery]) -> Result<Vec<Outcome>, BatchError> {
-        let outcomes = self.handler.handle(deliveries).await?;
+        let handled = std::panic::AssertUnwindSafe(self.handler.handle(deliveries))
+            .catch_unwind()
+            .await;
+        let outcomes = match handled {
+            Ok(result) => result?,
+            Err(panic) => {
+                let error = format!(
+                    "handler_panicked: {}",
+                    crate::runtime::panic_message(&*panic)
+                );
+                tracing::error!(consumer = %self.spec.durable, %error, size = deliveries.len());
+                metrics::counter!("loopdesk_handler_panics_total", "consumer" => self.spec.durable.clone())
+                    .increment(1);
+                return Err(BatchError {
+                    message: error,
+                    isolate: true,
+                });
+            }
+        };
         if outcomes.len() != deliveries.len() {
             let error = format!(
                 "handler returned {} outcomes for {} messages",
@@ -570,5 +769,20 @@ impl<H: BatchHandler> Lane<H> {
                     .await
             }
         }
+    }
+}
+
+/// What the handler sees of a pulled message.
+fn delivery(m: &jetstream::Message) -> Delivery {
+    let (delivered, stream_sequence) = m
+        .info()
+        .map(|i| (i.delivered, i.stream_sequence))
+        .unwrap_or((1, 0));
+    Delivery {
+        subject: m.subject.to_string(),
+        payload: m.payload.clone(),
+        headers: m.headers.clone(),
+        delivered,
+        stream_sequence,
     }
 }

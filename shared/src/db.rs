@@ -44,7 +44,19 @@ async fn pool(
         .map_err(DbError::Connect)
 }
 
+/// Applies pending migrations on a session of its own without the statement bound (an index built over
+/// a large table may rightly take longer than any worker statement), closed afterwards.
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
-    MIGRATOR.run(pool).await?;
+    let unbounded = (*pool.connect_options())
+        .clone()
+        .options([("statement_timeout", "0")]);
+    let session = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(unbounded)
+        .await
+        .map_err(DbError::Connect)?;
+    let migrated = MIGRATOR.run(&session).await;
+    session.close().await;
+    migrated?;
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! Health, readiness and Prometheus metrics: the HTTP side every worker exposes for ops and orchestrators.
 //!
-//! `/health` answers while the process runs; `/ready` checks the database and NATS connection so a load
-//! balancer or Kubernetes stops sending work to a replica that lost either; `/metrics` is the Prometheus
-//! text format.
+//! `/health` answers while the process runs; `/ready` answers 503 while the replica cannot do its work
+//! (the database unreachable as last probed, the NATS connection down, or one of its tasks ended), so
+//! a load balancer or Kubernetes stops sending it work; `/metrics` is the Prometheus text format.
+//! Readiness reads state the replica keeps current ([`crate::readiness`]), so it answers at once even
+//! while the database hangs.
 
 use std::sync::OnceLock;
 
@@ -12,7 +14,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
-use sqlx::PgPool;
+
+use crate::readiness::Readiness;
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -28,7 +31,7 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
 #[derive(Clone)]
 pub struct OpsState {
     pub service: &'static str,
-    pub pool: PgPool,
+    pub readiness: Readiness,
     pub nats: async_nats::Client,
 }
 
@@ -56,21 +59,25 @@ pub fn router(state: OpsState) -> Router {
 }
 
 async fn ready(State(state): State<OpsState>) -> (StatusCode, Json<serde_json::Value>) {
-    let db = sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(&state.pool)
-        .await
-        .is_ok();
+    let db = state.readiness.database.is_up();
     let nats = matches!(
         state.nats.connection_state(),
         async_nats::connection::State::Connected
     );
-    let status = if db && nats {
+    let failed_task = state.readiness.failed_task();
+    let status = if db && nats && failed_task.is_none() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (
         status,
-        Json(json!({"service": state.service, "database": db, "nats": nats})),
+        Json(json!({
+            "service": state.service,
+            "database": db,
+            "nats": nats,
+            "tasks": failed_task.is_none(),
+            "failed_task": failed_task,
+        })),
     )
 }

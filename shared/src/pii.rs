@@ -2,7 +2,9 @@
 //!
 //! National ID numbers (18 digits with an ISO 7064 MOD 11-2 check digit) and bank-card numbers (13–19
 //! digits passing the Luhn check, optionally grouped by spaces or hyphens) are redacted from free text
-//! before it is stored or published, so they can never reach a report. Names, phones and e-mails are stored
+//! before it is stored or published, so they can never reach a report. Chinese input methods type
+//! full-width digits (`１１０１…`), spaces (U+3000) and hyphens (`－`) as readily as ASCII ones; both
+//! widths, mixed, are found. Names, phones and e-mails are stored
 //! in the ticket and shown masked everywhere else.
 
 use std::sync::LazyLock;
@@ -12,10 +14,17 @@ use regex::Regex;
 pub const NATIONAL_ID_MARK: &str = "[REDACTED:national_id]";
 pub const BANK_CARD_MARK: &str = "[REDACTED:bank_card]";
 
-/// A run of digits possibly grouped by single spaces or hyphens, ending in a digit or an ID's `X`.
+/// A run of digits (either width) possibly grouped by single spaces or hyphens (either width), ending
+/// in a digit or an ID's `X`.
 static DIGIT_RUN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[0-9](?:[0-9]|[ \-][0-9])*[0-9Xx]?").expect("static regex is valid")
+    Regex::new(r"[0-9０-９](?:[0-9０-９]|[ \-\x{3000}－][0-9０-９])*[0-9０-９XxＸｘ]?")
+        .expect("static regex is valid")
 });
+
+/// The spaces that may group digits.
+fn is_space(c: char) -> bool {
+    c == ' ' || c == '\u{3000}'
+}
 
 /// What [`redact_text`] removed, for the timeline and for tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,35 +42,32 @@ impl Redactions {
 /// Returns `text` with national ID and bank-card numbers replaced by marks.
 pub fn redact_text(text: &str) -> (String, Redactions) {
     let mut found = Redactions::default();
+    let mut mark = |part: &str| match classify(part) {
+        Some(Sensitive::NationalId) => {
+            found.national_ids += 1;
+            NATIONAL_ID_MARK.to_string()
+        }
+        Some(Sensitive::BankCard) => {
+            found.bank_cards += 1;
+            BANK_CARD_MARK.to_string()
+        }
+        None => part.to_string(),
+    };
     let out = DIGIT_RUN.replace_all(text, |caps: &regex::Captures<'_>| {
         let run = &caps[0];
-        match classify(run) {
-            Some(Sensitive::NationalId) => {
-                found.national_ids += 1;
-                NATIONAL_ID_MARK.to_string()
-            }
-            Some(Sensitive::BankCard) => {
-                found.bank_cards += 1;
-                BANK_CARD_MARK.to_string()
-            }
-            // The whole run is not one number; its space-separated parts may still be.
-            None if run.contains(' ') => run
-                .split(' ')
-                .map(|part| match classify(part) {
-                    Some(Sensitive::NationalId) => {
-                        found.national_ids += 1;
-                        NATIONAL_ID_MARK.to_string()
-                    }
-                    Some(Sensitive::BankCard) => {
-                        found.bank_cards += 1;
-                        BANK_CARD_MARK.to_string()
-                    }
-                    None => part.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-            None => run.to_string(),
+        if classify(run).is_some() || !run.contains(is_space) {
+            return mark(run);
         }
+        // The whole run is not one number; its space-separated parts may still be.
+        let mut out = String::with_capacity(run.len());
+        let mut start = 0;
+        for (i, c) in run.char_indices().filter(|(_, c)| is_space(*c)) {
+            out.push_str(&mark(&run[start..i]));
+            out.push(c);
+            start = i + c.len_utf8();
+        }
+        out.push_str(&mark(&run[start..]));
+        out
     });
     (out.into_owned(), found)
 }
@@ -72,7 +78,15 @@ enum Sensitive {
 }
 
 fn classify(run: &str) -> Option<Sensitive> {
-    let compact: String = run.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let compact: String = run
+        .chars()
+        .filter_map(|c| match c {
+            ' ' | '-' | '\u{3000}' | '－' => None,
+            '０'..='９' => char::from_digit(c as u32 - '０' as u32, 10),
+            'Ｘ' | 'ｘ' => Some('X'),
+            c => Some(c),
+        })
+        .collect();
     if compact.len() == 18 && is_national_id(&compact) {
         return Some(Sensitive::NationalId);
     }
@@ -196,6 +210,24 @@ mod tests {
         assert_eq!(r.bank_cards, 2);
         let (out, _) = redact_text("卡号4111-1111-1111-1111。");
         assert_eq!(out, format!("卡号{BANK_CARD_MARK}。"));
+    }
+
+    #[test]
+    fn full_width_and_mixed_width_numbers_are_redacted() {
+        let (out, r) = redact_text("身份证１１０１０５１９４９１２３１００２Ｘ，卡号６２２２　０２１２　３４５６　７８９０　１２８");
+        assert_eq!(
+            out,
+            format!("身份证{NATIONAL_ID_MARK}，卡号{BANK_CARD_MARK}")
+        );
+        assert_eq!((r.national_ids, r.bank_cards), (1, 1));
+        let (out, _) = redact_text("卡4111－1111-1111－１１１１。");
+        assert_eq!(out, format!("卡{BANK_CARD_MARK}。"));
+        // Full-width ordinary numbers stay as typed.
+        let text = "订单号２０２３１０２７００１，电话１３８１２３４５６７８";
+        assert_eq!(redact_text(text).0, text);
+        // Parts of a longer grouped run keep their own separators.
+        let (out, _) = redact_text("号 12　4111111111111111 34");
+        assert_eq!(out, format!("号 12　{BANK_CARD_MARK} 34"));
     }
 
     #[test]

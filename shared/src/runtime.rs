@@ -7,6 +7,11 @@
 //! the [`Tasks`] to wait on, stop or kill. Cancelling the token makes every task stop pulling, finish
 //! (commit and ack) the batch in hand and return; the relay drains committed outbox rows first, and the
 //! HTTP side finishes open requests (SPEC invariant 6).
+//!
+//! Every task is meant to run until shutdown. One that ends before it, or panics, is a replica that
+//! silently stopped doing part of its job: [`Tasks::run_until_stopped`] then marks the replica unready,
+//! stops the rest (draining as on SIGTERM) and returns the failure, so `main` exits non-zero and the
+//! orchestrator starts a fresh replica.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,16 +19,19 @@ use std::sync::Arc;
 
 use async_nats::jetstream;
 use axum::Router;
+use futures::FutureExt;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{NatsSettings, Settings};
+use crate::config::{HttpSettings, NatsSettings, Settings};
 use crate::consumer::{self, BatchHandler, ConsumerSpec, Waking};
+use crate::http::HttpLimits;
 use crate::ops_http::{self, OpsState};
 use crate::outbox::OutboxRelay;
+use crate::readiness::{DatabaseWatch, Readiness};
 use crate::subjects::{Stream, Subjects};
 
 /// Why a worker could not start.
@@ -74,28 +82,61 @@ pub struct Runtime {
     pub subjects: Subjects,
     /// Consumer defaults (batch size, ack wait, redeliveries) for [`Runtime::consumer`].
     nats_settings: NatsSettings,
-    /// Where [`Runtime::bind`] listens (port 0 picks a free port).
-    http_addr: String,
+    /// Where [`Runtime::bind`] listens and how both listeners are bounded (port 0 picks a free port).
+    http: HttpSettings,
     /// Cancelled on SIGTERM (or by `stop`); every task watches it.
     shutdown: CancellationToken,
-    tasks: JoinSet<()>,
+    tasks: JoinSet<TaskEnd>,
     /// Wakes this replica's outbox relay when a batch has committed events.
     outbox_wake: Arc<Notify>,
     /// Whether to run the table upkeep (`database.upkeep`).
     upkeep: bool,
+    /// What `/ready` reports besides NATS: the database as last probed, and any task that failed.
+    readiness: Readiness,
 }
 
-/// A bound HTTP listener, not yet serving: binding early lets a worker fail before starting any task.
+/// The bound HTTP listeners, not yet serving: binding early lets a worker fail before starting any
+/// task.
 pub struct Listener {
+    /// The public side (`http.addr`): the worker's own routes only.
+    listener: TcpListener,
+    addr: SocketAddr,
+    ops: OpsListener,
+}
+
+impl Listener {
+    /// The public address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The ops address actually bound.
+    pub fn ops_addr(&self) -> SocketAddr {
+        self.ops.addr
+    }
+}
+
+/// The bound ops listener (`http.ops_addr`): `/health`, `/ready`, `/metrics`, never a public route.
+pub struct OpsListener {
     listener: TcpListener,
     addr: SocketAddr,
 }
 
-impl Listener {
+impl OpsListener {
     /// The address actually bound.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+async fn bind_one(addr: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let listen = |source| StartupError::Listen {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(listen)?;
+    let bound = listener.local_addr().map_err(listen)?;
+    Ok((listener, bound))
 }
 
 impl Runtime {
@@ -113,16 +154,17 @@ impl Runtime {
         crate::bus::ensure_streams(&js, &subjects, settings.nats.stream_replicas).await?;
         Ok(Self {
             service,
-            pool,
             nats,
             js,
             subjects,
             nats_settings: settings.nats.clone(),
-            http_addr: settings.http.addr.clone(),
+            http: settings.http.clone(),
             shutdown,
             tasks: JoinSet::new(),
             outbox_wake: Arc::default(),
             upkeep: settings.database.upkeep,
+            readiness: Readiness::new(DatabaseWatch::new(pool.clone())),
+            pool,
         })
     }
 
@@ -142,26 +184,64 @@ impl Runtime {
         )
     }
 
-    /// Binds `settings.http.addr`.
+    /// Binds `http.addr` and `http.ops_addr`, for a worker with public routes.
     pub async fn bind(&self) -> Result<Listener, StartupError> {
-        let listen = |source| StartupError::Listen {
-            addr: self.http_addr.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&self.http_addr).await.map_err(listen)?;
-        let addr = listener.local_addr().map_err(listen)?;
-        Ok(Listener { listener, addr })
+        let (listener, addr) = bind_one(&self.http.addr).await?;
+        let ops = self.bind_ops().await?;
+        Ok(Listener {
+            listener,
+            addr,
+            ops,
+        })
+    }
+
+    /// Binds `http.ops_addr` only, for a worker without public routes (router, SLA).
+    pub async fn bind_ops(&self) -> Result<OpsListener, StartupError> {
+        let (listener, addr) = bind_one(&self.http.ops_addr).await?;
+        Ok(OpsListener { listener, addr })
+    }
+
+    /// The deployment's HTTP settings (trusted proxies, bounds).
+    pub fn http_settings(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    /// What `/ready` reports: the database as last probed and whether every task still runs.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Runs `task` until it returns; it must watch [`Runtime::shutdown`] and drain before returning.
+    /// Returning before shutdown, or panicking, stops the replica (see [`Tasks::run_until_stopped`]).
     pub fn spawn<F>(&mut self, name: &'static str, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        self.spawn_fallible(name, async move {
+            task.await;
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+
+    /// As [`Runtime::spawn`], for a task that may end with an error; an error stops the replica even
+    /// when it comes during shutdown.
+    pub fn spawn_fallible<F, E>(&mut self, name: &'static str, task: F)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
         let service = self.service;
         self.tasks.spawn(async move {
-            task.await;
-            tracing::info!(service, task = name, "task finished");
+            let ended = std::panic::AssertUnwindSafe(task).catch_unwind().await;
+            let error = match ended {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(panic) => Some(format!("panicked: {}", panic_message(&*panic))),
+            };
+            if error.is_none() {
+                tracing::info!(service, task = name, "task finished");
+            }
+            TaskEnd { name, error }
         });
     }
 
@@ -179,13 +259,11 @@ impl Runtime {
             wake: self.outbox_wake(),
         });
         let (js, subjects, shutdown) = (self.js.clone(), self.subjects.clone(), self.shutdown());
-        let service = self.service;
-        self.spawn("consumer", async move {
-            let durable = spec.durable.clone();
-            if let Err(e) = consumer::run(js, subjects, spec, handler, shutdown).await {
-                tracing::error!(service, error = %e, consumer = %durable, "consumer stopped");
-            }
-        });
+        let database = self.readiness.database.clone();
+        self.spawn_fallible(
+            "consumer",
+            consumer::run(js, subjects, spec, handler, database, shutdown),
+        );
     }
 
     /// Runs the outbox relay: publishes committed outbox rows, and drains them on shutdown.
@@ -195,33 +273,41 @@ impl Runtime {
         self.spawn("outbox relay", relay.run(shutdown));
     }
 
-    /// Serves `app` plus `/health`, `/ready` and `/metrics` on `listener` until shutdown, finishing open
-    /// requests.
+    /// Serves `app` on the public listener and the ops routes on the ops listener until shutdown,
+    /// both with the configured bounds ([`crate::http`]), finishing open requests.
     pub fn serve(&mut self, listener: Listener, app: Router) {
-        let app = app.merge(ops_http::router(OpsState {
+        let limits = HttpLimits::from(&self.http);
+        tracing::info!(service = self.service, addr = %listener.addr, "serving HTTP");
+        let shutdown = self.shutdown();
+        self.spawn(
+            "HTTP server",
+            crate::http::serve(listener.listener, app, limits, shutdown),
+        );
+        self.serve_ops(listener.ops);
+    }
+
+    /// Serves `/health`, `/ready` and `/metrics` on the ops listener until shutdown.
+    pub fn serve_ops(&mut self, ops: OpsListener) {
+        let routes = ops_http::router(OpsState {
             service: self.service,
-            pool: self.pool.clone(),
+            readiness: self.readiness(),
             nats: self.nats.clone(),
-        }));
-        let (service, shutdown) = (self.service, self.shutdown());
-        tracing::info!(service, addr = %listener.addr, "serving HTTP");
-        self.spawn("HTTP server", async move {
-            let served = axum::serve(
-                listener.listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-            if let Err(e) = served {
-                tracing::error!(service, error = %e, "HTTP server failed");
-            }
         });
+        let limits = HttpLimits::from(&self.http);
+        tracing::info!(service = self.service, addr = %ops.addr, "serving ops HTTP");
+        let shutdown = self.shutdown();
+        self.spawn(
+            "ops HTTP server",
+            crate::http::serve(ops.listener, routes, limits, shutdown),
+        );
     }
 
     /// The worker is assembled: start the table upkeep unless configured off (see [`crate::upkeep`])
     /// and the listener for messages given up without an outcome (see [`crate::missed`]), and hand
     /// back its tasks.
     pub fn start(mut self) -> Tasks {
+        let (database, shutdown) = (self.readiness.database.clone(), self.shutdown());
+        self.spawn("database watch", database.run(shutdown));
         if self.upkeep {
             let (pool, shutdown) = (self.pool.clone(), self.shutdown());
             self.spawn("table upkeep", crate::upkeep::run(pool, shutdown));
@@ -245,30 +331,94 @@ impl Runtime {
         Tasks {
             tasks: self.tasks,
             shutdown: self.shutdown,
+            readiness: self.readiness,
+            service: self.service,
         }
     }
 }
 
+/// How a task of [`Tasks`] ended.
+struct TaskEnd {
+    name: &'static str,
+    /// Why it failed, if it returned an error or panicked.
+    error: Option<String>,
+}
+
+/// A task of a replica ended when it should not have: the replica stopped, and should be replaced.
+#[derive(Debug, thiserror::Error)]
+#[error("{service}: task `{task}` {reason}; the replica stopped")]
+pub struct TaskFailed {
+    pub service: &'static str,
+    pub task: &'static str,
+    pub reason: String,
+}
+
 /// The running tasks of one worker replica. Dropping this aborts them, like [`Tasks::kill`].
 pub struct Tasks {
-    tasks: JoinSet<()>,
+    tasks: JoinSet<TaskEnd>,
     shutdown: CancellationToken,
+    readiness: Readiness,
+    service: &'static str,
 }
 
 impl Tasks {
+    /// What `/ready` reports for this replica.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
     /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    pub async fn run_until_stopped(mut self) {
-        while self.tasks.join_next().await.is_some() {}
+    ///
+    /// A task that ends before shutdown, or fails, makes the replica unready and cancels shutdown, so
+    /// the others drain and finish as on SIGTERM; the first such failure is returned once they have.
+    pub async fn run_until_stopped(mut self) -> Result<(), TaskFailed> {
+        let mut failure = None;
+        while let Some(ended) = self.tasks.join_next().await {
+            let TaskEnd { name, error } = match ended {
+                Ok(end) => end,
+                // Only `kill` aborts tasks, and it never waits here.
+                Err(e) => TaskEnd {
+                    name: "unknown",
+                    error: Some(format!("was aborted: {e}")),
+                },
+            };
+            let reason = match error {
+                Some(error) => format!("failed: {error}"),
+                None if self.shutdown.is_cancelled() => continue,
+                None => "ended before shutdown".to_string(),
+            };
+            if failure.is_none() {
+                tracing::error!(service = self.service, task = name, %reason,
+                    "stopping this replica: it would otherwise run on without this task");
+                self.readiness.task_failed(format!("{name} {reason}"));
+                self.shutdown.cancel();
+                failure = Some(TaskFailed {
+                    service: self.service,
+                    task: name,
+                    reason,
+                });
+            }
+        }
+        failure.map_or(Ok(()), Err)
     }
 
     /// Stops pulling, finishes in-flight work and waits for it.
-    pub async fn stop(self) {
+    pub async fn stop(self) -> Result<(), TaskFailed> {
         self.shutdown.cancel();
-        self.run_until_stopped().await;
+        self.run_until_stopped().await
     }
 
     /// Ends every task at once without draining: what a SIGKILL does to a replica (for fault tests).
     pub fn kill(mut self) {
         self.tasks.abort_all();
     }
+}
+
+/// The text a panic was raised with, for logs and dead letters.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }

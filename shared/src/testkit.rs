@@ -81,11 +81,7 @@ impl TestContext {
         let settings = Settings {
             prefix: prefix.clone(),
             timezone: "Asia/Shanghai".into(),
-            database: DatabaseSettings {
-                url: SecretString::from(db_url),
-                max_connections: 10,
-                upkeep: true,
-            },
+            database: DatabaseSettings::new(SecretString::from(db_url), 10),
             nats: NatsSettings {
                 url: nats_url,
                 stream_replicas,
@@ -94,9 +90,7 @@ impl TestContext {
                 batch_size: 200,
                 linger_ms: crate::config::DEFAULT_LINGER_MS,
             },
-            http: HttpSettings {
-                addr: "127.0.0.1:0".into(),
-            },
+            http: HttpSettings::local("127.0.0.1:0"),
         };
         let pool = crate::db::connect(&settings.database)
             .await
@@ -196,6 +190,30 @@ impl TestContext {
             .await
             .len()
     }
+}
+
+/// The database's own commit ceiling, for benches to print beside their figures: single-row inserts
+/// per second over `seconds`, each its own transaction (one commit, one WAL flush each), on one
+/// connection of `ctx`'s database.
+pub async fn postgres_single_insert_rate(ctx: &TestContext, seconds: u64) -> f64 {
+    sqlx::query(
+        "create table if not exists ceiling (id bigserial primary key, payload text not null)",
+    )
+    .execute(&ctx.pool)
+    .await
+    .expect("ceiling table");
+    let mut conn = ctx.pool.acquire().await.expect("connection");
+    let started = std::time::Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        sqlx::query("insert into ceiling (payload) values ($1)")
+            .bind("a ticket-sized row of text")
+            .execute(&mut *conn)
+            .await
+            .expect("insert");
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
 }
 
 impl Drop for TestContext {

@@ -81,6 +81,12 @@ pub async fn pass(pool: &PgPool) -> Result<Vec<Upkept>, sqlx::Error> {
     if !mine {
         return Ok(Vec::new());
     }
+    // A vacuum of a large table may rightly outlast the workers' statement bound; this session lifts
+    // it and puts it back before the connection returns to the pool.
+    sqlx::query("set statement_timeout = 0")
+        .execute(&mut *conn)
+        .await
+        .ok();
     let result = async {
         // Autovacuum's naptime, per table: a large table that was just done waits, so a fast-growing
         // table is not analyzed at every pass (each ANALYZE samples 30,000 rows).
@@ -132,13 +138,21 @@ pub async fn pass(pool: &PgPool) -> Result<Vec<Upkept>, sqlx::Error> {
         .execute(&mut *conn)
         .await
         .ok();
+    if sqlx::query("reset statement_timeout")
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        conn.close_on_drop();
+    }
     result
 }
 
-/// Runs passes until shutdown, where autovacuum is off; returns at once where it is on.
+/// Runs passes until shutdown where autovacuum is off; where it is on, only waits for shutdown (a
+/// task of the runtime runs until shutdown, see [`crate::runtime::Tasks::run_until_stopped`]).
 pub async fn run(pool: PgPool, shutdown: CancellationToken) {
     match autovacuum_on(&pool).await {
-        Ok(true) => return,
+        Ok(true) => return shutdown.cancelled().await,
         Ok(false) => tracing::info!("autovacuum is off on this server: workers keep the tables"),
         // Unknown (database down at start): try the passes anyway; they fail harmlessly.
         Err(e) => tracing::warn!(error = %e, "cannot read the autovacuum setting"),

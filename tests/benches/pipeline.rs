@@ -111,26 +111,6 @@ async fn jetstream_ceiling(ctx: &TestContext, n: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Single-row inserts per second, each its own transaction (one commit, one fsync each).
-async fn postgres_ceiling(ctx: &TestContext, seconds: u64) -> f64 {
-    sqlx::query("create table ceiling (id bigserial primary key, payload text not null)")
-        .execute(&ctx.pool)
-        .await
-        .expect("table");
-    let mut conn = ctx.pool.acquire().await.expect("connection");
-    let started = Instant::now();
-    let mut n = 0u64;
-    while started.elapsed() < Duration::from_secs(seconds) {
-        sqlx::query("insert into ceiling (payload) values ($1)")
-            .bind("a ticket-sized row of text")
-            .execute(&mut *conn)
-            .await
-            .expect("insert");
-        n += 1;
-    }
-    n as f64 / started.elapsed().as_secs_f64()
-}
-
 async fn run(replicas: usize, n: usize, prefix: &str) {
     let mut ctx = TestContext::new().await;
     ctx.settings.nats.ack_wait_secs = 30;
@@ -267,7 +247,7 @@ async fn run(replicas: usize, n: usize, prefix: &str) {
     }
     if replicas == 1 {
         let js = jetstream_ceiling(&ctx, 50_000).await;
-        let pg = postgres_ceiling(&ctx, 5).await;
+        let pg = shared::testkit::postgres_single_insert_rate(&ctx, 5).await;
         println!("jetstream_publish_per_s={js:.0}");
         println!("postgres_single_insert_per_s={pg:.0}");
         println!("e2e_vs_jetstream_ratio={:.3}", rate / js);

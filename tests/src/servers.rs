@@ -278,6 +278,11 @@ impl PrivatePostgres {
         self.crash();
         self.pg_ctl_start();
     }
+
+    /// Starts the server again after [`PrivatePostgres::crash`] (crash recovery included).
+    pub fn start_again(&self) {
+        self.pg_ctl_start();
+    }
 }
 
 impl Drop for PrivatePostgres {

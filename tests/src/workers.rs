@@ -1,8 +1,9 @@
 //! Worker binaries as real processes, so a test can SIGKILL one exactly as an orchestrator would.
 //! `scripts/test` builds every binary before the tests run.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
@@ -26,6 +27,8 @@ pub fn binary(name: &str) -> PathBuf {
 
 pub struct WorkerProcess {
     pub name: String,
+    /// Where its HTTP side (health, readiness, metrics) listens.
+    pub http_addr: SocketAddr,
     child: Option<Child>,
 }
 
@@ -44,6 +47,7 @@ impl WorkerProcess {
         settings: &Settings,
         extra_env: &[(&str, String)],
     ) -> Self {
+        let http_addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
         let mut cmd = Command::new(binary(name));
         cmd.args(args)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -56,9 +60,13 @@ impl WorkerProcess {
                 "LOOPDESK__DATABASE__MAX_CONNECTIONS",
                 settings.database.max_connections.to_string(),
             )
+            .env(
+                "LOOPDESK__DATABASE__STATEMENT_TIMEOUT_MS",
+                settings.database.statement_timeout_ms.to_string(),
+            )
             .env("LOOPDESK__NATS__URL", &settings.nats.url)
             .env("LOOPDESK__PREFIX", &settings.prefix)
-            .env("LOOPDESK__HTTP__ADDR", "127.0.0.1:0")
+            .env("LOOPDESK__HTTP__ADDR", http_addr.to_string())
             .env(
                 "LOOPDESK__NATS__ACK_WAIT_SECS",
                 settings.nats.ack_wait_secs.to_string(),
@@ -88,7 +96,41 @@ impl WorkerProcess {
         let child = cmd.spawn().expect("worker starts");
         Self {
             name: name.to_string(),
+            http_addr,
             child: Some(child),
+        }
+    }
+
+    /// The status `/ready` answers with, or `None` while nothing answers.
+    pub async fn readiness(&self) -> Option<u16> {
+        crate::http_status(self.http_addr, "/ready").await
+    }
+
+    /// Waits until `/ready` answers `want` (or `timeout`); returns the last answer.
+    pub async fn wait_ready(&self, want: u16, timeout: Duration) -> Option<u16> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.readiness().await;
+            if status == Some(want) || Instant::now() > deadline {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for the process to exit by itself; its status, or `None` if it still runs after
+    /// `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.as_mut()?.try_wait().ok().flatten() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

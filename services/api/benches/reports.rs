@@ -59,11 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings {
         prefix: format!("bench{}", &db[db.len() - 8..]),
         timezone: "Asia/Shanghai".into(),
-        database: DatabaseSettings {
-            url: SecretString::from(url),
-            max_connections: 8,
-            upkeep: true,
-        },
+        database: DatabaseSettings::new(SecretString::from(url), 8),
         nats: NatsSettings {
             url: nats,
             stream_replicas: 1,
@@ -72,9 +68,7 @@ async fn main() -> anyhow::Result<()> {
             batch_size: 200,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
         },
-        http: HttpSettings {
-            addr: "127.0.0.1:0".into(),
-        },
+        http: HttpSettings::local("127.0.0.1:0"),
     };
     let result = run(&settings, tickets, requests).await;
     // Always remove the bench database and streams.

@@ -4,8 +4,9 @@
 //! (the console, see [`crate::session`]). Tokens and session secrets are random 256-bit strings, stored
 //! as SHA-256 digests and looked up on every request, so revocation takes effect at once; tokens expire
 //! (`api.token_days` unless the issuer names fewer). Passwords are argon2id PHC strings
-//! ([`crate::passwords`]). The permission matrix ([`allowed`]) says which role
-//! may do what; [`Principal::check_department`] says which tickets a department-bound role may touch.
+//! ([`crate::passwords`]). The permission matrix ([`allowed`], in
+//! `shared::lifecycle` with the ticket actions) says which role may do what; [`Principal::relation`]
+//! says how a department-bound caller stands to a ticket.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -16,91 +17,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use shared::lifecycle::Relation;
+
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::session::ClientAddr;
 use crate::AppState;
 
-/// The five roles of SPEC "Roles".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 客服专员: records, first classification, handling, revisit — in their own department.
-    Agent,
-    /// 质检专员: reviews and corrects classification across departments, reads reports.
-    Inspector,
-    /// 部门主管: approves solutions, assigns owners, tracks progress — in their own department.
-    Supervisor,
-    /// Manages users and may do everything.
-    Admin,
-    /// Runs the services: aggregate reports and ops endpoints, no customer data.
-    Ops,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Agent,
-        Role::Inspector,
-        Role::Supervisor,
-        Role::Admin,
-        Role::Ops,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Agent => "agent",
-            Role::Inspector => "inspector",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-            Role::Ops => "ops",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    /// Roles that see only their own department's tickets.
-    pub fn department_bound(self) -> bool {
-        matches!(self, Role::Agent | Role::Supervisor)
-    }
-}
-
-/// Everything a caller may ask for; [`allowed`] is the one place that maps roles to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Perm {
-    ReadTickets,
-    Handle,
-    ChangePriority,
-    Assign,
-    Reclassify,
-    Merge,
-    Approve,
-    ReviewReport,
-    Archive,
-    Import,
-    ReadReports,
-    ReadTicketReports,
-    ManageUsers,
-}
-
-/// The permission matrix.
-pub fn allowed(role: Role, perm: Perm) -> bool {
-    use Perm::*;
-    use Role::*;
-    match perm {
-        ReadTickets => matches!(role, Agent | Inspector | Supervisor | Admin),
-        Handle | Merge | Archive => matches!(role, Agent | Supervisor | Admin),
-        ChangePriority => matches!(role, Agent | Inspector | Supervisor | Admin),
-        Assign | Approve | ReviewReport | Import => matches!(role, Supervisor | Admin),
-        Reclassify => matches!(role, Inspector | Supervisor | Admin),
-        // Aggregates hold no customer data: ops may read them.
-        ReadReports => matches!(role, Inspector | Supervisor | Admin | Ops),
-        // Lists of tickets (overdue, unresolved) name customers' tickets and owners.
-        ReadTicketReports => matches!(role, Inspector | Supervisor | Admin),
-        ManageUsers => role == Admin,
-    }
-}
+pub use shared::lifecycle::{allowed, Perm, Role};
 
 /// The authenticated caller.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -138,20 +62,17 @@ impl Principal {
         }
     }
 
-    /// A department-bound caller may touch a ticket only when its department is the lead or one of the
-    /// ticket's departments; tickets not yet routed belong to no department.
+    /// How the caller's department stands to a ticket (lead, secondary, unrelated, or not bound).
+    pub fn relation(&self, lead: Option<&str>, departments: &[String]) -> Relation {
+        Relation::of(self.role, self.department.as_deref(), lead, departments)
+    }
+
+    /// A department-bound caller sees a ticket only when its department is the lead or one of the
+    /// ticket's departments; any other ticket answers exactly like one that does not exist.
     pub fn check_department(&self, lead: Option<&str>, departments: &[String]) -> ApiResult<()> {
-        if !self.role.department_bound() {
-            return Ok(());
-        }
-        let mine = self.department.as_deref().unwrap_or("");
-        if lead == Some(mine) || departments.iter().any(|d| d == mine) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
-                "department",
-                "this ticket belongs to another department",
-            ))
+        match self.relation(lead, departments) {
+            Relation::Unrelated => Err(ApiError::no_ticket()),
+            _ => Ok(()),
         }
     }
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{json, Value};
+use shared::lifecycle::{Action, Refusal, TicketStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -25,6 +26,10 @@ pub enum ApiError {
     /// The request is valid but the ticket's state refuses it, e.g. `invalid_transition`.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// The lifecycle table refused an action: 403 (role, department) or 409 (status, ticket state),
+    /// with machine-readable details. A ticket of another department is [`ApiError::NotFound`] instead.
+    #[error(transparent)]
+    Refused(Refusal),
     #[error("payload too large")]
     TooLarge,
     /// Too many attempts; try again after this many seconds.
@@ -102,11 +107,27 @@ impl ApiError {
     }
 
     /// A transition the ticket's status does not allow.
-    pub fn transition(action: &str, status: &str) -> Self {
-        ApiError::conflict(
-            "invalid_transition",
-            format!("cannot {action} a ticket whose status is {status}"),
-        )
+    pub fn transition(action: Action, status: TicketStatus) -> Self {
+        ApiError::Refused(Refusal::Status { action, status })
+    }
+
+    /// No such ticket, or one of another department: both answer exactly alike.
+    pub fn no_ticket() -> Self {
+        ApiError::NotFound("ticket".into())
+    }
+
+    /// Machine-readable values for the client beside the code.
+    fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::Refused(Refusal::Role { .. }) => Some(json!({"reason": "role"})),
+            ApiError::Refused(Refusal::Department { action }) => {
+                Some(json!({"reason": "department", "action": action}))
+            }
+            ApiError::Refused(Refusal::Status { action, status }) => {
+                Some(json!({"action": action, "status": status}))
+            }
+            _ => None,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -120,10 +141,27 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Refused(Refusal::Role { .. } | Refusal::Department { .. }) => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
+            ApiError::Refused(Refusal::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Refused(Refusal::Status { .. }) => {
+                (StatusCode::CONFLICT, "invalid_transition")
+            }
+            ApiError::Refused(Refusal::State { code, .. }) => (StatusCode::CONFLICT, code),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Detailed { status, code, .. } => (*status, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::NotFound => ApiError::no_ticket(),
+            other => ApiError::Refused(other),
         }
     }
 }
@@ -155,7 +193,7 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 (None, Some(json!({ "retry_after_secs": retry_after_secs })))
             }
-            _ => (None, None),
+            other => (None, other.details()),
         };
         let body = ErrorBody {
             error: ErrorDetail {

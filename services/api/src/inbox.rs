@@ -115,15 +115,20 @@ pub async fn clocks(pool: &PgPool, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<
     Ok(out)
 }
 
-/// Marks a ticket read for a user (now).
-pub async fn mark_read(pool: &PgPool, user_id: Uuid, ticket_id: Uuid) -> ApiResult<()> {
+/// Marks a ticket read for a user as of this moment (the statement's clock, so that inside an action's
+/// transaction it falls after the action's own change and timeline entry).
+pub async fn mark_read(
+    conn: impl sqlx::PgExecutor<'_>,
+    user_id: Uuid,
+    ticket_id: Uuid,
+) -> ApiResult<()> {
     sqlx::query(
-        "insert into ticket_reads (user_id, ticket_id, read_at) values ($1, $2, now())
+        "insert into ticket_reads (user_id, ticket_id, read_at) values ($1, $2, clock_timestamp())
          on conflict (user_id, ticket_id) do update set read_at = excluded.read_at",
     )
     .bind(user_id)
     .bind(ticket_id)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -8,17 +8,22 @@
 pub mod actions;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod extract;
+pub mod history;
 pub mod import;
 pub mod inbox;
+pub mod labels;
 pub mod model;
 pub mod openapi;
 pub mod period;
 pub mod render;
 pub mod reports;
 pub mod passwords;
+pub mod pdf;
 pub mod session;
 pub mod settings;
+pub mod supplement;
 pub mod tickets;
 pub mod users;
 pub mod web;
@@ -58,6 +63,10 @@ pub struct AppState {
     pub passwords: Arc<passwords::Passwords>,
     /// The console's files and whether answers go out over https.
     pub web: Arc<web::Web>,
+    /// Live updates to open `GET /v1/events` streams.
+    pub events: Arc<events::EventHub>,
+    /// The font of PDF reports, found at start-up.
+    pub report_font: Option<Arc<pdf::ReportFont>>,
 }
 
 /// Why the api could not start (the start-up error every worker shares).
@@ -96,6 +105,15 @@ impl AppState {
             .await
             .map_err(|e| StartError::service("password hashing", e))?
             .map_err(|e| StartError::service("password hashing", e.to_string()))?;
+        let configured = api.pdf_font.clone();
+        let report_font = tokio::task::spawn_blocking(move || pdf::ReportFont::find(configured.as_deref()))
+            .await
+            .map_err(|e| StartError::service("report font", e))?;
+        match &report_font {
+            Some(f) if f.has_cjk() => tracing::info!(font = %f.path, face = f.index, "PDF report font"),
+            Some(f) => tracing::warn!(font = %f.path, "the PDF report font has no Chinese glyphs: install fonts-noto-cjk or fonts-wqy-microhei"),
+            None => tracing::warn!("no font for PDF reports: install fonts-noto-cjk or fonts-wqy-microhei, or set api.pdf_font"),
+        }
         let web = web::Web {
             console_dir: api.console_dir.clone().into(),
             https: api.session.secure_cookie,
@@ -110,6 +128,8 @@ impl AppState {
             relay,
             passwords: Arc::new(passwords),
             web: Arc::new(web),
+            events: Arc::default(),
+            report_font: report_font.map(Arc::new),
         })
     }
 }
@@ -141,13 +161,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me/password", post(users::change_password))
         .route("/v1/tickets", get(tickets::list))
         .route("/v1/tickets/{id}", get(tickets::detail))
+        .route("/v1/tickets/{id}/history", get(history::history))
+        .route("/v1/tickets/{id}/supplement", post(supplement::supplement))
+        .route("/v1/tickets/{id}/reveal", post(supplement::reveal))
         .route(
             "/v1/tickets/{id}/read",
             post(inbox::read).delete(inbox::unread),
         )
         .route("/v1/views", get(inbox::views).post(inbox::save_view))
         .route("/v1/views/{id}", delete(inbox::delete_view))
+        .route("/v1/events", get(events::stream))
         .route("/v1/tickets/{id}/report", get(render::ticket_report))
+        .route("/v1/tickets/{id}/actions", get(a::allowed))
         .route("/v1/tickets/{id}/reply", post(a::reply))
         .route("/v1/tickets/{id}/notes", post(a::note))
         .route("/v1/tickets/{id}/steps", post(a::step))
@@ -204,8 +229,11 @@ pub async fn run_rollup_folder(pool: PgPool, every: Duration, shutdown: Cancella
 /// A running api: its address and the handle that ends when it stops.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where health, readiness and metrics are served (`http.ops_addr`).
+    pub ops_addr: SocketAddr,
     pub state: AppState,
-    pub done: tokio::task::JoinHandle<()>,
+    /// Ends when the api has stopped; an error names the task whose early end stopped it.
+    pub done: tokio::task::JoinHandle<Result<(), shared::runtime::TaskFailed>>,
 }
 
 /// Connects, migrates, binds `settings.http.addr` and serves until `shutdown`; the outbox relay and the
@@ -223,11 +251,21 @@ pub async fn start(
     }
     let listener = rt.bind().await?;
     let addr = listener.addr();
+    let ops_addr = listener.ops_addr();
     rt.spawn_outbox_relay();
     let folder = run_rollup_folder(rt.pool.clone(), fold_every, rt.shutdown());
     rt.spawn("rollup folder", folder);
+    let feed = events::feed(state.clone(), rt.nats.clone(), rt.shutdown())
+        .await
+        .map_err(|e| StartError::service("live updates", e))?;
+    rt.spawn("live updates", feed);
     rt.serve(listener, router(state.clone()));
     // Detached: dropping `Running` leaves the api serving until `shutdown`.
     let done = tokio::spawn(rt.start().run_until_stopped());
-    Ok(Running { addr, state, done })
+    Ok(Running {
+        addr,
+        ops_addr,
+        state,
+        done,
+    })
 }

@@ -18,6 +18,6 @@ async fn main() -> anyhow::Result<()> {
     let running = api::start(settings, api, shutdown)
         .await
         .context("starting the api")?;
-    running.done.await.context("api task")?;
+    running.done.await.context("api task")??;
     Ok(())
 }

@@ -5,6 +5,8 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use shared::lifecycle::{TicketFacts, TicketStatus};
+
 use crate::error::{ApiError, ApiResult};
 
 /// The columns every handler needs; `COLUMNS` selects them in this order.
@@ -22,7 +24,7 @@ pub struct TicketRow {
     pub feedback_type: Option<String>,
     pub tags: Vec<String>,
     pub priority: Option<String>,
-    pub status: String,
+    pub status: TicketStatus,
     pub category: Option<String>,
     pub lead_department: Option<String>,
     pub departments: Vec<String>,
@@ -34,7 +36,7 @@ pub struct TicketRow {
     pub resolution: Option<String>,
     pub unresolved_reason: Option<String>,
     pub first_contact_resolved: Option<bool>,
-    pub status_before_wait: Option<String>,
+    pub status_before_wait: Option<TicketStatus>,
     pub solution: Option<String>,
     pub solution_approved_by: Option<String>,
     pub solution_approved_at: Option<DateTime<Utc>>,
@@ -48,6 +50,27 @@ pub struct TicketRow {
     pub survey_satisfaction: Option<String>,
     pub survey_nps: Option<i16>,
     pub survey_comment: Option<String>,
+    pub customer_type: Option<String>,
+    pub info_source: Option<String>,
+    pub expected_resolution_at: Option<DateTime<Utc>>,
+    /// The IVR call: keypresses and the speech-to-text draft.
+    pub ivr: Option<serde_json::Value>,
+    /// Attachments by reference (name, type, size, where stored).
+    pub attachments: serde_json::Value,
+    /// The online form's client address.
+    pub client_ip: Option<String>,
+}
+
+impl TicketRow {
+    /// What the lifecycle table needs to know about the ticket besides who asks.
+    pub fn facts(&self) -> TicketFacts {
+        TicketFacts {
+            status: self.status,
+            solution_proposed: self.solution.is_some(),
+            solution_approved: self.solution_approved_at.is_some(),
+            report_reviewed: self.report_reviewed_at.is_some(),
+        }
+    }
 }
 
 pub const COLUMNS: &str = "t.id, t.ticket_no, t.channel, t.submitted_at, t.customer_id, t.customer_name,
@@ -56,7 +79,8 @@ pub const COLUMNS: &str = "t.id, t.ticket_no, t.channel, t.submitted_at, t.custo
     t.resolution, t.unresolved_reason, t.first_contact_resolved, t.status_before_wait, t.solution,
     t.solution_approved_by, t.solution_approved_at, t.report_reviewed_by, t.report_reviewed_at,
     t.follow_up_plan, t.merged_into, t.archived_at, t.archived_by, t.imported, t.survey_satisfaction,
-    t.survey_nps, t.survey_comment";
+    t.survey_nps, t.survey_comment, t.customer_type, t.info_source, t.expected_resolution_at, t.ivr,
+    t.attachments, host(t.client_ip) as client_ip";
 
 /// Finds a ticket by id or ticket number, locking it for the caller's transaction when `lock`.
 pub async fn load(conn: &mut PgConnection, key: &str, lock: bool) -> ApiResult<TicketRow> {
@@ -73,7 +97,7 @@ pub async fn load(conn: &mut PgConnection, key: &str, lock: bool) -> ApiResult<T
         .bind(key)
         .fetch_optional(conn)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("ticket {key}")))
+        .ok_or_else(ApiError::no_ticket)
 }
 
 /// A ticket in lists and reports: customer masked (name `张先生/女士`, phone last four digits).
@@ -81,7 +105,7 @@ pub async fn load(conn: &mut PgConnection, key: &str, lock: bool) -> ApiResult<T
 pub struct TicketSummary {
     pub id: Uuid,
     pub ticket_no: String,
-    pub status: String,
+    pub status: TicketStatus,
     pub channel: String,
     pub submitted_at: DateTime<Utc>,
     pub priority: Option<String>,
@@ -120,7 +144,7 @@ impl From<&TicketRow> for TicketSummary {
         TicketSummary {
             id: t.id,
             ticket_no: t.ticket_no.clone(),
-            status: t.status.clone(),
+            status: t.status,
             channel: t.channel.clone(),
             submitted_at: t.submitted_at,
             priority: t.priority.clone(),
@@ -143,14 +167,26 @@ impl From<&TicketRow> for TicketSummary {
     }
 }
 
-/// The ticket itself, in full (the one place the customer's contact data is shown unmasked).
+/// The ticket itself, in full. The customer's name and phone stay masked here too: a role allowed to
+/// see them asks `POST /v1/tickets/{id}/reveal`, and each reveal is written to the timeline.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TicketFull {
     #[serde(flatten)]
     pub summary: TicketSummary,
-    pub customer_name_full: Option<String>,
-    pub customer_phone_full: Option<String>,
     pub order_number: Option<String>,
+    /// new | returning.
+    pub customer_type: Option<String>,
+    /// Where the latest supplemented information came from, e.g. 电话补充.
+    pub info_source: Option<String>,
+    pub expected_resolution_at: Option<DateTime<Utc>>,
+    /// IVR keypresses and speech-to-text draft, for IVR tickets.
+    #[schema(value_type = Option<Object>)]
+    pub ivr: Option<serde_json::Value>,
+    /// Attachments by reference.
+    #[schema(value_type = Vec<Object>)]
+    pub attachments: serde_json::Value,
+    /// The online form's client address.
+    pub client_ip: Option<String>,
     pub tags: Vec<String>,
     pub last_contact_at: Option<DateTime<Utc>>,
     pub contacts: i32,
@@ -174,9 +210,13 @@ impl From<&TicketRow> for TicketFull {
     fn from(t: &TicketRow) -> Self {
         TicketFull {
             summary: t.into(),
-            customer_name_full: t.customer_name.clone(),
-            customer_phone_full: t.customer_phone.clone(),
             order_number: t.order_number.clone(),
+            customer_type: t.customer_type.clone(),
+            info_source: t.info_source.clone(),
+            expected_resolution_at: t.expected_resolution_at,
+            ivr: t.ivr.clone(),
+            attachments: t.attachments.clone(),
+            client_ip: t.client_ip.clone(),
             tags: t.tags.clone(),
             last_contact_at: t.last_contact_at,
             contacts: t.contacts,

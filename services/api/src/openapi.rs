@@ -12,7 +12,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
 use crate::extract::Json;
-use crate::{actions, auth, import, inbox, model, reports, session, tickets, users};
+use crate::{
+    actions, auth, events, history, import, inbox, model, reports, session, supplement, tickets, users,
+};
 
 struct Conventions;
 
@@ -128,7 +130,8 @@ impl Modify for Conventions {
         session::sign_in, session::current, session::sign_out, session::revoke_all,
         users::list, users::change, users::reset_password, users::change_password, users::tokens,
         users::revoke_all, users::revoke_bootstrap,
-        tickets::list, tickets::detail,
+        tickets::list, tickets::detail, actions::allowed, events::stream, history::history,
+        supplement::supplement, supplement::reveal,
         inbox::read, inbox::unread, inbox::views, inbox::save_view, inbox::delete_view,
         actions::reply, actions::note, actions::step, actions::contact, actions::wait, actions::resume,
         actions::priority, actions::assign, actions::reclassify, actions::merge, actions::resolve,

@@ -436,6 +436,18 @@ pub enum Cell {
     Number(Option<f64>),
 }
 
+/// A text cell as a spreadsheet may read it without running it: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return makes Excel, LibreOffice and Sheets treat the cell as a formula (`=HYPERLINK(…)`
+/// typed as an unresolved reason would run on the supervisor's machine), so such a cell gets a
+/// leading apostrophe, which they show as text (OWASP's advice for CSV injection). The XLSX export
+/// writes typed string cells, which are never formulas.
+pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
 impl Table {
     pub fn to_csv(&self) -> ApiResult<Vec<u8>> {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -445,7 +457,7 @@ impl Table {
             let fields: Vec<String> = row
                 .iter()
                 .map(|c| match c {
-                    Cell::Text(s) => s.clone(),
+                    Cell::Text(s) => spreadsheet_safe(s).into_owned(),
                     Cell::Number(Some(n)) => n.to_string(),
                     Cell::Number(None) => String::new(),
                 })
@@ -680,7 +692,7 @@ pub async fn overdue(
                     .map(|i| {
                         vec![
                             Cell::Text(i.ticket.ticket_no.clone()),
-                            Cell::Text(i.ticket.status.clone()),
+                            Cell::Text(i.ticket.status.to_string()),
                             Cell::Text(i.ticket.priority.clone().unwrap_or_default()),
                             Cell::Text(i.ticket.lead_department.clone().unwrap_or_default()),
                             Cell::Text(i.ticket.owner.clone().unwrap_or_default()),

@@ -38,7 +38,8 @@ pub struct ApiSettings {
     pub max_import_bytes: usize,
     /// Rows one import may hold.
     pub max_import_rows: usize,
-    /// TrueType font embedded in PDF reports; the first existing of `pdf_font_candidates` otherwise.
+    /// TrueType/OpenType font (or collection) for PDF reports; else the first installed of
+    /// `pdf::FONT_CANDIDATES`.
     pub pdf_font: Option<String>,
     /// How often pending report deltas are folded into the rollups, in milliseconds.
     pub rollup_fold_ms: u64,
@@ -48,6 +49,8 @@ pub struct ApiSettings {
     pub login: LoginSettings,
     /// Days an issued api token lives unless the request names fewer.
     pub token_days: u32,
+    /// Seconds between `event: ping` on an idle `GET /v1/events` stream.
+    pub events_keepalive_secs: u64,
 }
 
 /// Browser sessions (`POST /v1/auth/session`).
@@ -111,6 +114,7 @@ impl Default for ApiSettings {
             session: SessionSettings::default(),
             login: LoginSettings::default(),
             token_days: 90,
+            events_keepalive_secs: 15,
         }
     }
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use shared::lifecycle::Action;
+
 use crate::auth::{Perm, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path, Query};
@@ -266,7 +268,7 @@ fn push_filters(
         .push(")");
     }
     if f.unread == Some(true) {
-        qb.push(" and (r.read_at is null or t.updated_at > r.read_at)");
+        qb.push(" and ").push(UNREAD);
     }
     Ok(())
 }
@@ -283,10 +285,15 @@ struct Listed {
 /// `select` of a listed row: the ticket, whether the caller has read it since it last changed, and
 /// (for the deadline order) its nearest running deadline.
 fn select_listed(deadline: &str) -> String {
-    format!(
-        "select {COLUMNS}, (r.read_at is null or t.updated_at > r.read_at) as unread, {deadline} as deadline"
-    )
+    format!("select {COLUMNS}, {UNREAD} as unread, {deadline} as deadline")
 }
+
+/// Whether the reader `r` has not seen the ticket `t` as it is: never opened, or since then the ticket
+/// changed or someone wrote on its timeline (the SLA worker's deadline bookkeeping aside: the clocks
+/// show that).
+pub const UNREAD: &str = "(r.read_at is null or t.updated_at > r.read_at
+    or exists (select 1 from ticket_events e where e.ticket_id = t.id and e.at > r.read_at
+               and e.actor <> 'worker:sla'))";
 
 fn push_reads(qb: &mut QueryBuilder<'_, Postgres>, principal: &Principal) {
     qb.push(" left join ticket_reads r on r.ticket_id = t.id and r.user_id = ")
@@ -462,6 +469,8 @@ pub struct TicketDetail {
     /// Every SLA clock of the ticket as the SLA worker keeps it (`sla_ticket_clocks`).
     #[schema(value_type = Vec<Object>)]
     pub sla_clocks: serde_json::Value,
+    /// What the caller may do to the ticket now (as `GET /v1/tickets/{id}/actions`).
+    pub allowed_actions: Vec<Action>,
 }
 
 pub async fn sla_clocks(state: &AppState, ticket_id: Uuid) -> ApiResult<serde_json::Value> {
@@ -478,7 +487,7 @@ pub async fn sla_clocks(state: &AppState, ticket_id: Uuid) -> ApiResult<serde_js
     Ok(v)
 }
 
-/// Loads a ticket the caller may read.
+/// Loads a ticket the caller may read; another department's ticket answers as a missing one.
 pub async fn readable(state: &AppState, principal: &Principal, key: &str) -> ApiResult<TicketRow> {
     principal.require(Perm::ReadTickets)?;
     let mut conn = state.pool.acquire().await?;
@@ -521,6 +530,7 @@ pub async fn detail(
         crate::inbox::mark_read(&state.pool, me, t.id).await?;
     }
     Ok(Json(TicketDetail {
+        allowed_actions: crate::actions::allowed_for(&principal, &t),
         ticket,
         timeline: timeline(&state, t.id).await?,
         sla_clocks: sla_clocks(&state, t.id).await?,

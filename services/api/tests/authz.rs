@@ -7,7 +7,8 @@ use common::{NewTicket, TestApp, ADMIN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// Callers, in the order of the expectation strings below.
+/// Callers, in the order of the expectation strings below ('A' let through, 'F' forbidden, 'N' not
+/// found: another department's ticket answers exactly as a missing one).
 const CALLERS: [(&str, &str, Option<&str>); 7] = [
     ("agent_cs", "agent", Some("customer_service")),
     ("agent_lg", "agent", Some("logistics")),
@@ -28,101 +29,107 @@ async fn every_endpoint_checks_role_and_department() {
     // A customer-service ticket; every request works on a fresh copy so earlier actions change nothing.
     let mut n = 0;
     // (method, path template with {t} for a fresh ticket, body, expectation per caller:
-    //  'A' let through, 'F' forbidden)
+    //  'A' let through, 'F' forbidden, 'N' not found)
     let table: Vec<(Method, &str, Value, &str)> = vec![
         (Method::GET, "/v1/tickets", json!(null), "AAAAAAF"),
-        (Method::GET, "/v1/tickets/{t}", json!(null), "AFAAFAF"),
+        (Method::GET, "/v1/tickets/{t}", json!(null), "ANAANAF"),
         (
             Method::GET,
             "/v1/tickets/{t}/report",
             json!(null),
-            "AFAAFAF",
+            "ANAANAF",
         ),
         (
             Method::GET,
             "/v1/tickets/{t}/report?format=pdf",
             json!(null),
-            "AFAAFAF",
+            "ANAANAF",
+        ),
+        (
+            Method::GET,
+            "/v1/tickets/{t}/actions",
+            json!(null),
+            "ANAANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/reply",
             json!({"message": "您好"}),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/notes",
             json!({"text": "note"}),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/steps",
             json!({"step": 2, "result": "ok"}),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/contact",
             json!({}),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/wait",
             json!({"reason": "photo"}),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/resume",
             json!(null),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/priority",
             json!({"priority": "urgent"}),
-            "AFAAFAF",
+            "ANAANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/assign",
             json!({"owner": "li"}),
-            "FFFAFAF",
+            "FFFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/reclassify",
             json!({"category": "technical_fault"}),
-            "FFAAFAF",
+            "FFAANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/merge",
             json!({"into": "{u}"}),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/resolve",
             json!({"resolution": "full"}),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (
             Method::POST,
             "/v1/tickets/{t}/approve",
             json!({}),
-            "FFFAFAF",
+            "FFFANAF",
         ),
-        (Method::POST, "/v1/tickets/{t}/review", json!({}), "FFFAFAF"),
-        (Method::POST, "/v1/tickets/{t}/reopen", json!({}), "AFFAFAF"),
+        (Method::POST, "/v1/tickets/{t}/review", json!({}), "FFFANAF"),
+        (Method::POST, "/v1/tickets/{t}/reopen", json!({}), "ANFANAF"),
         (
             Method::POST,
             "/v1/tickets/{t}/archive",
             json!(null),
-            "AFFAFAF",
+            "ANFANAF",
         ),
         (Method::POST, "/v1/import", json!(null), "FFFAAAF"),
         (
@@ -187,7 +194,19 @@ async fn every_endpoint_checks_role_and_department() {
                 .call(method.clone(), &path, Some(&tokens[i]), body.clone())
                 .await;
             let want = expect.as_bytes()[i];
-            if want == b'F' {
+            if want == b'N' {
+                // Exactly the answer for a ticket that does not exist: no way to tell which numbers do.
+                let missing = path.replace(&t, "20990101999");
+                let (s, nothing) = app
+                    .call(method.clone(), &missing, Some(&tokens[i]), body.clone())
+                    .await;
+                assert_eq!(
+                    (status, &answer),
+                    (StatusCode::NOT_FOUND, &nothing),
+                    "{caller} {method} {path}: another department's ticket answers as a missing one"
+                );
+                assert_eq!(s, StatusCode::NOT_FOUND);
+            } else if want == b'F' {
                 assert_eq!(
                     status,
                     StatusCode::FORBIDDEN,
@@ -304,11 +323,19 @@ async fn revoked_tokens_and_passwords() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = app.get("/v1/me", &token).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    // Ops endpoints and the OpenAPI document are served.
-    let (s, _, body) = app.raw("/health", "x").await;
-    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let (s, _, _) = app.raw("/ready", "x").await;
-    assert_eq!(s, StatusCode::OK);
+    // Ops endpoints are served on the ops listener only; the OpenAPI document on the public one.
+    for path in ["/health", "/ready", "/metrics"] {
+        let s = app
+            .http
+            .get(format!("{}{path}", app.ops))
+            .send()
+            .await
+            .expect("ops listener answers")
+            .status();
+        assert_eq!(s, StatusCode::OK, "{path} on the ops listener");
+        let (s, _, _) = app.raw(path, "x").await;
+        assert_ne!(s, StatusCode::OK, "{path} on the public listener");
+    }
     let (s, _, doc) = app.raw("/openapi.json", "x").await;
     assert_eq!(s, StatusCode::OK);
     let doc: Value = serde_json::from_slice(&doc).unwrap();

@@ -455,3 +455,140 @@ async fn unresolved_lists_and_exports() {
         "every report line is drawn, got {shown} text operations"
     );
 }
+
+/// Issue 19 item 4: a cell a person typed never runs as a formula in the supervisor's spreadsheet.
+#[tokio::test]
+async fn csv_exports_escape_formula_cells() {
+    let app = TestApp::spawn().await;
+    let agent = app.user("li", "agent", Some("customer_service")).await;
+    NewTicket::new("20250101001", "2025-01-01T02:00:00Z")
+        .insert(&app.ctx.pool)
+        .await;
+    let reason = "=HYPERLINK(\"http://evil.example/x\",\"查看\")";
+    let (s, v) = app
+        .post(
+            "/v1/tickets/20250101001/resolve",
+            &agent,
+            json!({"resolution": "unresolved", "reason": reason}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _, body) = app.raw("/v1/reports/overdue?format=csv", ADMIN).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(body.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let col = headers.iter().position(|h| h == "unresolved_reason").unwrap();
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[col], format!("'{reason}"));
+    for (typed, written) in [
+        ("+1-555", "'+1-555"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\r=1", "'\r=1"),
+        ("等待技术部门", "等待技术部门"),
+        ("a=b", "a=b"),
+    ] {
+        assert_eq!(api::reports::spreadsheet_safe(typed), written);
+    }
+}
+
+/// The per-ticket report as the template has it: labels in the reader's language, people's actions
+/// in order with the workers' bookkeeping folded, solution, feedback, plan, handler and reviewer; the
+/// PDF a table with a subset CJK font, well under 300 KB.
+#[tokio::test]
+async fn the_ticket_report_reads_like_the_template() {
+    let app = TestApp::spawn().await;
+    let agent = app.user("li", "agent", Some("customer_service")).await;
+    let boss = app.user("zhao", "supervisor", Some("customer_service")).await;
+    let mut t = NewTicket::new("20250101001", "2025-01-01T02:00:00Z");
+    t.category = Some("service_complaint");
+    t.description = "客服态度很差，电话里不耐烦。".into();
+    let id = t.insert(&app.ctx.pool).await;
+    sqlx::query("update tickets set feedback_type = 'service_attitude' where id = $1")
+        .bind(id)
+        .execute(&app.ctx.pool)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        sqlx::query("insert into ticket_events (ticket_id, kind, actor, data) values ($1, 'sla_clocks', 'worker:sla', '{}')")
+            .bind(id)
+            .execute(&app.ctx.pool)
+            .await
+            .unwrap();
+    }
+    let p = |a: &str| format!("/v1/tickets/20250101001/{a}");
+    for (path, body) in [
+        (p("reply"), json!({"message": "非常抱歉给您带来不好的体验"})),
+        (p("contact"), json!({"note": "电话回访客户"})),
+        (p("steps"), json!({"step": 3, "result": "坐席话术不规范", "remark": "已复听录音"})),
+        (p("resolve"), json!({"resolution": "full", "first_contact": false, "solution": "向客户致歉并赠送优惠券"})),
+    ] {
+        let (s, v) = app.post(&path, &agent, body).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+    }
+    sqlx::query("insert into ticket_events (ticket_id, kind, actor, data) values ($1, 'survey_scheduled', 'worker:survey', '{}')")
+        .bind(id)
+        .execute(&app.ctx.pool)
+        .await
+        .unwrap();
+    let (s, v) = app
+        .post(&p("review"), &boss, json!({"remark": "处理得当", "follow_up_plan": "一周后回访"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let (s, _, body) = app.raw(&p("report"), &agent).await;
+    assert_eq!(s, StatusCode::OK);
+    let zh = String::from_utf8(body).unwrap();
+    for expected in ["服务投诉 / 服务态度", "一般", "已解决（完全解决）", "向客户致歉并赠送优惠券",
+                     "一周后回访", "li（客服专员）", "zhao", "回复客户", "主动联系", "问题分析 · 坐席话术不规范",
+                     "SLA 计时", "×5", "安排回访调查", "尚无评价"] {
+        assert!(zh.contains(expected), "the zh report has {expected}: {zh}");
+    }
+    for code in ["service_complaint", "service_attitude", "resolved full", "sla_clocks"] {
+        assert!(!zh.contains(code), "no code {code} in the report");
+    }
+    assert_eq!(zh.matches("SLA 计时").count(), 1, "the SLA bookkeeping is one line");
+    let (_, _, body) = app.raw(&format!("{}?lang=en", p("report")), &agent).await;
+    let en = String::from_utf8(body).unwrap();
+    for expected in ["Problem resolution and feedback report", "Service complaint / Service attitude",
+                     "Resolved (fully resolved)", "Handler", "li (agent)", "Replied"] {
+        assert!(en.contains(expected), "the en report has {expected}");
+    }
+
+    let (s, ct, pdf) = app.raw(&format!("{}?format=pdf", p("report")), &agent).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/pdf"));
+    assert!(pdf.len() < 300 * 1024, "a one-page report is small: {} bytes", pdf.len());
+    let doc = lopdf::Document::load_mem(&pdf).expect("the PDF parses");
+    assert_eq!(doc.get_pages().len(), 1);
+    let page = *doc.get_pages().get(&1).unwrap();
+    let ops = lopdf::content::Content::decode(&doc.get_page_content(page).unwrap())
+        .unwrap()
+        .operations;
+    let cells = ops.iter().filter(|o| o.operator == "re").count();
+    assert!(cells >= 2 * 12 + 4, "the fields and the log are drawn as a table: {cells} cells");
+    // The font is embedded (a subset) and maps its glyphs back to Unicode, so the Chinese is text.
+    let mut embedded = 0;
+    let mut to_unicode = String::new();
+    for object in doc.objects.values() {
+        if let Ok(stream) = object.as_stream() {
+            let dict = &stream.dict;
+            if dict.get(b"Subtype").ok().and_then(|s| s.as_name().ok()) == Some(b"OpenType".as_slice())
+                || dict.get(b"Length1").is_ok()
+                || stream.content.starts_with(b"\x00\x01\x00\x00")
+                || stream.content.starts_with(b"OTTO")
+            {
+                embedded = stream.content.len();
+            }
+            let text = String::from_utf8_lossy(&stream.content).to_string();
+            if text.contains("beginbfchar") || text.contains("beginbfrange") {
+                to_unicode = text;
+            }
+        }
+    }
+    assert!(embedded > 0 && embedded < 250 * 1024, "a font subset is embedded: {embedded} bytes");
+    for c in ['报', '告', '服', '务'] {
+        let hex = format!("{:04X}", c as u32);
+        assert!(to_unicode.contains(&hex), "{c} maps back to Unicode");
+    }
+}

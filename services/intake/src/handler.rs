@@ -8,7 +8,7 @@ use shared::subjects::Subjects;
 
 use crate::settings::IntakeSettings;
 use crate::store::{Received, TicketStore};
-use crate::validate::parse_submission;
+use crate::validate::{parse_submission, Origin};
 
 pub struct IntakeHandler {
     pub store: TicketStore,
@@ -38,6 +38,7 @@ impl BatchHandler for IntakeHandler {
                     self.subject_channel(&d.subject),
                     now,
                     &self.settings,
+                    Origin::Adapter,
                 ),
             })
             .collect();

@@ -5,6 +5,7 @@
 //! `ticket.created` event in one transaction per batch ([`store`]). Refused input is stored with a reason
 //! code and announced on `{prefix}.feedback.rejected.{channel}`.
 
+pub mod group_commit;
 pub mod handler;
 pub mod http;
 pub mod settings;

@@ -8,6 +8,6 @@ async fn main() -> anyhow::Result<()> {
     let intake = IntakeSettings::from_config(&raw)?;
     let shutdown = shared::shutdown::on_signal();
     let app = Application::build(settings, intake, shutdown).await?;
-    app.run_until_stopped().await;
+    app.run_until_stopped().await?;
     Ok(())
 }

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, Tasks};
+use shared::runtime::{Runtime, TaskFailed, Tasks};
 use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
+use crate::group_commit::GroupCommit;
 use crate::handler::IntakeHandler;
 use crate::http::{self, FormState};
 use crate::settings::IntakeSettings;
@@ -18,8 +19,10 @@ pub use shared::runtime::StartupError;
 
 /// A running intake replica.
 pub struct Application {
-    /// Where the HTTP side listens (port 0 in tests picks a free port).
+    /// Where the public HTTP side listens (port 0 in tests picks a free port).
     pub addr: SocketAddr,
+    /// Where health, readiness and metrics are served (`http.ops_addr`).
+    pub ops_addr: SocketAddr,
     tasks: Tasks,
 }
 
@@ -34,6 +37,7 @@ impl Application {
         let store = TicketStore::new(rt.pool.clone(), rt.subjects.clone(), tz, intake.clone());
         let listener = rt.bind().await?;
         let addr = listener.addr();
+        let ops_addr = listener.ops_addr();
 
         let spec = rt.consumer(Stream::Feedback, "intake", rt.subjects.feedback_in_all());
         let handler = Arc::new(IntakeHandler {
@@ -43,26 +47,32 @@ impl Application {
         });
         rt.spawn_consumer(spec, handler);
         rt.spawn_outbox_relay();
+        let (commits, collector) =
+            GroupCommit::start(store, intake.group_commit(), rt.outbox_wake());
+        rt.spawn("form group commit", collector);
         let app = http::router(FormState {
-            store,
+            commits,
             settings: intake,
-            relay: rt.outbox_wake(),
+            trusted_proxies: rt.http_settings().trusted_proxies()?,
         });
         rt.serve(listener, app);
         Ok(Self {
             addr,
+            ops_addr,
             tasks: rt.start(),
         })
     }
 
     /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    pub async fn run_until_stopped(self) {
-        self.tasks.run_until_stopped().await;
+    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
+    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
+        self.tasks.run_until_stopped().await
     }
 
     /// Stops pulling, finishes in-flight work and waits for it.
     pub async fn stop(self) {
-        self.tasks.stop().await;
+        // A task that failed while draining has been logged where it failed.
+        let _ = self.tasks.stop().await;
     }
 
     /// Ends every task at once without draining: what a SIGKILL does to a replica (for fault tests).

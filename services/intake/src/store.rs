@@ -25,6 +25,20 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// A batch this submission was part of failed (the error as that batch saw it).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl StoreError {
+    /// The database refused a value (rather than being unreachable): one submission may be at fault.
+    pub fn is_data_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(sqlx::Error::Database(_))
+                | StoreError::Outbox(OutboxError::Db(sqlx::Error::Database(_)))
+        )
+    }
 }
 
 impl From<StoreError> for shared::consumer::BatchError {
@@ -32,6 +46,7 @@ impl From<StoreError> for shared::consumer::BatchError {
         match e {
             StoreError::Db(e) => e.into(),
             StoreError::Outbox(e) => e.into(),
+            StoreError::Failed(message) => shared::consumer::BatchError::transient(message),
         }
     }
 }
@@ -93,20 +108,26 @@ impl TicketStore {
     }
 
     /// Registers a batch in one transaction; the answer is in the batch's order.
+    ///
+    /// A call holds at most one pooled connection at any moment: the look-up of earlier registrations
+    /// and the block of ticket numbers each take a connection and give it back before the batch's
+    /// transaction begins. A transaction that waited for a second connection of the same pool would
+    /// deadlock the pool as soon as as many calls run at once as it has connections (each holding one,
+    /// all waiting for another).
     pub async fn register(&self, batch: &[Received]) -> Result<Vec<Registered>, StoreError> {
-        let mut tx = self.pool.begin().await?;
         let mut results: Vec<Option<Registered>> = vec![None; batch.len()];
         let mut events: Vec<OutboxMessage> = Vec::new();
-
-        self.store_rejections(&mut tx, batch, &mut results, &mut events)
-            .await?;
 
         // A submission repeated inside the batch, or already registered before, is the same ticket.
         let mut first_of_key: HashMap<(&str, &str), usize> = HashMap::new();
         let mut drafts: Vec<Draft<'_>> = Vec::new();
         let mut repeats: Vec<(usize, usize)> = Vec::new();
-        for (index, item) in batch.iter().enumerate() {
-            let Ok(submission) = &item.parsed else {
+        let redacted: Vec<Option<FeedbackSubmission>> = batch
+            .iter()
+            .map(|item| item.parsed.as_ref().ok().map(redact))
+            .collect();
+        for (index, (item, submission)) in batch.iter().zip(&redacted).enumerate() {
+            let Some(submission) = submission else {
                 continue;
             };
             let key = (submission.channel.as_str(), submission.external_id.as_str());
@@ -134,7 +155,12 @@ impl TicketStore {
             });
         }
 
-        let existing = existing_tickets(&mut tx, &drafts).await?;
+        // Outside the transaction: a registration committed by another replica after this look-up is
+        // caught by the insert's conflict clause below.
+        let existing = {
+            let mut conn = self.pool.acquire().await?;
+            existing_tickets(&mut conn, &drafts).await?
+        };
         drafts.retain(|d| {
             let key = (
                 d.submission.channel.as_str().to_string(),
@@ -151,10 +177,17 @@ impl TicketStore {
                 None => true,
             }
         });
+        let numbers = if drafts.is_empty() {
+            Vec::new()
+        } else {
+            self.allocate_numbers(&drafts).await?
+        };
 
+        let mut tx = self.pool.begin().await?;
+        self.store_rejections(&mut tx, batch, &mut results, &mut events)
+            .await?;
         if !drafts.is_empty() {
             lock_customers(&mut tx, &drafts).await?;
-            let numbers = self.allocate_numbers(&drafts).await?;
             let mut history = self.history(&mut tx, &drafts).await?;
             resolve_batch_refs(&mut history, &numbers);
             let inserted = insert_tickets(&mut tx, &drafts, &numbers, &history).await?;
@@ -741,6 +774,24 @@ fn ticket_created(d: &Draft<'_>, ticket_no: &str, history: &CustomerHistory) -> 
         }),
         history: history.clone(),
     }
+}
+
+/// The submission with national-ID and bank-card numbers redacted from every field a person types:
+/// they are stored in the ticket, published in `ticket.created` and reach reports. The description and
+/// the speech draft are redacted where the ticket's text is made; contact fields (phone, e-mail) are
+/// validated formats and masked wherever shown.
+fn redact(s: &FeedbackSubmission) -> FeedbackSubmission {
+    let text = |t: &str| pii::redact_text(t).0;
+    let opt = |t: &Option<String>| t.as_deref().map(text);
+    let mut out = s.clone();
+    out.customer.name = opt(&s.customer.name);
+    out.order_number = opt(&s.order_number);
+    out.info_source = opt(&s.info_source);
+    out.tags = s.tags.iter().map(|t| text(t)).collect();
+    for a in &mut out.attachments {
+        a.name = opt(&a.name);
+    }
+    out
 }
 
 /// A description for an IVR answer that carries keypresses only.

@@ -90,12 +90,27 @@ fn canonical(number: &str) -> String {
     }
 }
 
+/// Who sent a submission, which decides what of it is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A channel adapter on the bus: the deployment's own integration. Its submit time is kept (an
+    /// e-mail or a call is registered after it happened), within `intake.max_backdate_hours`, and its
+    /// priority is a hint the router may use.
+    Adapter,
+    /// The public web form: anyone on the internet. The submit time is the server's receive time and
+    /// the priority is the router's to decide, so a script can neither date tickets into closed report
+    /// periods (or past their deadlines) nor make itself urgent; what the body says of either is
+    /// ignored.
+    PublicForm,
+}
+
 /// Validates `raw` received on `subject_channel` (the subject's last token, or the web form).
 pub fn parse_submission(
     raw: &[u8],
     subject_channel: &str,
     now: DateTime<Utc>,
     limits: &IntakeSettings,
+    origin: Origin,
 ) -> Result<FeedbackSubmission, Rejection> {
     let subject_known = Channel::parse(subject_channel);
     let mut reject = Rejector {
@@ -125,13 +140,20 @@ pub fn parse_submission(
             ),
         )
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    let mut value: Value = serde_json::from_str(text).map_err(|e| {
         reject.at(
             RejectReason::MalformedJson,
             None,
             format!("body is not JSON: {e}"),
         )
     })?;
+    if origin == Origin::PublicForm {
+        if let Some(object) = value.as_object_mut() {
+            object.insert("submitted_at".into(), Value::String(now.to_rfc3339()));
+            object.remove("priority");
+            object.remove("client_ip");
+        }
+    }
     let Some(object) = value.as_object() else {
         return Err(reject.at(
             RejectReason::MalformedJson,
@@ -197,6 +219,9 @@ pub fn parse_submission(
         ));
     }
 
+    if let Some((field, message)) = hidden_characters(&value) {
+        return Err(reject.at(RejectReason::InvalidValue, Some(&field), message));
+    }
     let submission: FeedbackSubmission = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner().to_string();
@@ -217,6 +242,52 @@ pub fn parse_submission(
     check_fields(&submission, now, limits)
         .map_err(|(reason, field, message)| reject.at(reason, Some(field), message))?;
     Ok(submission)
+}
+
+/// Fields that hold several lines of a person's words; every other string is one line.
+const MULTI_LINE: [&str; 2] = ["description", "ivr.speech_text"];
+
+/// The first string anywhere in the body (keys included) holding a character that Postgres text cannot
+/// store, that only serves to hide or reorder what a reader sees (C0/C1 controls, bidirectional
+/// overrides and isolates), or a line break outside the multi-line fields: its JSON path and why.
+fn hidden_characters(value: &Value) -> Option<(String, String)> {
+    fn walk(value: &Value, path: &mut String) -> Option<(String, String)> {
+        match value {
+            Value::String(text) => {
+                let multi_line = MULTI_LINE.contains(&path.as_str());
+                let bad = text.chars().find(|&c| {
+                    let line_break = matches!(c, '\n' | '\r' | '\t');
+                    (c.is_control() && !(line_break && multi_line))
+                        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                })?;
+                let field = if path.is_empty() {
+                    "body"
+                } else {
+                    path.as_str()
+                };
+                Some((
+                    field.to_string(),
+                    format!(
+                        "{field} contains the control character U+{:04X}",
+                        bad as u32
+                    ),
+                ))
+            }
+            Value::Array(items) => items.iter().find_map(|item| walk(item, path)),
+            Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                let found = walk(&Value::String(key.clone()), path).or_else(|| walk(item, path));
+                path.truncate(len);
+                found
+            }),
+            _ => None,
+        }
+    }
+    walk(value, &mut String::new())
 }
 
 /// Fills in the channel and adapter id every rejection carries.
@@ -245,6 +316,17 @@ fn check_fields(
     limits: &IntakeSettings,
 ) -> Result<(), FieldError> {
     text(&s.external_id, "external_id", MAX_SHORT_CHARS, true)?;
+    if s.submitted_at < now - chrono::Duration::hours(limits.max_backdate_hours) {
+        return Err((
+            RejectReason::StaleTimestamp,
+            "submitted_at",
+            format!(
+                "submitted_at {} lies more than {} hours before its receipt",
+                s.submitted_at.to_rfc3339(),
+                limits.max_backdate_hours
+            ),
+        ));
+    }
     if s.submitted_at > now + chrono::Duration::seconds(limits.max_clock_skew_secs) {
         return Err((
             RejectReason::FutureTimestamp,

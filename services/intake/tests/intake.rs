@@ -14,14 +14,18 @@ use shared::subjects::Stream;
 use shared::testkit::TestContext;
 use tokio_util::sync::CancellationToken;
 
+/// The channel's example submission, submitted just now.
 fn example(channel: Channel) -> Value {
     let path = format!(
         "{}/../../shared/examples/{}.json",
         env!("CARGO_MANIFEST_DIR"),
         channel.as_str()
     );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("example exists"))
-        .expect("example is JSON")
+    let mut body: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("example exists"))
+            .expect("example is JSON");
+    body["submitted_at"] = json!(chrono::Utc::now().to_rfc3339());
+    body
 }
 
 async fn start(ctx: &TestContext) -> Application {
@@ -309,6 +313,12 @@ fn bad_inputs() -> Vec<(&'static str, String, Vec<u8>, &'static str)> {
             "invalid_timestamp",
         ),
         (
+            "submitted long before its receipt",
+            "form".into(),
+            with(&|v| v["submitted_at"] = json!("2000-01-01T00:00:00Z")),
+            "stale_timestamp",
+        ),
+        (
             "unknown channel in body",
             "form".into(),
             with(&|v| v["channel"] = json!("fax")),
@@ -338,6 +348,36 @@ fn bad_inputs() -> Vec<(&'static str, String, Vec<u8>, &'static str)> {
             "NUL in text",
             "form".into(),
             with(&|v| v["description"] = json!("bad\u{0}text")),
+            "invalid_value",
+        ),
+        (
+            "NUL in the e-mail address",
+            "form".into(),
+            with(&|v| v["customer"]["email"] = json!("li\u{0}@example.com")),
+            "invalid_value",
+        ),
+        (
+            "NUL in an attachment's name",
+            "form".into(),
+            with(&|v| v["attachments"][0]["name"] = json!("shot\u{0}.png")),
+            "invalid_value",
+        ),
+        (
+            "control character in an attachment's URL",
+            "form".into(),
+            with(&|v| v["attachments"][0]["url"] = json!("https://x.example/\u{7}a.png")),
+            "invalid_value",
+        ),
+        (
+            "bidirectional override in the name",
+            "form".into(),
+            with(&|v| v["customer"]["name"] = json!("张\u{202E}伟")),
+            "invalid_value",
+        ),
+        (
+            "line break in the order number",
+            "form".into(),
+            with(&|v| v["order_number"] = json!("SO1\nSO2")),
             "invalid_value",
         ),
         (
@@ -443,7 +483,11 @@ async fn bad_input_over_http_gets_a_json_error_and_is_stored() {
     let app = start(&ctx).await;
     let client = reqwest::Client::new();
     let url = format!("http://{}/v1/feedback", app.addr);
-    let cases = bad_inputs();
+    // The public form takes no submit time from its body (the server's receive time is used).
+    let cases: Vec<_> = bad_inputs()
+        .into_iter()
+        .filter(|(_, _, _, code)| !code.ends_with("_timestamp"))
+        .collect();
     for (name, _, body, code) in &cases {
         let response = client
             .post(&url)
@@ -475,12 +519,21 @@ async fn bad_input_over_http_gets_a_json_error_and_is_stored() {
         .await
         .unwrap();
     assert_eq!(ip, "127.0.0.1");
-    let health = client
-        .get(format!("http://{}/ready", app.addr))
+    // Readiness is answered on the ops listener only.
+    let ready = client
+        .get(format!("http://{}/ready", app.ops_addr))
         .send()
         .await
         .unwrap();
-    assert_eq!(health.status(), 200);
+    assert_eq!(ready.status(), 200);
+    for path in ["/ready", "/metrics", "/health"] {
+        let public = client
+            .get(format!("http://{}{path}", app.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(public.status(), 404, "{path} on the public listener");
+    }
     app.stop().await;
 }
 
@@ -745,4 +798,307 @@ async fn a_message_taken_by_a_replica_that_dies_is_processed_once_by_another() {
         .await;
     assert_eq!(created, 3);
     b.stop().await;
+}
+
+/// Many customers submitting the web form at once, on a pool with far fewer connections than
+/// requests: every one gets its ticket (no request may hold one pooled connection while it waits for
+/// another, or the pool deadlocks until its acquire timeout), and the submissions are committed
+/// together in a few transactions rather than one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_form_submissions_all_succeed_and_are_committed_in_groups() {
+    let mut ctx = TestContext::new().await;
+    ctx.settings.database.max_connections = 4;
+    let app = start(&ctx).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let url = format!("http://{}/v1/feedback", app.addr);
+    let customers = 64;
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..customers {
+        let mut body = example(Channel::Form);
+        body["external_id"] = json!(format!("crowd-{i}"));
+        body["customer"]["id"] = json!(format!("crowd-customer-{i}"));
+        let (client, url) = (client.clone(), url.clone());
+        requests.spawn(async move {
+            let response = client.post(&url).json(&body).send().await;
+            response
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string())
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(done) = requests.join_next().await {
+        statuses.push(done.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == Ok(201)),
+        "every submission answered 201: {statuses:?}"
+    );
+    assert_eq!(
+        count(&ctx, "select count(distinct ticket_no) from tickets").await,
+        customers
+    );
+    // Rows written by one transaction share its id (xmin).
+    let transactions = count(&ctx, "select count(distinct xmin::text) from tickets").await;
+    assert!(
+        transactions < customers,
+        "{customers} submissions took {transactions} transactions"
+    );
+    app.stop().await;
+}
+
+async fn post_form(app: &Application, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/v1/feedback", app.addr))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// The public form cannot date its tickets or make itself urgent: the submit time is the server's
+/// receive time and the priority is left to the router. A bus adapter keeps its own time (within the
+/// configured bound) and its priority hint.
+#[tokio::test]
+async fn the_public_form_gets_the_receive_time_and_no_priority_of_its_own() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let mut body = example(Channel::Form);
+    body["submitted_at"] = json!("2000-01-01T00:00:00Z");
+    body["priority"] = json!("urgent");
+    let before = chrono::Utc::now();
+    let (status, answer) = post_form(&app, &body).await;
+    assert_eq!(status, 201, "{answer}");
+    let (submitted, priority): (chrono::DateTime<chrono::Utc>, Option<String>) =
+        sqlx::query_as("select submitted_at, priority from tickets where ticket_no = $1")
+            .bind(answer["ticket_no"].as_str().unwrap())
+            .fetch_one(&ctx.pool)
+            .await
+            .unwrap();
+    assert!(
+        submitted >= before - chrono::Duration::seconds(1),
+        "{submitted}"
+    );
+    assert_eq!(priority, None, "the router decides the form's priority");
+
+    let two_days_ago = chrono::Utc::now() - chrono::Duration::days(2);
+    let mut email = example(Channel::Email);
+    email["submitted_at"] = json!(two_days_ago.to_rfc3339());
+    email["priority"] = json!("urgent");
+    ctx.publish(ctx.subjects.feedback_in(Channel::Email), email.to_string())
+        .await;
+    wait_count(
+        &ctx,
+        "select count(*) from tickets where channel = 'email'",
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    let (submitted, priority): (chrono::DateTime<chrono::Utc>, Option<String>) =
+        sqlx::query_as("select submitted_at, priority from tickets where channel = 'email'")
+            .fetch_one(&ctx.pool)
+            .await
+            .unwrap();
+    assert_eq!(submitted.timestamp(), two_days_ago.timestamp());
+    assert_eq!(priority.as_deref(), Some("urgent"));
+    app.stop().await;
+}
+
+/// The form's answer never names another ticket, and an `external_id` finds an earlier ticket only when
+/// the whole submission is repeated (a double-click), never for a guessed id with other content.
+#[tokio::test]
+async fn the_public_form_reveals_no_other_ticket() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let first = example(Channel::Form);
+    let (status, original) = post_form(&app, &first).await;
+    assert_eq!(status, 201);
+    // The same customer again, nearly the same words: flagged inside, not told outside.
+    let mut again = first.clone();
+    again["external_id"] = json!("web-again");
+    again["description"] = json!("APP 一直闪退，登录不了！重装了两次还是不行");
+    let (status, answer) = post_form(&app, &again).await;
+    assert_eq!(status, 201);
+    assert!(answer.get("likely_duplicate_of").is_none(), "{answer}");
+    let flagged: Option<String> = sqlx::query_scalar(
+        "select d.ticket_no from tickets t join tickets d on d.id = t.likely_duplicate_of where t.ticket_no = $1",
+    )
+    .bind(answer["ticket_no"].as_str().unwrap())
+    .fetch_optional(&ctx.pool)
+    .await
+    .unwrap();
+    assert_eq!(flagged.as_deref(), original["ticket_no"].as_str());
+    // Someone else guessing the first submission's id gets a ticket of their own.
+    let mut guess = example(Channel::Form);
+    guess["customer"] = json!({"phone": "13900000000"});
+    guess["description"] = json!("我想看看别人的工单");
+    let (status, answer) = post_form(&app, &guess).await;
+    assert_eq!(status, 201);
+    assert_ne!(answer["ticket_no"], original["ticket_no"]);
+    // The real retry finds its ticket.
+    let (status, retry) = post_form(&app, &first).await;
+    assert_eq!(status, 200);
+    assert_eq!(retry["ticket_no"], original["ticket_no"]);
+    assert_eq!(retry["already_registered"], true);
+    app.stop().await;
+}
+
+/// Behind trusted proxies the client is the right-most untrusted `X-Forwarded-For` hop; without them
+/// the header is ignored.
+#[tokio::test]
+async fn the_client_address_is_the_right_most_untrusted_forwarded_hop() {
+    let mut ctx = TestContext::new().await;
+    let client = reqwest::Client::new();
+    let forwarded = "6.6.6.6, 198.51.100.23";
+    for (trusted, expected) in [
+        (vec![], "127.0.0.1"),
+        (vec!["127.0.0.0/8".to_string()], "198.51.100.23"),
+    ] {
+        ctx.settings.http.trusted_proxies = trusted;
+        let app = start(&ctx).await;
+        let mut body = example(Channel::Form);
+        body["external_id"] = json!(format!("xff-{expected}"));
+        let answer: Value = client
+            .post(format!("http://{}/v1/feedback", app.addr))
+            .header("x-forwarded-for", forwarded)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ip: String =
+            sqlx::query_scalar("select host(client_ip) from tickets where ticket_no = $1")
+                .bind(answer["ticket_no"].as_str().unwrap())
+                .fetch_one(&ctx.pool)
+                .await
+                .unwrap();
+        assert_eq!(ip, expected);
+        app.stop().await;
+    }
+}
+
+/// National-ID and bank-card numbers are redacted from every field a person types, in either digit
+/// width, before the ticket is stored or announced.
+#[tokio::test]
+async fn numbers_typed_in_any_field_or_width_are_redacted() {
+    let ctx = TestContext::new().await;
+    let app = start(&ctx).await;
+    let id_full_width = "１１０１０５１９４９１２３１００２Ｘ";
+    let card = "6222 0212 3456 7890 128";
+    let mut body = example(Channel::Form);
+    body["description"] = json!(format!("身份证{id_full_width}"));
+    body["customer"]["name"] = json!(format!("张伟{card}"));
+    body["order_number"] = json!(format!("卡{card}"));
+    body["tags"] = json!([format!("证{id_full_width}")]);
+    body["attachments"][0]["name"] = json!(format!("{card}.png"));
+    body["info_source"] = json!(format!("电话补充 {id_full_width}"));
+    let (status, answer) = post_form(&app, &body).await;
+    assert_eq!(status, 201, "{answer}");
+    let stored: Value =
+        sqlx::query_scalar("select to_jsonb(t) from tickets t where ticket_no = $1")
+            .bind(answer["ticket_no"].as_str().unwrap())
+            .fetch_one(&ctx.pool)
+            .await
+            .unwrap();
+    let created = ctx
+        .collect(
+            Stream::Ticket,
+            &ctx.subjects.ticket_created(),
+            1,
+            Duration::from_secs(20),
+        )
+        .await;
+    let event = String::from_utf8(created[0].payload.to_vec()).unwrap();
+    for text in [stored.to_string(), event] {
+        assert!(
+            !text.contains(id_full_width) && !text.contains(card),
+            "{text}"
+        );
+        assert!(
+            !text.contains("１１０１０５") && !text.contains("62220212"),
+            "{text}"
+        );
+        assert!(text.contains(pii::NATIONAL_ID_MARK) && text.contains(pii::BANK_CARD_MARK));
+    }
+    assert_eq!(
+        stored["order_number"],
+        json!(format!("卡{}", pii::BANK_CARD_MARK))
+    );
+    app.stop().await;
+}
+
+/// Reads what the server sends until it closes the connection (or `within` passes: then `None`).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut seen)).await;
+    read.ok()
+        .map(|_| String::from_utf8_lossy(&seen).into_owned())
+}
+
+/// A slow client cannot hold the public port: headers sent a byte at a time (or not at all) close the
+/// connection after the header-read timeout, a body that stops arriving ends the request, and the
+/// connection limit bounds how many connections it can hold at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_bounded() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let mut ctx = TestContext::new().await;
+    ctx.settings.http.header_read_timeout_ms = 500;
+    ctx.settings.http.body_read_timeout_ms = 500;
+    ctx.settings.http.max_connections = 4;
+    let app = start(&ctx).await;
+
+    // Slowloris: a request line and part of the headers, then silence.
+    let mut slow = TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"POST /v1/feedback HTTP/1.1\r\nHost: intake\r\nContent-")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        read_until_closed(&mut slow, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the server closed the half-sent request"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A body that stops arriving.
+    let mut stalled = TcpStream::connect(app.addr).await.unwrap();
+    stalled
+        .write_all(
+            b"POST /v1/feedback HTTP/1.1\r\nHost: intake\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"schema_version\": 1,",
+        )
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut stalled, Duration::from_secs(5))
+        .await
+        .expect("the server answered the stalled body");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+
+    // Connections that send nothing hold at most the limit; a real customer gets in once the header
+    // timeout has closed them.
+    let mut idle = Vec::new();
+    for _ in 0..8 {
+        idle.push(TcpStream::connect(app.addr).await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    let (status, _) = post_form(&app, &example(Channel::Form)).await;
+    assert_eq!(status, 201);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the customer waited for a connection slot held by the idle connections"
+    );
+    for mut conn in idle.into_iter().take(4) {
+        assert!(read_until_closed(&mut conn, Duration::from_secs(5))
+            .await
+            .is_some());
+    }
+    app.stop().await;
 }

@@ -3,6 +3,7 @@
 
 pub mod dead_letters;
 pub mod demo;
+pub mod seed;
 pub mod status;
 
 #[derive(Debug, thiserror::Error)]

@@ -38,6 +38,17 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         wait: u64,
     },
+    /// Demo users (one per role, passwords generated and printed once) and demo tickets in every
+    /// channel and status, worked through the api at `--api` with LOOPDESK_ADMIN_TOKEN.
+    DemoSeed {
+        #[arg(long, default_value = "http://127.0.0.1:8084")]
+        api: String,
+        #[arg(long, default_value = "shared/examples")]
+        examples: PathBuf,
+        /// Seconds to wait for the pipeline to route the tickets.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
     /// The newest tickets, masked as a department would see them.
     Tickets {
         #[arg(long, default_value_t = 20)]
@@ -99,6 +110,39 @@ async fn main() -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             print_tickets(&pool, Some(&ids), ids.len() as i64).await?;
+        }
+        Command::DemoSeed {
+            api,
+            examples,
+            wait,
+        } => {
+            let token = std::env::var("LOOPDESK_ADMIN_TOKEN")
+                .map_err(|_| anyhow::anyhow!("LOOPDESK_ADMIN_TOKEN must hold the bootstrap admin token"))?;
+            let client = ops::seed::Api::new(&api, &token);
+            let logins = ops::seed::users(&client).await?;
+            let pool = shared::db::connect(&settings.database).await?;
+            let counts = ops::seed::tickets(
+                &js,
+                &subjects,
+                &pool,
+                &client,
+                &examples,
+                Duration::from_secs(wait),
+            )
+            .await?;
+            for (status, n) in &counts {
+                println!("tickets status={status} count={n}");
+            }
+            // Printed once: these passwords are for this local demo only.
+            for l in &logins {
+                println!(
+                    "login name={} role={} department={} password={}",
+                    l.name,
+                    l.role,
+                    l.department.as_deref().unwrap_or("-"),
+                    l.password
+                );
+            }
         }
         Command::Tickets { limit } => {
             let pool = shared::db::connect(&settings.database).await?;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::consumer::{self, BatchError, BatchHandler, ConsumerSpec, Delivery, Outcome};
+use shared::readiness::DatabaseWatch;
 use shared::subjects::Stream;
 use shared::testkit::TestContext;
 use tokio_util::sync::CancellationToken;
@@ -62,6 +63,7 @@ fn spawn_consumer<H: BatchHandler>(
         ctx.subjects.clone(),
         spec,
         handler,
+        DatabaseWatch::new(ctx.pool.clone()),
         shutdown.clone(),
     ))
 }

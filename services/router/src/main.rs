@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 let shutdown = shared::shutdown::on_signal();
                 let app = Application::build(settings, router, shutdown).await?;
-                app.run_until_stopped().await;
+                app.run_until_stopped().await?;
                 Ok::<_, anyhow::Error>(())
             })
         }

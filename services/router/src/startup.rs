@@ -5,9 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use shared::config::Settings;
-use shared::runtime::{Runtime, Tasks};
+use shared::runtime::{Runtime, TaskFailed, Tasks};
 use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +20,8 @@ pub use shared::runtime::StartupError;
 pub struct Application {
     /// The live engine, exposed so tests can watch reloads.
     pub live: Arc<Live>,
-    /// Where the ops HTTP side listens (port 0 in tests picks a free port).
+    /// Where the ops HTTP side (health, readiness, metrics) listens (`http.ops_addr`; port 0 in tests
+    /// picks a free port). This worker has no public routes and binds no public listener.
     pub addr: SocketAddr,
     tasks: Tasks,
 }
@@ -34,7 +34,7 @@ impl Application {
         shutdown: CancellationToken,
     ) -> Result<Self, StartupError> {
         let mut rt = Runtime::connect("router", &settings, shutdown).await?;
-        let listener = rt.bind().await?;
+        let listener = rt.bind_ops().await?;
         let addr = listener.addr();
         let dir = router.config_dir.clone();
         let live = tokio::task::spawn_blocking(move || Live::load(&dir))
@@ -72,7 +72,7 @@ impl Application {
         rt.spawn_consumer(reclassify, handler);
         rt.spawn_outbox_relay();
         // Only the ops endpoints.
-        rt.serve(listener, Router::new());
+        rt.serve_ops(listener);
         Ok(Self {
             live,
             addr,
@@ -80,13 +80,16 @@ impl Application {
         })
     }
 
-    pub async fn run_until_stopped(self) {
-        self.tasks.run_until_stopped().await;
+    /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
+    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
+    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
+        self.tasks.run_until_stopped().await
     }
 
     /// Graceful stop: finish and ack in-flight batches.
     pub async fn stop(self) {
-        self.tasks.stop().await;
+        // A task that failed while draining has been logged where it failed.
+        let _ = self.tasks.stop().await;
     }
 }
 

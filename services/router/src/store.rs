@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use shared::lifecycle::TicketStatus;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -29,7 +30,7 @@ pub struct TicketRow {
     pub tags: Vec<String>,
     pub priority: Option<String>,
     pub ivr: Option<serde_json::Value>,
-    pub status: String,
+    pub status: TicketStatus,
     pub classification_revision: i32,
     pub category: Option<String>,
     pub lead_department: Option<String>,
@@ -96,7 +97,7 @@ pub struct TicketUpdate<'a> {
     pub lead_department: Option<String>,
     pub departments: Vec<String>,
     pub owner: Option<String>,
-    pub status: String,
+    pub status: TicketStatus,
     /// Borrowed from the plan: the decision's JSON is large, and only bound here.
     pub classification: &'a serde_json::Value,
     pub revision: i32,

@@ -123,13 +123,7 @@ async fn write_plans(
             }
             None => None,
         };
-        let status = if p.needs_review {
-            "needs_review"
-        } else if p.row.status == "new" || p.row.status == "needs_review" {
-            "open"
-        } else {
-            p.row.status.as_str()
-        };
+        let status = p.row.status.after_classification(p.needs_review);
         let departments = p
             .route
             .as_ref()
@@ -145,7 +139,7 @@ async fn write_plans(
             lead_department: lead.clone(),
             departments: departments.clone(),
             owner: owner.clone(),
-            status: status.to_string(),
+            status,
             classification: &p.detail,
             revision: p.revision,
         });

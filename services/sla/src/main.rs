@@ -37,6 +37,6 @@ async fn main() -> anyhow::Result<()> {
     let app = Application::build(settings, sla, Arc::new(rules), shutdown)
         .await
         .context("starting the sla worker")?;
-    app.run_until_stopped().await;
+    app.run_until_stopped().await?;
     Ok(())
 }

@@ -5,9 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use shared::config::Settings;
-use shared::runtime::{Runtime, Tasks};
+use shared::runtime::{Runtime, TaskFailed, Tasks};
 use shared::subjects::Stream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -39,7 +38,8 @@ pub struct Parts {
 
 /// A running SLA replica.
 pub struct Application {
-    /// Where the ops HTTP side listens (port 0 in tests picks a free port).
+    /// Where the ops HTTP side (health, readiness, metrics) listens (`http.ops_addr`; port 0 in tests
+    /// picks a free port). This worker has no public routes and binds no public listener.
     pub addr: SocketAddr,
     tasks: Tasks,
 }
@@ -62,7 +62,7 @@ impl Application {
         parts: Parts,
     ) -> Result<Self, StartupError> {
         let mut rt = Runtime::connect("sla", &settings, shutdown).await?;
-        let listener = rt.bind().await?;
+        let listener = rt.bind_ops().await?;
         let addr = listener.addr();
 
         let planned = Arc::new(Notify::new());
@@ -114,7 +114,7 @@ impl Application {
             rt.spawn_outbox_relay();
         }
         // Only the ops endpoints.
-        rt.serve(listener, Router::new());
+        rt.serve_ops(listener);
         Ok(Self {
             addr,
             tasks: rt.start(),
@@ -122,13 +122,15 @@ impl Application {
     }
 
     /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    pub async fn run_until_stopped(self) {
-        self.tasks.run_until_stopped().await;
+    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
+    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
+        self.tasks.run_until_stopped().await
     }
 
     /// Stops pulling and firing, finishes in-flight work and waits for it.
     pub async fn stop(self) {
-        self.tasks.stop().await;
+        // A task that failed while draining has been logged where it failed.
+        let _ = self.tasks.stop().await;
     }
 
     /// Ends every task at once without draining: what a SIGKILL does to a replica.

@@ -43,32 +43,7 @@ pub struct Ctx {
     pub settings: Arc<SurveySettings>,
     pub signer: TokenSigner,
     pub clock: Clock,
-    /// Which optional ticket columns the api's migration added, looked up once.
-    ticket_columns: Arc<tokio::sync::OnceCell<TicketColumns>>,
 }
-
-/// Ticket columns owned by the api that the survey worker keeps current when they exist: the last
-/// survey answer (read by the api's reports) and the resolution fields a reopening clears (as the api's
-/// own reopen does). The survey worker does not depend on them: without them it only skips these writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TicketColumns {
-    pub survey_answer: bool,
-    pub resolution: bool,
-    /// The router's `lead_department`, used when a resolution event names no department.
-    pub lead_department: bool,
-}
-
-/// The api's columns, as in its reopen action and its ticket model.
-pub const SURVEY_ANSWER_COLUMNS: [&str; 3] =
-    ["survey_satisfaction", "survey_nps", "survey_comment"];
-pub const RESOLUTION_COLUMNS: [&str; 6] = [
-    "resolved_at",
-    "resolution",
-    "unresolved_reason",
-    "first_contact_resolved",
-    "report_reviewed_by",
-    "report_reviewed_at",
-];
 
 impl Ctx {
     pub fn new(
@@ -84,32 +59,7 @@ impl Ctx {
             settings,
             signer,
             clock,
-            ticket_columns: Arc::default(),
         }
-    }
-
-    /// Looks the optional ticket columns up once per process.
-    pub async fn ticket_columns(
-        &self,
-        conn: &mut sqlx::PgConnection,
-    ) -> Result<TicketColumns, sqlx::Error> {
-        if let Some(c) = self.ticket_columns.get() {
-            return Ok(*c);
-        }
-        let present: Vec<String> = sqlx::query_scalar(
-            "select column_name::text from information_schema.columns
-             where table_schema = current_schema() and table_name = 'tickets'",
-        )
-        .fetch_all(conn)
-        .await?;
-        let has = |cols: &[&str]| cols.iter().all(|c| present.iter().any(|p| p == c));
-        let found = TicketColumns {
-            survey_answer: has(&SURVEY_ANSWER_COLUMNS),
-            resolution: has(&RESOLUTION_COLUMNS),
-            lead_department: has(&["lead_department"]),
-        };
-        let _ = self.ticket_columns.set(found);
-        Ok(found)
     }
 
     /// The response page of a token.

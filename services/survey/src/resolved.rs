@@ -230,14 +230,14 @@ impl LifecycleHandler {
         .into_iter()
         .collect();
         // The lead department handles a reopened ticket; the api names it in the event, the router's
-        // column (when present) fills in when it does not.
+        // column fills in when it does not.
         let unnamed: Vec<Uuid> = surveys
             .iter()
             .filter(|s| s.event.department.is_none())
             .map(|s| s.event.ticket_id)
             .collect();
         let leads: HashMap<Uuid, Option<String>> =
-            if !unnamed.is_empty() && self.ctx.ticket_columns(&mut *conn).await?.lead_department {
+            if !unnamed.is_empty() {
                 sqlx::query_as::<_, (Uuid, Option<String>)>(
                     "select id, lead_department from tickets where id = any($1)",
                 )

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::consumer::{BatchError, BatchHandler, Delivery, Outcome};
+use shared::lifecycle::{Action, TicketStatus};
 use shared::messages::feedback::Priority;
 use shared::messages::lifecycle::{LifecycleChange, TicketLifecycleEvent};
 use shared::messages::sla::SlaNotice;
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use crate::answer::{self, Answer, Refusal};
 use crate::settings::OnUnsatisfied;
 use crate::token::TokenError;
-use crate::{phone_key, Ctx, ACTOR, RESOLUTION_COLUMNS};
+use crate::{phone_key, Ctx, ACTOR};
 
 /// Idempotency-record name of the response consumer (and the worker part of its durable name).
 pub const CONSUMER: &str = "survey_responses";
@@ -242,7 +243,8 @@ async fn refuse(
     .bind(&incoming.via)
     .bind(&incoming.response_id)
     .bind(refusal.reason.as_str())
-    .bind(&incoming.raw)
+    // A bounded prefix: a refusal is evidence, not a place for a client to store what it likes.
+    .bind(&incoming.raw[..incoming.raw.len().min(ctx.settings.max_stored_refusal_bytes)])
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -340,21 +342,16 @@ async fn accept(
     } else {
         FollowUp::None
     };
-    // One statement for the answer, the survey and (where the api's columns exist) the ticket's copy of
-    // the last answer, which the api's ticket view and reports read: commits, not rows, are the cost.
-    let ticket_copy = if ctx.ticket_columns(conn).await?.survey_answer {
-        ", t as (update tickets set survey_satisfaction = $6, survey_nps = $8, survey_comment = $9 where id = $3)"
-    } else {
-        ""
-    };
-    sqlx::query(&format!(
+    // One statement for the answer, the survey and the ticket's copy of the last answer, which the
+    // api's ticket view and reports read: commits, not rows, are the cost.
+    sqlx::query(
         "with a as (insert into survey_answers (id, survey_id, ticket_id, via, response_id, accepted,
                         satisfaction, score, nps, comment, follow_up, received_at)
                     values ($1, $2, $3, $4, $5, true, $6, $7, $8, $9, $10, $11)),
-              s as (update surveys set status = 'answered', due_at = null, closed_at = $11 where id = $2)
-              {ticket_copy}
-         select 1"
-    ))
+              s as (update surveys set status = 'answered', due_at = null, closed_at = $11 where id = $2),
+              t as (update tickets set survey_satisfaction = $6, survey_nps = $8, survey_comment = $9 where id = $3)
+         select 1",
+    )
     .bind(id)
     .bind(survey.id)
     .bind(survey.ticket_id)
@@ -427,20 +424,20 @@ async fn follow_up(
     let priority = survey.priority.as_deref().and_then(Priority::parse);
     match ctx.settings.on_unsatisfied {
         OnUnsatisfied::Reopen => {
-            // Only a ticket that still stands resolved is reopened; one an agent already reopened or
-            // archived meanwhile is left as it is, and the timeline says so.
-            // As the api's own reopen, the resolution fields (where they exist) are cleared with it.
-            let clear: String = if ctx.ticket_columns(conn).await?.resolution {
-                RESOLUTION_COLUMNS.map(|c| format!(", {c} = null")).concat()
-            } else {
-                String::new()
-            };
-            let status: Option<String> = sqlx::query_scalar(&format!(
+            // Reopened as an agent reopens it (the lifecycle's rule: from resolved only, the resolution
+            // cleared); one an agent already reopened or archived meanwhile is left as it is, and the
+            // timeline says so.
+            let reopen = Action::Reopen.rule();
+            let clear: String = reopen.clears.iter().map(|c| format!(", {c} = null")).collect();
+            let from: Vec<&str> = reopen.from.iter().map(|s| s.as_str()).collect();
+            let status: Option<TicketStatus> = sqlx::query_scalar(&format!(
                 "with old as (select status from tickets where id = $1 for update)
-                 update tickets t set status = 'reopened'{clear} from old
-                 where t.id = $1 and old.status = 'resolved' returning old.status"
+                 update tickets t set status = $2{clear} from old
+                 where t.id = $1 and old.status = any($3) returning old.status"
             ))
             .bind(survey.ticket_id)
+            .bind(TicketStatus::Reopened)
+            .bind(&from)
             .fetch_optional(&mut *conn)
             .await?;
             if status.is_none() {

@@ -31,8 +31,13 @@ pub enum SettingsError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct RawSurveySettings {
-    /// HMAC key for response tokens; at least 32 bytes. Absent: `main` generates an ephemeral one.
+    /// HMAC key for response tokens; at least 32 bytes. Required: every replica must sign and verify
+    /// with the same key, or each refuses the links the others sent.
     pub token_secret: Option<SecretString>,
+    /// Local demo only: without `token_secret`, sign with a key made up at start (links die with the
+    /// process, and a second replica refuses them). Off by default, so a deployment that forgot the
+    /// secret refuses to start instead of sending links that fail.
+    pub allow_ephemeral_secret: bool,
     /// Where customers reach the response page: links read `{public_base_url}/s/{token}`.
     pub public_base_url: String,
     /// Wait after resolution before asking (at most 24 h, SPEC "survey within 24 h of resolution").
@@ -60,12 +65,22 @@ pub struct RawSurveySettings {
     pub timer_batch: i64,
     /// Longest comment kept, in characters.
     pub max_comment_chars: usize,
+    /// Largest body the page's POST reads (a full comment in Chinese, percent-encoded, is ~18 KB).
+    pub page_max_body_bytes: usize,
+    /// Of a refused answer, at most this many bytes of what was sent are stored.
+    pub max_stored_refusal_bytes: usize,
+    /// Answers the page takes per client address per minute; beyond it 429, nothing stored.
+    pub page_posts_per_minute_per_address: u32,
+    /// Answers the page takes per survey link per hour (each refusal is stored and on the ticket's
+    /// timeline); beyond it 429, nothing stored.
+    pub page_posts_per_hour_per_link: u32,
 }
 
 impl Default for RawSurveySettings {
     fn default() -> Self {
         Self {
             token_secret: None,
+            allow_ephemeral_secret: false,
             public_base_url: "http://127.0.0.1:8083".into(),
             delay: "2h".into(),
             quiet_start: "21:00".into(),
@@ -80,6 +95,10 @@ impl Default for RawSurveySettings {
             poll_interval: "1s".into(),
             timer_batch: 200,
             max_comment_chars: 2000,
+            page_max_body_bytes: 32 * 1024,
+            max_stored_refusal_bytes: 2048,
+            page_posts_per_minute_per_address: 30,
+            page_posts_per_hour_per_link: 10,
         }
     }
 }
@@ -105,6 +124,7 @@ pub struct QuietHours {
 #[derive(Debug, Clone)]
 pub struct SurveySettings {
     pub token_secret: Option<SecretString>,
+    pub allow_ephemeral_secret: bool,
     pub public_base_url: String,
     pub delay: Duration,
     pub quiet: QuietHours,
@@ -116,6 +136,10 @@ pub struct SurveySettings {
     pub poll_interval: StdDuration,
     pub timer_batch: i64,
     pub max_comment_chars: usize,
+    pub page_max_body_bytes: usize,
+    pub max_stored_refusal_bytes: usize,
+    pub page_posts_per_minute_per_address: u32,
+    pub page_posts_per_hour_per_link: u32,
 }
 
 /// The longest a customer may wait between resolution and the survey (SPEC).
@@ -261,8 +285,18 @@ impl RawSurveySettings {
         if poll_interval <= Duration::zero() {
             return Err(invalid("poll_interval", "must be positive"));
         }
+        if self.page_posts_per_minute_per_address == 0 || self.page_posts_per_hour_per_link == 0 {
+            return Err(invalid(
+                "page_posts_per_minute_per_address",
+                "page rate limits must be at least 1",
+            ));
+        }
+        if self.page_max_body_bytes < 1024 {
+            return Err(invalid("page_max_body_bytes", "must be at least 1024"));
+        }
         Ok(SurveySettings {
             token_secret: self.token_secret,
+            allow_ephemeral_secret: self.allow_ephemeral_secret,
             public_base_url: base,
             delay,
             quiet: QuietHours {
@@ -278,11 +312,36 @@ impl RawSurveySettings {
             poll_interval: poll_interval.to_std().unwrap_or(StdDuration::from_secs(1)),
             timer_batch: self.timer_batch,
             max_comment_chars: self.max_comment_chars,
+            page_max_body_bytes: self.page_max_body_bytes,
+            max_stored_refusal_bytes: self.max_stored_refusal_bytes,
+            page_posts_per_minute_per_address: self.page_posts_per_minute_per_address,
+            page_posts_per_hour_per_link: self.page_posts_per_hour_per_link,
         })
     }
 }
 
 impl SurveySettings {
+    /// The signer for response links: the configured secret, or (local demo only, when allowed) one
+    /// made up now. Without either the worker must not start.
+    pub fn signer(&self) -> Result<crate::TokenSigner, SettingsError> {
+        match &self.token_secret {
+            Some(secret) => Ok(crate::TokenSigner::new(secret.clone())),
+            None if self.allow_ephemeral_secret => {
+                tracing::warn!(
+                    "survey.token_secret is not set: signing with an ephemeral secret (allowed by \
+                     survey.allow_ephemeral_secret); survey links stop working when this process exits"
+                );
+                Ok(crate::TokenSigner::ephemeral())
+            }
+            None => Err(invalid(
+                "token_secret",
+                "is required (LOOPDESK__SURVEY__TOKEN_SECRET, at least 32 bytes): replicas must share \
+                 it or they refuse each other's links; a local demo may set \
+                 LOOPDESK__SURVEY__ALLOW_EPHEMERAL_SECRET=true instead",
+            )),
+        }
+    }
+
     /// The survey channel for a ticket of `channel`, given what contact details the ticket has:
     /// SMS and IVR need a phone, the app needs a customer id; without them the survey falls back to a
     /// link (SMS if a phone exists, else the link).
@@ -384,6 +443,23 @@ mod tests {
         let mut r = raw();
         r.channels.insert("form".into(), "fax".into());
         assert!(r.validate(chrono_tz::UTC).is_err());
+    }
+
+    #[test]
+    fn without_a_secret_only_the_local_demo_may_start() {
+        let mut r = raw();
+        r.token_secret = None;
+        let s = r.clone().validate(chrono_tz::UTC).unwrap();
+        assert!(matches!(
+            s.signer(),
+            Err(SettingsError::Invalid {
+                key: "token_secret",
+                ..
+            })
+        ));
+        r.allow_ephemeral_secret = true;
+        assert!(r.validate(chrono_tz::UTC).unwrap().signer().is_ok());
+        assert!(raw().validate(chrono_tz::UTC).unwrap().signer().is_ok());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, Tasks};
+use shared::runtime::{Runtime, TaskFailed, Tasks};
 use shared::subjects::Stream;
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +19,10 @@ pub use shared::runtime::StartupError;
 
 /// A running survey replica.
 pub struct Application {
-    /// Where the HTTP side listens (port 0 in tests picks a free port).
+    /// Where the public HTTP side listens (port 0 in tests picks a free port).
     pub addr: SocketAddr,
+    /// Where health, readiness and metrics are served (`http.ops_addr`).
+    pub ops_addr: SocketAddr,
     /// The context the replica runs with (tests fire timers and read state through it).
     pub ctx: Ctx,
     tasks: Tasks,
@@ -52,6 +54,7 @@ impl Application {
         );
         let listener = rt.bind().await?;
         let addr = listener.addr();
+        let ops_addr = listener.ops_addr();
 
         // JetStream 2.9 consumers take one filter subject: one durable consumer per lifecycle kind, so
         // the busy ticket.created / ticket.routed traffic never reaches this worker.
@@ -74,21 +77,25 @@ impl Application {
             rt.spawn("timer loop", timers::run(ctx.clone(), rt.shutdown()));
         }
         rt.spawn_outbox_relay();
-        rt.serve(listener, web::page_router(ctx.clone()));
+        let trusted = rt.http_settings().trusted_proxies()?;
+        rt.serve(listener, web::page_router(ctx.clone(), trusted));
         Ok(Self {
             addr,
+            ops_addr,
             ctx,
             tasks: rt.start(),
         })
     }
 
     /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    pub async fn run_until_stopped(self) {
-        self.tasks.run_until_stopped().await;
+    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
+    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
+        self.tasks.run_until_stopped().await
     }
 
     /// Stops pulling, finishes in-flight work and waits for it.
     pub async fn stop(self) {
-        self.tasks.stop().await;
+        // A task that failed while draining has been logged where it failed.
+        let _ = self.tasks.stop().await;
     }
 }

@@ -4,19 +4,33 @@
 //!
 //! Refusals carry their reason code in the page (`data-reason`) and as JSON for clients that send
 //! `Accept: application/json`; the HTTP status says the class (403 forged, 409 answered, 410 closed,
-//! 422 incomplete). Health, readiness and metrics are served beside it.
+//! 422 incomplete). Health, readiness and metrics are served on the ops listener, not here.
+//!
+//! The page is public, and every refused answer is stored (and on a valid link, written to the
+//! ticket's timeline), so what one client can make it store is bounded: the body it reads
+//! (`survey.page_max_body_bytes`, else 413), the prefix of a refusal it keeps
+//! (`survey.max_stored_refusal_bytes`), and the answers it takes per client address per minute and
+//! per link per hour (`survey.page_posts_per_*`, else 429 with `Retry-After`, nothing stored). The
+//! limits are per replica.
 
 use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::rejection::RawFormRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRef, Path, Query, RawForm, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use serde_json::json;
+use shared::http::TrustedProxies;
 use shared::messages::survey::{AnswerRefusal, FollowUp, Satisfaction};
 use uuid::Uuid;
 
@@ -25,13 +39,71 @@ use crate::respond::{self, Incoming, Recorded};
 use crate::token::TokenError;
 use crate::Ctx;
 
-/// The page alone; the shared runtime serves `/health`, `/ready` and `/metrics` beside it (tests drive
-/// it without a NATS connection).
-pub fn page_router(ctx: Ctx) -> Router {
+/// The page alone (tests drive it without a NATS connection); `trusted` are the proxies whose
+/// `X-Forwarded-For` names the client address the rate limit counts.
+pub fn page_router(ctx: Ctx, trusted: TrustedProxies) -> Router {
+    let max_body = ctx.settings.page_max_body_bytes;
+    let limits = Arc::new(PageLimits::new(&ctx, trusted));
     Router::new()
         .route("/s/{token}", get(show).post(submit))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::map_response(private))
-        .with_state(ctx)
+        .with_state(PageState { ctx, limits })
+}
+
+#[derive(Clone)]
+struct PageState {
+    ctx: Ctx,
+    limits: Arc<PageLimits>,
+}
+
+impl FromRef<PageState> for Ctx {
+    fn from_ref(state: &PageState) -> Ctx {
+        state.ctx.clone()
+    }
+}
+
+/// How many answers the page takes, per client address and per survey link.
+struct PageLimits {
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    per_link: DefaultKeyedRateLimiter<Uuid>,
+    trusted: TrustedProxies,
+}
+
+/// Past this many tracked keys, keys whose limit has fully recovered are forgotten.
+const TRACKED_KEYS: usize = 10_000;
+
+impl PageLimits {
+    fn new(ctx: &Ctx, trusted: TrustedProxies) -> Self {
+        let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        Self {
+            per_address: RateLimiter::keyed(Quota::per_minute(at_least_one(
+                ctx.settings.page_posts_per_minute_per_address,
+            ))),
+            per_link: RateLimiter::keyed(Quota::per_hour(at_least_one(
+                ctx.settings.page_posts_per_hour_per_link,
+            ))),
+            trusted,
+        }
+    }
+
+    /// Takes one answer from `address` for `link` (when the link's signature is genuine); `Err` holds
+    /// how long to wait.
+    fn admit(&self, address: IpAddr, link: Option<Uuid>) -> Result<(), std::time::Duration> {
+        use governor::clock::{Clock as _, DefaultClock};
+        let wait = |n: governor::NotUntil<_>| n.wait_time_from(DefaultClock::default().now());
+        for limiter_len in [self.per_address.len(), self.per_link.len()] {
+            if limiter_len > TRACKED_KEYS {
+                self.per_address.retain_recent();
+                self.per_link.retain_recent();
+            }
+        }
+        self.per_address.check_key(&address).map_err(wait)?;
+        if let Some(link) = link {
+            self.per_link.check_key(&link).map_err(wait)?;
+        }
+        Ok(())
+    }
 }
 
 /// The page carries a token: never cached, never sent on as a referrer, no script or foreign resource
@@ -316,13 +388,64 @@ async fn show(
         .into_response()
 }
 
+/// Too many answers from one address or for one link: nothing is stored.
+fn rate_limited(lang: Lang, json: bool, wait: std::time::Duration) -> Response {
+    let retry_after = wait.as_secs().max(1).to_string();
+    let mut response = if json {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"status": "refused", "reason": "rate_limited", "message": "too many answers; retry later"})),
+        )
+            .into_response()
+    } else {
+        let body = html! { p.error data-reason="rate_limited" { (lang.t("提交过于频繁，请稍后再试。", "Too many attempts; please try again later.")) } };
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(layout(lang, body).into_string()),
+        )
+            .into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&retry_after) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
 /// POST: records the answer (or the refusal) and says which.
 async fn submit(
-    State(ctx): State<Ctx>,
+    State(PageState { ctx, limits }): State<PageState>,
     Path(token): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    RawForm(body): RawForm,
+    body: Result<RawForm, RawFormRejection>,
 ) -> Response {
+    let json = wants_json(&headers);
+    let RawForm(body) = match body {
+        Ok(form) => form,
+        Err(rejection) => {
+            let lang = Lang::pick(None, &headers);
+            let status = rejection.status();
+            if json {
+                return (status, Json(json!({"status": "refused", "reason": "malformed_answer", "message": rejection.body_text()}))).into_response();
+            }
+            let body = html! { p.error data-reason="malformed_answer" { (lang.refusal(AnswerRefusal::CommentTooLong)) } };
+            return (status, Html(layout(lang, body).into_string())).into_response();
+        }
+    };
+    let address = peer
+        .map(|Extension(ConnectInfo(addr))| {
+            shared::http::client_ip(&headers, addr.ip(), &limits.trusted)
+        })
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let link = ctx
+        .signer
+        .verify_signature(&token)
+        .ok()
+        .map(|c| c.survey_id);
+    if let Err(wait) = limits.admit(address, link) {
+        metrics::counter!("loopdesk_survey_page_rate_limited_total").increment(1);
+        return rate_limited(Lang::pick(None, &headers), json, wait);
+    }
     let fields: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(&body).collect();
     let field = |name: &str| {
         fields
@@ -331,7 +454,6 @@ async fn submit(
             .map(|(_, v)| v.as_ref())
     };
     let lang = Lang::pick(field("lang"), &headers);
-    let json = wants_json(&headers);
     let parsed = answer::parse_form(
         field("satisfaction"),
         field("score"),

@@ -379,28 +379,21 @@ async fn unsatisfied_reopens_then_the_next_resolution_gets_a_second_survey() {
     let (s1, tok) = h.sent_survey(&t).await;
     h.respond("app", &[app(&tok, "u-1", "unsatisfied")]).await;
     assert_eq!(h.ticket_status(t.0).await, "reopened");
-    // Where the api's columns exist, the ticket carries the last answer and its resolution is cleared.
-    let mut conn = h.tc.pool.acquire().await.unwrap();
-    let cols = h.ctx.ticket_columns(&mut conn).await.unwrap();
-    if cols.survey_answer {
-        let (s, n): (Option<String>, Option<i16>) =
-            sqlx::query_as("select survey_satisfaction, survey_nps from tickets where id = $1")
-                .bind(t.0)
-                .fetch_one(&h.tc.pool)
-                .await
-                .unwrap();
-        assert_eq!((s.as_deref(), n), (Some("unsatisfied"), Some(9)));
-    }
-    if cols.resolution {
-        let resolved_at: Option<chrono::DateTime<chrono::Utc>> =
-            sqlx::query_scalar("select resolved_at from tickets where id = $1")
-                .bind(t.0)
-                .fetch_one(&h.tc.pool)
-                .await
-                .unwrap();
-        assert_eq!(resolved_at, None);
-    }
-    drop(conn);
+    // The ticket carries the last answer and its resolution is cleared.
+    let (s, n): (Option<String>, Option<i16>) =
+        sqlx::query_as("select survey_satisfaction, survey_nps from tickets where id = $1")
+            .bind(t.0)
+            .fetch_one(&h.tc.pool)
+            .await
+            .unwrap();
+    assert_eq!((s.as_deref(), n), (Some("unsatisfied"), Some(9)));
+    let resolved_at: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select resolved_at from tickets where id = $1")
+            .bind(t.0)
+            .fetch_one(&h.tc.pool)
+            .await
+            .unwrap();
+    assert_eq!(resolved_at, None);
     let reopened: Vec<TicketLifecycleEvent> = h
         .outbox("ticket.reopened")
         .await
@@ -477,27 +470,19 @@ async fn unsatisfied_escalates_when_so_configured() {
         .await
         .contains(&"survey_escalated".to_string()));
 
-    // A resolution event without a department: the router's lead department (when that column exists).
-    let mut conn = h.tc.pool.acquire().await.unwrap();
-    if h.ctx
-        .ticket_columns(&mut conn)
+    // A resolution event without a department: the router's lead department.
+    let t2 = h.ticket("app", None, Some("C-2")).await;
+    sqlx::query("update tickets set lead_department = 'logistics' where id = $1")
+        .bind(t2.0)
+        .execute(&h.tc.pool)
         .await
-        .unwrap()
-        .lead_department
-    {
-        let t2 = h.ticket("app", None, Some("C-2")).await;
-        sqlx::query("update tickets set lead_department = 'logistics' where id = $1")
-            .bind(t2.0)
-            .execute(&h.tc.pool)
-            .await
-            .unwrap();
-        let mut e = h.resolved_event(&t2, h.now());
-        e.department = None;
-        h.lifecycle(&[e]).await;
-        let (_, tok2) = h.send_scheduled(&t2).await;
-        h.respond("app", &[app(&tok2, "e-2", "unsatisfied")]).await;
-        assert_eq!(h.outbox("survey.escalated.logistics").await.len(), 1);
-    }
+        .unwrap();
+    let mut e = h.resolved_event(&t2, h.now());
+    e.department = None;
+    h.lifecycle(&[e]).await;
+    let (_, tok2) = h.send_scheduled(&t2).await;
+    h.respond("app", &[app(&tok2, "e-2", "unsatisfied")]).await;
+    assert_eq!(h.outbox("survey.escalated.logistics").await.len(), 1);
 }
 
 #[tokio::test]
@@ -643,7 +628,7 @@ mod page {
     use tower::ServiceExt;
 
     async fn call(h: &Harness, req: Request<Body>) -> (StatusCode, String) {
-        let resp = survey::web::page_router(h.ctx.clone())
+        let resp = survey::web::page_router(h.ctx.clone(), Default::default())
             .oneshot(req)
             .await
             .unwrap();
@@ -860,15 +845,20 @@ async fn end_to_end_over_the_bus() {
     assert_eq!(reopened.len(), 1);
     let ev: TicketLifecycleEvent = reopened[0].json();
     assert_eq!(ev.actor, "worker:survey");
-    // The page is served on the replica's own port, beside /health.
-    let mut stream = tokio::net::TcpStream::connect(replica.addr).await.unwrap();
+    // Health is served on the replica's ops port, not beside the public page.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = String::new();
-    stream.read_to_string(&mut buf).await.unwrap();
-    assert!(buf.starts_with("HTTP/1.1 200"));
+    for (addr, status) in [(replica.ops_addr, "200"), (replica.addr, "404")] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = String::new();
+        stream.read_to_string(&mut buf).await.unwrap();
+        assert!(
+            buf.starts_with(&format!("HTTP/1.1 {status}")),
+            "{addr}: {buf}"
+        );
+    }
     replica.stop().await;
 }

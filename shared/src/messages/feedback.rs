@@ -234,6 +234,8 @@ pub enum RejectReason {
     InvalidEmail,
     InvalidTimestamp,
     FutureTimestamp,
+    /// `submitted_at` lies further before its receipt than the deployment allows (bus adapters only).
+    StaleTimestamp,
     TooManyItems,
     InvalidAttachment,
 }
@@ -254,6 +256,7 @@ impl RejectReason {
             RejectReason::InvalidEmail => "invalid_email",
             RejectReason::InvalidTimestamp => "invalid_timestamp",
             RejectReason::FutureTimestamp => "future_timestamp",
+            RejectReason::StaleTimestamp => "stale_timestamp",
             RejectReason::TooManyItems => "too_many_items",
             RejectReason::InvalidAttachment => "invalid_attachment",
         }

@@ -8,51 +8,8 @@ use uuid::Uuid;
 
 use super::feedback::{Attachment, Channel, CustomerType, FeedbackType, Priority};
 
-/// Where a ticket stands. The api owns the transitions; workers move a ticket only along their own edge
-/// (the router from `new` to `open` or `needs_review`, the survey worker from `resolved` to `reopened`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TicketStatus {
-    /// Registered by intake, not yet classified.
-    New,
-    /// Classified with low confidence: waits for a quality inspector.
-    NeedsReview,
-    /// Routed to its department(s), being handled.
-    Open,
-    WaitingOnCustomer,
-    Resolved,
-    /// Reopened after resolution (an unsatisfied survey answer or an agent's decision).
-    Reopened,
-    Archived,
-}
-
-impl TicketStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TicketStatus::New => "new",
-            TicketStatus::NeedsReview => "needs_review",
-            TicketStatus::Open => "open",
-            TicketStatus::WaitingOnCustomer => "waiting_on_customer",
-            TicketStatus::Resolved => "resolved",
-            TicketStatus::Reopened => "reopened",
-            TicketStatus::Archived => "archived",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TicketStatus> {
-        [
-            TicketStatus::New,
-            TicketStatus::NeedsReview,
-            TicketStatus::Open,
-            TicketStatus::WaitingOnCustomer,
-            TicketStatus::Resolved,
-            TicketStatus::Reopened,
-            TicketStatus::Archived,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
-    }
-}
+/// Where a ticket stands: the one definition is the lifecycle's.
+pub use crate::lifecycle::TicketStatus;
 
 /// The customer as everyone outside the ticket itself sees them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

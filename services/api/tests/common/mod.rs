@@ -17,6 +17,8 @@ pub const ADMIN: &str = "test-admin-token-of-at-least-32-characters";
 pub struct TestApp {
     pub ctx: TestContext,
     pub base: String,
+    /// The ops listener (health, readiness, metrics).
+    pub ops: String,
     pub http: reqwest::Client,
     /// The running api's shared state (its counters, its settings).
     pub state: api::AppState,
@@ -45,6 +47,7 @@ impl TestApp {
         TestApp {
             ctx,
             base: format!("http://{}", running.addr),
+            ops: format!("http://{}", running.ops_addr),
             http: reqwest::Client::new(),
             state: running.state,
             shutdown,

@@ -75,11 +75,10 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings {
         prefix: format!("bench{}", &id[..8]),
         timezone: "Asia/Shanghai".into(),
-        database: DatabaseSettings {
-            url: SecretString::from(format!("{}{db_name}", &base_url[..=cut])),
-            max_connections: 10,
-            upkeep: true,
-        },
+        database: DatabaseSettings::new(
+            SecretString::from(format!("{}{db_name}", &base_url[..=cut])),
+            10,
+        ),
         nats: NatsSettings {
             url: nats_url.clone(),
             stream_replicas: 1,
@@ -88,9 +87,7 @@ async fn main() -> anyhow::Result<()> {
             batch_size: 500,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
         },
-        http: HttpSettings {
-            addr: "127.0.0.1:0".into(),
-        },
+        http: HttpSettings::local("127.0.0.1:0"),
     };
     let result = run(&settings, pending, rate, seconds, measured).await;
 

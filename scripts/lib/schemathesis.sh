@@ -1,0 +1,38 @@
+# Runs Schemathesis (from PyPI, into a venv under target/) against a running api on a database of its
+# own: every operation of /openapi.json, all checks, 40 examples each. Sourced by scripts/test after
+# `cargo build --workspace --bins`; needs ensure_services first.
+
+run_schemathesis() {
+    local venv=target/schemathesis-venv version=4.32.5
+    if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
+        command -v python3 >/dev/null 2>&1 || apt_install python3
+        python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+        log "installing schemathesis $version into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "schemathesis==$version"
+    fi
+    local suffix db port token prefix api_pid status=0
+    suffix="$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    db="loopdesk_st_$suffix"
+    prefix="st$suffix"
+    token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    port=$((20000 + RANDOM % 20000))
+    psql "postgres://postgres@127.0.0.1:${PG_PORT}/postgres" -qc "create database \"$db\""
+    LOOPDESK__DATABASE__URL="postgres://postgres@127.0.0.1:${PG_PORT}/$db" \
+        LOOPDESK__PREFIX="$prefix" LOOPDESK__HTTP__ADDR="127.0.0.1:$port" LOOPDESK_ADMIN_TOKEN="$token" \
+        LOOPDESK__API__LOGIN__MAX_FAILURES_PER_ADDRESS=1000000 LOOPDESK__API__LOGIN__MAX_FAILURES_PER_NAME=1000000 \
+        target/debug/api >target/schemathesis-api.log 2>&1 &
+    api_pid=$!
+    for _ in $(seq 1 150); do
+        curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    log "schemathesis against the api (all checks, 40 examples per operation)"
+    "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+        --checks all --max-examples 40 --generation-deterministic \
+        --header "Authorization: Bearer $token" --request-timeout 30 --workers 2 || status=$?
+    kill -TERM "$api_pid" 2>/dev/null || true
+    wait "$api_pid" 2>/dev/null || true
+    psql "postgres://postgres@127.0.0.1:${PG_PORT}/postgres" -qc "drop database if exists \"$db\" with (force)" || true
+    return "$status"
+}
