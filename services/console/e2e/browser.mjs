@@ -37,8 +37,8 @@ export async function person(browser, { viewport = LAPTOP, locale = 'zh-CN' } = 
 
 export async function signIn(page, base, user) {
   await page.goto(`${base}/sign-in`)
-  await page.fill('[data-test=name] input', user.name)
-  await page.fill('[data-test=password] input', user.password)
+  await page.fill('input[data-test=name]', user.name)
+  await page.fill('input[data-test=password]', user.password)
   await page.click('[data-test=sign-in]')
   await page.waitForSelector('[data-test=inbox-list]')
 }

@@ -33,7 +33,8 @@ export const router = createRouter({
   history: createWebHistory(),
   routes: [
     ...areaRoutes,
-    { path: '/', name: 'home', redirect: () => homeFor(session.user?.role) },
+    // Where `/` leads depends on who is signed in, which only the guard knows (after asking the api).
+    { path: '/', name: 'home', component: () => import('@/components/NoPage.vue') },
     { path: '/no-page', name: 'no-page', component: () => import('@/components/NoPage.vue') },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('@/components/NoPage.vue'), meta: { public: true } },
   ],
@@ -41,6 +42,7 @@ export const router = createRouter({
 
 router.beforeEach(async (to) => {
   if (!session.checked) await restore()
+  if (to.name === 'home') return session.user ? { path: homeFor(session.user.role) } : { name: 'sign-in' }
   if (to.name === 'sign-in' && session.user) return { path: homeFor(session.user.role) }
   if (to.meta.public) return true
   if (!session.user) return { name: 'sign-in', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
