@@ -28,8 +28,11 @@ run_schemathesis() {
         sleep 0.2
     done
     log "schemathesis against the api (all checks, 40 examples per operation)"
+    # Retiring the bootstrap token would end the run's own credentials: that operation is tested in
+    # services/api/tests/accounts.rs instead.
     "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
         --checks all --max-examples 40 --generation-deterministic \
+        --exclude-path /v1/auth/bootstrap-token \
         --header "Authorization: Bearer $token" --request-timeout 30 --workers 2 || status=$?
     kill -TERM "$api_pid" 2>/dev/null || true
     wait "$api_pid" 2>/dev/null || true
