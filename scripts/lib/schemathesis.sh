@@ -4,7 +4,7 @@
 
 run_schemathesis() {
     local venv=target/schemathesis-venv version=4.32.5
-    if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
+    if [[ "$("$venv/bin/schemathesis" --version 2>/dev/null || true)" != *"$version"* ]]; then
         command -v python3 >/dev/null 2>&1 || apt_install python3
         python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
         log "installing schemathesis $version into $venv"
@@ -23,13 +23,17 @@ run_schemathesis() {
         LOOPDESK__API__LOGIN__MAX_FAILURES_PER_ADDRESS=1000000 LOOPDESK__API__LOGIN__MAX_FAILURES_PER_NAME=1000000 \
         target/debug/api >target/schemathesis-api.log 2>&1 &
     api_pid=$!
-    for _ in $(seq 1 150); do
+    for _ in $(seq 1 300); do
         curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
         sleep 0.2
     done
     log "schemathesis against the api (all checks, 40 examples per operation)"
+    # Retiring the bootstrap token would end the run's own credentials, and the event stream never
+    # ends (each example would wait out the request timeout): both are tested in services/api/tests/
+    # (accounts.rs, events.rs) instead.
     "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
-        --checks all --max-examples 40 --generation-deterministic \
+        --checks all --max-examples 40 --generation-deterministic --wait-for-schema 60 \
+        --exclude-path /v1/auth/bootstrap-token --exclude-path /v1/events \
         --header "Authorization: Bearer $token" --request-timeout 30 --workers 2 || status=$?
     kill -TERM "$api_pid" 2>/dev/null || true
     wait "$api_pid" 2>/dev/null || true

@@ -68,6 +68,18 @@ pub struct TicketEvent {
     pub ticket: TicketSummary,
 }
 
+/// An empty `data` (`{}`) of the `ready`, `ping` and `resync` events.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Signal {}
+
+/// The `data` of any event of the stream: a ticket change, or `{}` for the signals.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum EventData {
+    Ticket(TicketEvent),
+    Signal(Signal),
+}
+
 /// The kind of change a subject announces (`rest` is the subject after the prefix); `None` for
 /// messages that change nothing yet (a reclassification request: its outcome follows).
 pub fn kind_of(rest: &str) -> Option<ChangeKind> {
@@ -303,7 +315,7 @@ fn events_for(principal: &Principal, batch: &Batch) -> Vec<Event> {
 /// stream is listening, `event: resync` when the stream fell behind (refetch the list).
 #[utoipa::path(get, path = "/v1/events", tag = "tickets",
     responses(
-        (status = 200, content_type = "text/event-stream", body = TicketEvent,
+        (status = 200, content_type = "text/event-stream", body = EventData,
             description = "A stream of `event: ticket` (data: TicketEvent), `event: ping`, `event: ready`, `event: resync`"),
         (status = 401), (status = 403)),
     security(("bearer" = []), ("session" = [])))]

@@ -87,8 +87,10 @@ fn column(header: &str) -> Option<Col> {
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Time zone of the sheet's dates and times (default: the configured one).
+    #[param(value_type = Option<crate::period::TimeZoneName>)]
     pub tz: Option<String>,
     /// csv | xlsx; detected from the content when absent.
+    #[param(pattern = "^(csv|xlsx)$")]
     pub format: Option<String>,
     /// Lead department for rows without a department column (supervisors: always their own).
     pub department: Option<String>,

@@ -140,7 +140,8 @@ impl Modify for Conventions {
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
     ),
-    components(schemas(model::TicketSummary, model::TicketFull, ErrorBody, crate::period::TimeZoneName)),
+    components(schemas(model::TicketSummary, model::TicketFull, ErrorBody, crate::period::TimeZoneName,
+        crate::render::ReportFormat, crate::labels::Lang, reports::ExportFormat, events::EventData)),
     tags(
         (name = "auth", description = "Sign-in, sessions, users, tokens, roles"),
         (name = "tickets", description = "Reading tickets"),

@@ -95,17 +95,30 @@ impl GroupBy {
 #[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
     /// First submit date, YYYY-MM-DD (inclusive).
+    #[param(format = Date)]
     pub from: String,
     /// Last submit date, YYYY-MM-DD (inclusive).
+    #[param(format = Date)]
     pub to: String,
     /// IANA time zone of the dates (default: the configured one, Asia/Shanghai).
+    #[param(value_type = Option<crate::period::TimeZoneName>)]
     pub tz: Option<String>,
     /// day | week (ISO weeks) | month | agent | category | channel | department (default day).
     pub group_by: Option<GroupBy>,
     /// Only tickets whose lead department is this one (supervisors always see only their own).
     pub department: Option<String>,
     /// json (default) | csv | xlsx.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
+}
+
+/// How a report is answered (for the OpenAPI document; the handlers read the string).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Csv,
+    Xlsx,
 }
 
 /// One target: its configured value, the group's value and whether it was met (null without data).
@@ -599,8 +612,10 @@ pub struct OverdueQuery {
     pub overdue_only: Option<bool>,
     pub department: Option<String>,
     /// 1-1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// json (default) | csv | xlsx.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -711,11 +726,15 @@ pub async fn overdue(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CategoriesQuery {
+    #[param(format = Date)]
     pub from: String,
+    #[param(format = Date)]
     pub to: String,
+    #[param(value_type = Option<crate::period::TimeZoneName>)]
     pub tz: Option<String>,
     pub department: Option<String>,
     /// How many categories (default 10).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

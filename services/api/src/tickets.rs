@@ -1,7 +1,6 @@
 //! Reading tickets: the filtered, cursor-paginated list and the detail with timeline and SLA clocks.
 
 use axum::extract::State;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
@@ -79,7 +78,7 @@ pub struct ListQuery {
     /// `submitted` (default, newest first) or `deadline` (nearest SLA deadline first).
     pub sort: Option<Sort>,
     /// The `next_cursor` of the previous page.
-    #[param(max_length = 200)]
+    #[param(pattern = r"^[sd]\.-?[0-9]{1,16}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -122,33 +121,36 @@ enum Cursor {
     Deadline(DateTime<Utc>, Uuid),
 }
 
+/// A cursor reads `s.<micros>.<id>` (newest-first order) or `d.<micros>.<id>` (deadline order): the
+/// last row's time and id, nothing a caller could not see already. Every string of that shape is a
+/// cursor this api accepts (up to 16 digits of microseconds keep any value a valid instant), so the
+/// OpenAPI document states it exactly as a pattern on `cursor`.
 fn encode_cursor(c: Cursor) -> String {
-    let raw = match c {
-        Cursor::Submitted(at, id) => format!("{}|{id}", at.timestamp_micros()),
-        Cursor::Deadline(at, id) => format!("d|{}|{id}", at.timestamp_micros()),
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    match c {
+        Cursor::Submitted(at, id) => format!("s.{}.{id}", at.timestamp_micros()),
+        Cursor::Deadline(at, id) => format!("d.{}.{id}", at.timestamp_micros()),
+    }
 }
 
 fn decode_cursor(s: &str) -> ApiResult<Cursor> {
     let bad = || ApiError::field("invalid_cursor", "cursor", "cursor is not one this api issued");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let (deadline, rest) = match raw.strip_prefix("d|") {
-        Some(rest) => (true, rest),
-        None => (false, raw.as_str()),
-    };
-    let (micros, id) = rest.split_once('|').ok_or_else(bad)?;
+    let mut parts = s.splitn(3, '.');
+    let (kind, micros, id) = (
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+    );
+    if micros.trim_start_matches('-').len() > 16 {
+        return Err(bad());
+    }
     let micros: i64 = micros.parse().map_err(|_| bad())?;
     let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
     let id = Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok(if deadline {
-        Cursor::Deadline(at, id)
-    } else {
-        Cursor::Submitted(at, id)
-    })
+    match kind {
+        "s" => Ok(Cursor::Submitted(at, id)),
+        "d" => Ok(Cursor::Deadline(at, id)),
+        _ => Err(bad()),
+    }
 }
 
 /// `%`, `_` and `\` are literal in a search.
