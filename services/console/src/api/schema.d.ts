@@ -77,6 +77,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live updates for the caller: `event: ticket` with a [`TicketEvent`] for every new or changed ticket
+         *     the caller may see, `event: ping` every `api.events_keepalive_secs` (15 s), `event: ready` once the
+         *     stream is listening, `event: resync` when the stream fell behind (refetch the list).
+         */
+        get: operations["stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/import": {
         parameters: {
             query?: never;
@@ -216,6 +237,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tickets/{id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The actions the caller may take on a ticket now. */
+        get: operations["allowed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tickets/{id}/approve": {
         parameters: {
             query?: never;
@@ -278,6 +316,23 @@ export interface paths {
         put?: never;
         /** A proactive contact with the customer while handling. */
         post: operations["contact"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tickets/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's earlier tickets and the likely duplicate. */
+        get: operations["history"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -458,6 +513,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tickets/{id}/reveal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Shows the customer's name and phone unmasked to a role allowed to see them (agent, supervisor,
+         *     admin); the reveal is written to the ticket's timeline.
+         */
+        post: operations["reveal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tickets/{id}/review": {
         parameters: {
             query?: never;
@@ -486,6 +561,23 @@ export interface paths {
         put?: never;
         /** Records one of the 8 handling steps with owner, start, end, result and remark. */
         post: operations["step"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tickets/{id}/supplement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Supplements missing ticket fields and records where they came from. */
+        post: operations["supplement"];
         delete?: never;
         options?: never;
         head?: never;
@@ -652,6 +744,26 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The ticket after an action, with what the caller may do next. */
+        ActedTicket: components["schemas"]["TicketFull"] & {
+            /** @description The actions the caller may take now (see `GET /v1/tickets/{id}/actions`). */
+            allowed_actions: components["schemas"]["Action"][];
+        };
+        /**
+         * @description What people do to a ticket. The code is stable: the console keys its buttons and labels on it.
+         * @enum {string}
+         */
+        Action: "reply" | "note" | "step" | "contact" | "wait" | "resume" | "priority" | "assign" | "reclassify" | "merge" | "resolve" | "approve" | "review" | "reopen" | "archive" | "supplement" | "reveal";
+        /** @description `GET /v1/tickets/{id}/actions`. */
+        AllowedActions: {
+            /**
+             * @description What the caller may do to the ticket now, given role, department and status: the console shows
+             *     exactly these buttons.
+             */
+            allowed_actions: components["schemas"]["Action"][];
+            status: components["schemas"]["TicketStatus"];
+            ticket_no: string;
+        };
         AssignBody: {
             /** @description The owner's user name. */
             owner: string;
@@ -671,6 +783,11 @@ export interface components {
              */
             unresolved_rate: number;
         };
+        /**
+         * @description What changed, as the console keys its handling on it.
+         * @enum {string}
+         */
+        ChangeKind: "created" | "routed" | "classified" | "replied" | "contacted" | "waiting" | "resumed" | "priority_changed" | "assigned" | "resolved" | "reopened" | "archived" | "merged" | "sla" | "updated";
         /** @description One SLA clock of a ticket as a row shows it. */
         Clock: {
             /**
@@ -699,6 +816,8 @@ export interface components {
         ContactBody: {
             note?: string | null;
         };
+        /** @enum {string} */
+        CustomerType: "new" | "returning";
         /** @description The error body, as the OpenAPI document describes it. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -713,6 +832,13 @@ export interface components {
             /** @description English text for logs and integrators; people see a translation of `code`. */
             message: string;
         };
+        /** @description The `data` of any event of the stream: a ticket change, or `{}` for the signals. */
+        EventData: components["schemas"]["TicketEvent"] | components["schemas"]["Signal"];
+        /**
+         * @description How a report is answered (for the OpenAPI document; the handlers read the string).
+         * @enum {string}
+         */
+        ExportFormat: "json" | "csv" | "xlsx";
         /** @enum {string} */
         GroupBy: "day" | "week" | "month" | "agent" | "category" | "channel" | "department";
         GroupNumbers: {
@@ -751,6 +877,21 @@ export interface components {
             /** @description Resolution rate ≥ target %. */
             resolution_rate: components["schemas"]["TargetCheck"];
         };
+        History: {
+            /**
+             * Format: float
+             * @description How similar intake found the two descriptions (0-1).
+             */
+            duplicate_similarity?: number | null;
+            /** @description The same customer's other tickets (same customer id or phone), newest first. */
+            earlier: components["schemas"]["TicketSummary"][];
+            /**
+             * Format: int64
+             * @description Earlier tickets of the customer in departments the caller may not see.
+             */
+            hidden: number;
+            likely_duplicate?: null | components["schemas"]["TicketSummary"];
+        };
         ImportReport: {
             created: number;
             duplicates: number;
@@ -768,6 +909,8 @@ export interface components {
             token_id: string;
             user: components["schemas"]["UserView"];
         };
+        /** @enum {string} */
+        Lang: "zh" | "en";
         Login: {
             name: string;
             password: string;
@@ -850,6 +993,8 @@ export interface components {
             /** @description What was said to the customer. */
             message: string;
         };
+        /** @enum {string} */
+        ReportFormat: "html" | "pdf";
         ResolveBody: {
             /** @description Resolved in the first contact with the customer. */
             first_contact?: boolean;
@@ -863,8 +1008,12 @@ export interface components {
             resolution: string;
             solution?: string | null;
         };
+        Revealed: {
+            customer_name?: string | null;
+            customer_phone?: string | null;
+        };
         /**
-         * @description The five roles of SPEC "Roles".
+         * @description The people of docs/domain.md "Roles".
          * @enum {string}
          */
         Role: "agent" | "inspector" | "supervisor" | "admin" | "ops";
@@ -896,6 +1045,8 @@ export interface components {
             name: string;
             password: string;
         };
+        /** @description An empty `data` (`{}`) of the `ready`, `ping` and `resync` events. */
+        Signal: Record<string, never>;
         /**
          * @description Which SLA state to list.
          * @enum {string}
@@ -935,6 +1086,14 @@ export interface components {
             total: components["schemas"]["GroupNumbers"];
             tz: string;
         };
+        SupplementBody: {
+            customer_type?: null | components["schemas"]["CustomerType"];
+            /** Format: date-time */
+            expected_resolution_at?: string | null;
+            /** @description Where the information came from, e.g. `电话补充` (supplemented by phone). */
+            info_source: string;
+            order_number?: string | null;
+        };
         /** @description One target: its configured value, the group's value and whether it was met (null without data). */
         TargetCheck: {
             met?: boolean | null;
@@ -944,24 +1103,48 @@ export interface components {
             value?: number | null;
         };
         TicketDetail: {
+            /** @description What the caller may do to the ticket now (as `GET /v1/tickets/{id}/actions`). */
+            allowed_actions: components["schemas"]["Action"][];
             /** @description Every SLA clock of the ticket as the SLA worker keeps it (`sla_ticket_clocks`). */
             sla_clocks: Record<string, never>[];
             ticket: components["schemas"]["TicketFull"];
             /** @description The whole append-only timeline in order. */
             timeline: components["schemas"]["TimelineItem"][];
         };
-        /** @description The ticket itself, in full (the one place the customer's contact data is shown unmasked). */
+        /** @description The `data` of an `event: ticket`. */
+        TicketEvent: {
+            kind: components["schemas"]["ChangeKind"];
+            /** @description The ticket as `GET /v1/tickets` lists it, with the viewer's unread mark. */
+            ticket: components["schemas"]["TicketSummary"];
+            /** Format: uuid */
+            ticket_id: string;
+            ticket_no: string;
+        };
+        /**
+         * @description The ticket itself, in full. The customer's name and phone stay masked here too: a role allowed to
+         *     see them asks `POST /v1/tickets/{id}/reveal`, and each reveal is written to the timeline.
+         */
         TicketFull: components["schemas"]["TicketSummary"] & {
             /** Format: date-time */
             archived_at?: string | null;
             archived_by?: string | null;
+            /** @description Attachments by reference. */
+            attachments: Record<string, never>[];
+            /** @description The online form's client address. */
+            client_ip?: string | null;
             /** Format: int32 */
             contacts: number;
-            customer_name_full?: string | null;
-            customer_phone_full?: string | null;
+            /** @description new | returning. */
+            customer_type?: string | null;
+            /** Format: date-time */
+            expected_resolution_at?: string | null;
             first_contact_resolved?: boolean | null;
             follow_up_plan?: string | null;
             imported: boolean;
+            /** @description Where the latest supplemented information came from, e.g. 电话补充. */
+            info_source?: string | null;
+            /** @description IVR keypresses and speech-to-text draft, for IVR tickets. */
+            ivr?: Record<string, never> | null;
             /** Format: date-time */
             last_contact_at?: string | null;
             order_number?: string | null;
@@ -984,6 +1167,11 @@ export interface components {
             /** @description Pass as `cursor` for the next page; absent on the last page. */
             next_cursor?: string | null;
         };
+        /**
+         * @description Where a ticket stands (`tickets.status`).
+         * @enum {string}
+         */
+        TicketStatus: "new" | "needs_review" | "open" | "waiting_on_customer" | "resolved" | "reopened" | "archived";
         /** @description A ticket in lists and reports: customer masked (name `张先生/女士`, phone last four digits). */
         TicketSummary: {
             category?: string | null;
@@ -1008,7 +1196,7 @@ export interface components {
             resolution?: string | null;
             /** Format: date-time */
             resolved_at?: string | null;
-            status: string;
+            status: components["schemas"]["TicketStatus"];
             /** Format: date-time */
             submitted_at: string;
             ticket_no: string;
@@ -1375,11 +1563,49 @@ export interface operations {
             };
         };
     };
+    stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A stream of `event: ticket` (data: TicketEvent), `event: ping`, `event: ready`, `event: resync` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["EventData"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     import: {
         parameters: {
             query?: {
                 /** @description Time zone of the sheet's dates and times (default: the configured one). */
-                tz?: string;
+                tz?: components["schemas"]["TimeZoneName"];
                 /** @description csv | xlsx; detected from the content when absent. */
                 format?: string;
                 /** @description Lead department for rows without a department column (supervisors: always their own). */
@@ -1527,7 +1753,7 @@ export interface operations {
                 /** @description 1-1000 (default 200). */
                 limit?: number;
                 /** @description json (default) | csv | xlsx. */
-                format?: string;
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -1580,13 +1806,13 @@ export interface operations {
                 /** @description Last submit date, YYYY-MM-DD (inclusive). */
                 to: string;
                 /** @description IANA time zone of the dates (default: the configured one, Asia/Shanghai). */
-                tz?: string;
+                tz?: components["schemas"]["TimeZoneName"];
                 /** @description day | week (ISO weeks) | month | agent | category | channel | department (default day). */
                 group_by?: components["schemas"]["GroupBy"];
                 /** @description Only tickets whose lead department is this one (supervisors always see only their own). */
                 department?: string;
                 /** @description json (default) | csv | xlsx. */
-                format?: string;
+                format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
             path?: never;
@@ -1637,7 +1863,7 @@ export interface operations {
             query: {
                 from: string;
                 to: string;
-                tz?: string;
+                tz?: components["schemas"]["TimeZoneName"];
                 department?: string;
                 /** @description How many categories (default 10). */
                 limit?: number;
@@ -1820,6 +2046,64 @@ export interface operations {
             };
         };
     };
+    allowed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id or number */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AllowedActions"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     approve: {
         parameters: {
             query?: never;
@@ -1841,7 +2125,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -1908,7 +2192,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -1979,7 +2263,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2050,7 +2334,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2100,6 +2384,64 @@ export interface operations {
             };
         };
     };
+    history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id or number */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["History"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     merge: {
         parameters: {
             query?: never;
@@ -2121,7 +2463,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2192,7 +2534,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2263,7 +2605,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2446,7 +2788,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2517,7 +2859,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2588,7 +2930,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2642,8 +2984,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description html (default) | pdf. */
-                format?: string;
-                tz?: string;
+                format?: components["schemas"]["ReportFormat"];
+                /** @description zh (default) | en: the language of the labels. */
+                lang?: components["schemas"]["Lang"];
+                /** @description IANA time zone of the times shown (default: the configured one). */
+                tz?: components["schemas"]["TimeZoneName"];
             };
             header?: never;
             path: {
@@ -2654,12 +2999,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description text/html or application/pdf */
+            /** @description The report */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/html": string;
+                    "application/pdf": number[];
+                };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
             400: {
@@ -2720,7 +3068,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2787,7 +3135,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2837,6 +3185,64 @@ export interface operations {
             };
         };
     };
+    reveal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id or number */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revealed"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     review: {
         parameters: {
             query?: never;
@@ -2858,7 +3264,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -2929,7 +3335,78 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The ticket's state refuses this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    supplement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id or number */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupplementBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -3000,7 +3477,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TicketFull"];
+                    "application/json": components["schemas"]["ActedTicket"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */

@@ -3,10 +3,9 @@
 // the console from sending a field the api does not know.
 import { api, call } from '@/api/client'
 import type { components } from '@/api/schema'
-import type { PendingSchemas } from '@/api/pending'
 import { cleanBody, type ActionCode, type Draft } from './forms'
 
-type S = components['schemas'] & PendingSchemas
+type S = components['schemas']
 export type Revealed = S['Revealed']
 
 export async function send(code: ActionCode, id: string, draft: Draft): Promise<Revealed | null> {
