@@ -34,7 +34,7 @@ async fn replica_with_a_task_that_ends(
         }
     });
     let listener = rt.bind().await.expect("listener");
-    let addr = listener.addr();
+    let addr = listener.ops_addr();
     rt.serve(listener, Router::new());
     (end, addr, rt.start())
 }

@@ -27,8 +27,10 @@ pub fn binary(name: &str) -> PathBuf {
 
 pub struct WorkerProcess {
     pub name: String,
-    /// Where its HTTP side (health, readiness, metrics) listens.
+    /// Where its public HTTP side listens (web form, survey page, api).
     pub http_addr: SocketAddr,
+    /// Where its `/health`, `/ready` and `/metrics` answer (`http.ops_addr`).
+    pub ops_addr: SocketAddr,
     child: Option<Child>,
 }
 
@@ -48,6 +50,7 @@ impl WorkerProcess {
         extra_env: &[(&str, String)],
     ) -> Self {
         let http_addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
+        let ops_addr = SocketAddr::from(([127, 0, 0, 1], crate::free_port()));
         let mut cmd = Command::new(binary(name));
         cmd.args(args)
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -67,6 +70,7 @@ impl WorkerProcess {
             .env("LOOPDESK__NATS__URL", &settings.nats.url)
             .env("LOOPDESK__PREFIX", &settings.prefix)
             .env("LOOPDESK__HTTP__ADDR", http_addr.to_string())
+            .env("LOOPDESK__HTTP__OPS_ADDR", ops_addr.to_string())
             .env(
                 "LOOPDESK__NATS__ACK_WAIT_SECS",
                 settings.nats.ack_wait_secs.to_string(),
@@ -97,13 +101,14 @@ impl WorkerProcess {
         Self {
             name: name.to_string(),
             http_addr,
+            ops_addr,
             child: Some(child),
         }
     }
 
     /// The status `/ready` answers with, or `None` while nothing answers.
     pub async fn readiness(&self) -> Option<u16> {
-        crate::http_status(self.http_addr, "/ready").await
+        crate::http_status(self.ops_addr, "/ready").await
     }
 
     /// Waits until `/ready` answers `want` (or `timeout`); returns the last answer.
