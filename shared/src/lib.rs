@@ -21,6 +21,7 @@ pub mod pii;
 pub mod readiness;
 pub mod runtime;
 pub mod schema_export;
+pub mod serials;
 pub mod setup;
 pub mod shutdown;
 pub mod subjects;
