@@ -749,15 +749,7 @@ async fn insert(
     p: &Parsed,
     ext: &str,
 ) -> Result<(Uuid, String), sqlx::Error> {
-    let serial: i64 = sqlx::query_scalar(
-        "insert into ticket_serials (day, last_serial) values ($1, 1)
-         on conflict (day) do update set last_serial = ticket_serials.last_serial + 1
-         returning last_serial",
-    )
-    .bind(p.local_day)
-    .fetch_one(&mut *conn)
-    .await?;
-    let ticket_no = format!("{}{:03}", p.local_day.format("%Y%m%d"), serial);
+    let ticket_no = shared::ticket_number::next(&mut *conn, p.local_day).await?;
     let id = Uuid::now_v7();
     let departments: Vec<String> = p.department.iter().cloned().collect();
     sqlx::query(

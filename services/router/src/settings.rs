@@ -20,16 +20,13 @@ impl Default for RouterSettings {
         Self {
             config_dir: PathBuf::from("config/router"),
             reload_ms: 2000,
-            examples: PathBuf::from("tests/data/router/labelled.tsv"),
+            examples: PathBuf::from("config/router/examples.tsv"),
         }
     }
 }
 
 impl RouterSettings {
     pub fn from_config(raw: &config::Config) -> Result<Self, config::ConfigError> {
-        match raw.get::<RouterSettings>("router") {
-            Err(config::ConfigError::NotFound(_)) => Ok(Self::default()),
-            other => other,
-        }
+        shared::config::section(raw, "router")
     }
 }
