@@ -364,16 +364,7 @@ impl TicketStore {
             .iter()
             .map(|d| d.received_at.with_timezone(&self.tz).date_naive())
             .collect();
-        // Committed without waiting for the WAL flush: a block can only be used by a batch committed
-        // after it, and that batch's flush writes this commit's WAL (which comes before it) too. A block
-        // lost in a crash was used by no committed ticket, so taking it again is harmless.
-        let mut tx = self
-            .pool
-            .begin_with("begin; set local synchronous_commit = off")
-            .await?;
-        let numbers = shared::ticket_number::allocate(&mut tx, &days).await?;
-        tx.commit().await?;
-        Ok(numbers)
+        Ok(shared::serials::allocate(&self.pool, &days).await?)
     }
 
     /// Earlier tickets of the same customer (id or phone), and the most similar recent one.

@@ -15,6 +15,9 @@ use crate::ConfigError;
 pub struct Label {
     pub code: String,
     pub name: String,
+    /// English name, for the console (the taxonomy in `shared::setup` is what people edit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
 }
 
 /// The dimensions the router decides. Tags are decided by rules only (they are keyword

@@ -30,6 +30,9 @@ pub enum Assignment {
 pub struct Department {
     pub code: String,
     pub name: String,
+    /// English name, for the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_en: Option<String>,
     #[serde(default)]
     pub assignment: Assignment,
 }

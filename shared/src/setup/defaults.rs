@@ -1,0 +1,80 @@
+//! The first-start defaults: the files in `config/`, built into every binary so a worker started anywhere
+//! (another directory, a container without the config tree) seeds the same setup. The same files are
+//! the import/export format: a document exported as TOML reads back through [`from_toml`].
+
+use serde::Deserialize;
+
+use super::documents::{Departments, Route, Routing, Taxonomy};
+
+const LABELS: &str = include_str!("../../../config/router/labels.toml");
+const ROUTING: &str = include_str!("../../../config/router/routing.toml");
+
+/// Reads a TOML document of the given type after dropping the keys that belong to another reader
+/// (labels.toml also holds the classifier's model paths and review threshold).
+fn read<T: for<'de> Deserialize<'de>>(text: &str, drop: &[&str]) -> Result<T, String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    for k in drop {
+        table.remove(*k);
+    }
+    T::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())
+}
+
+/// A document from its TOML text (an export, or one of the files in `config/`).
+pub fn from_toml(kind: super::Kind, text: &str) -> Result<serde_json::Value, String> {
+    use super::Kind;
+    let v = match kind {
+        Kind::Taxonomy => serde_json::to_value(read::<Taxonomy>(text, &["review", "models"])?),
+        Kind::Departments => serde_json::to_value(departments_from(text)?),
+        Kind::Routing => serde_json::to_value(routing_from(text)?),
+    };
+    v.map_err(|e| e.to_string())
+}
+
+/// routing.toml holds departments and routes together; each kind takes its part.
+#[derive(Deserialize)]
+struct RoutingFile {
+    default_department: String,
+    #[serde(rename = "department")]
+    departments: Vec<super::documents::Department>,
+    #[serde(rename = "route", default)]
+    routes: Vec<Route>,
+    #[serde(default)]
+    first_response_hours: std::collections::BTreeMap<String, i64>,
+}
+
+fn departments_from(text: &str) -> Result<Departments, String> {
+    match read::<RoutingFile>(text, &[]) {
+        Ok(f) => Ok(Departments {
+            default_department: f.default_department,
+            departments: f.departments,
+        }),
+        Err(_) => read::<Departments>(text, &[]),
+    }
+}
+
+fn routing_from(text: &str) -> Result<Routing, String> {
+    match read::<RoutingFile>(text, &[]) {
+        Ok(f) => Ok(Routing {
+            routes: f.routes,
+            first_response_hours: f.first_response_hours,
+        }),
+        Err(_) => read::<Routing>(text, &[]),
+    }
+}
+
+// The files are part of the source tree and checked by the unit tests: a broken default is a build
+// defect, not a runtime condition.
+#[allow(clippy::expect_used)]
+pub fn taxonomy() -> Taxonomy {
+    read(LABELS, &["review", "models"]).expect("config/router/labels.toml reads as a taxonomy")
+}
+
+#[allow(clippy::expect_used)]
+pub fn departments() -> Departments {
+    departments_from(ROUTING).expect("config/router/routing.toml reads as departments")
+}
+
+#[allow(clippy::expect_used)]
+pub fn routing() -> Routing {
+    routing_from(ROUTING).expect("config/router/routing.toml reads as a routing table")
+}
