@@ -45,6 +45,9 @@ const API_LIFECYCLE: &[&str] = &[
     "ticket.reopened",
     "ticket.archived",
     "ticket.reclassify",
+    // An admin's classifier training request and adoption (`crate::messages::classifier`).
+    "ticket.classifier.train",
+    "ticket.classifier.adopted",
 ];
 
 /// The table. Workers' own subjects only; dead letters (`dlq.>`) are added for every runtime user,
@@ -67,10 +70,12 @@ pub const USERS: &[BusUser] = &[
             "ticket.assigned",
             "ticket.priority_changed",
         ],
-        subscribes: &[],
+        // Every replica hears an adopted classifier model (`crate::messages::classifier`).
+        subscribes: &["ticket.classifier.adopted"],
         consumes: &[
             (Stream::Ticket, "router"),
             (Stream::Ticket, "router_reclassify"),
+            (Stream::Ticket, "router_training"),
         ],
         runtime: true,
         admin: false,
