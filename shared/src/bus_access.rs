@@ -33,7 +33,8 @@ pub struct BusUser {
     pub admin: bool,
 }
 
-/// Every lifecycle event the api announces (`ticket.{kind}`, see `LifecycleChange::kind`).
+/// Every lifecycle event the api announces (`ticket.{kind}`, see `LifecycleChange::kind`), and its
+/// setup-change announcements.
 const API_LIFECYCLE: &[&str] = &[
     "ticket.replied",
     "ticket.contacted",
@@ -45,6 +46,8 @@ const API_LIFECYCLE: &[&str] = &[
     "ticket.reopened",
     "ticket.archived",
     "ticket.reclassify",
+    // Setup saved through the api: a hint to every worker to reload (see `crate::setup::announce`).
+    "config.changed",
 ];
 
 /// The table. Workers' own subjects only; dead letters (`dlq.>`) are added for every runtime user,
@@ -204,6 +207,10 @@ impl BusUser {
         }
         let mut allow = vec![format!("{}.>", inbox_prefix(self.name))];
         allow.extend(self.subscribes.iter().map(|s| subjects.subject(s)));
+        if self.runtime {
+            // Every worker follows setup changes (see `crate::setup::follow`).
+            allow.push(crate::setup::changed_subject(subjects));
+        }
         allow
     }
 }
