@@ -148,7 +148,9 @@ pub fn inbox_prefix(user: &str) -> String {
     format!("_INBOX_{user}")
 }
 
-/// The environment variable the NATS server reads `user`'s password from.
+/// The environment variable the NATS server reads `user`'s password from. nats-server parses the
+/// value like a configuration value: a password must start with a letter (one starting with digits
+/// may be read as a number, and the server refuses to start).
 pub fn password_variable(user: &str) -> String {
     format!("LOOPDESK_NATS_PASSWORD_{}", user.to_ascii_uppercase())
 }
