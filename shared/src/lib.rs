@@ -23,6 +23,7 @@ pub mod readiness;
 pub mod retention;
 pub mod runtime;
 pub mod schema_export;
+pub mod serials;
 pub mod setup;
 pub mod shutdown;
 pub mod subjects;

@@ -70,6 +70,33 @@ impl Application {
             subjects: rt.subjects.clone(),
         });
         rt.spawn_consumer(reclassify, handler);
+        // The adopted category model, before anything is classified, then kept current.
+        if let Err(e) = crate::training::sync_adopted(&rt.pool, &live).await {
+            tracing::warn!(error = %e, "could not read the adopted model; starting on the shipped one");
+        }
+        let announcements = rt
+            .nats
+            .subscribe(rt.subjects.subject(crate::training::ADOPTED_SUBJECT))
+            .await
+            .map_err(|e| StartupError::service("adopted-model subscription", e))?;
+        let watch = crate::training::watch_adopted(
+            rt.pool.clone(),
+            live.clone(),
+            announcements,
+            Duration::from_secs(router.adopted_poll_secs.max(1)),
+            rt.shutdown(),
+        );
+        rt.spawn("adopted-model watcher", watch);
+        let training = rt.consumer(
+            Stream::Ticket,
+            crate::training::TRAIN_CONSUMER,
+            rt.subjects.subject(crate::training::TRAIN_SUBJECT),
+        );
+        let handler = Arc::new(crate::training::TrainHandler {
+            pool: rt.pool.clone(),
+            live: live.clone(),
+        });
+        rt.spawn_consumer(training, handler);
         rt.spawn_outbox_relay();
         // Only the ops endpoints.
         rt.serve_ops(listener);
