@@ -33,8 +33,8 @@ pub struct BusUser {
     pub admin: bool,
 }
 
-/// Every lifecycle event the api announces (`ticket.{kind}`, see `LifecycleChange::kind`), and its
-/// setup-change announcements.
+/// Every lifecycle event the api announces (`ticket.{kind}`, see `LifecycleChange::kind`), its
+/// setup-change announcements and its classifier requests.
 const API_LIFECYCLE: &[&str] = &[
     "ticket.replied",
     "ticket.contacted",
@@ -48,6 +48,9 @@ const API_LIFECYCLE: &[&str] = &[
     "ticket.reclassify",
     // Setup saved through the api: a hint to every worker to reload (see `crate::setup::announce`).
     "config.changed",
+    // Classifier training asked for and a model adopted (the router trains and switches).
+    crate::messages::classifier::TRAIN_SUBJECT,
+    crate::messages::classifier::ADOPTED_SUBJECT,
 ];
 
 /// The table. Workers' own subjects only; dead letters (`dlq.>`) are added for every runtime user,
@@ -70,10 +73,11 @@ pub const USERS: &[BusUser] = &[
             "ticket.assigned",
             "ticket.priority_changed",
         ],
-        subscribes: &[],
+        subscribes: &[crate::messages::classifier::ADOPTED_SUBJECT],
         consumes: &[
             (Stream::Ticket, "router"),
             (Stream::Ticket, "router_reclassify"),
+            (Stream::Ticket, "router_training"),
         ],
         runtime: true,
         admin: false,
