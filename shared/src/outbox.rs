@@ -1,4 +1,4 @@
-//! The transactional outbox (SPEC invariant 1).
+//! The transactional outbox (docs/domain.md, invariant 1).
 //!
 //! A worker writes its state change and the events announcing it in one transaction
 //! ([`enqueue`]); the [`OutboxRelay`] publishes committed rows to JetStream with `Nats-Msg-Id` set to the
@@ -133,8 +133,8 @@ impl OutboxRelay {
     pub async fn publish_batch(&self) -> Result<RelayOutcome, OutboxError> {
         // A queue table's statistics are always wrong: it swings between empty and thousands of rows
         // within a second, and its pages are mostly rows deleted a moment ago. Planned from them, this
-        // claim became a sequential scan and sort of every dead row, run by every relay on every pass
-        // (measured: 15 % of the whole machine's CPU at 1,000 tickets/s). Walking the primary key in
+        // claim became a sequential scan and sort of every dead row, run by every relay on every pass.
+        // Walking the primary key in
         // order is always the right plan, so it is the only one allowed here. The setting travels with
         // the `begin`, in the same round trip.
         let mut tx = self

@@ -6,7 +6,7 @@
 //! HTTP routes — each as a named task watching the one shutdown token, and [`Runtime::start`] hands back
 //! the [`Tasks`] to wait on, stop or kill. Cancelling the token makes every task stop pulling, finish
 //! (commit and ack) the batch in hand and return; the relay drains committed outbox rows first, and the
-//! HTTP side finishes open requests (SPEC invariant 6).
+//! HTTP side finishes open requests (docs/domain.md, invariant 6).
 //!
 //! Every task is meant to run until shutdown. One that ends before it, or panics, is a replica that
 //! silently stopped doing part of its job: [`Tasks::run_until_stopped`] then marks the replica unready,
@@ -27,6 +27,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{HttpSettings, NatsSettings, Settings};
+
+mod worker;
+pub use worker::{main, run_with, Application, Assembled, Worker};
 use crate::consumer::{self, BatchHandler, ConsumerSpec, Waking};
 use crate::http::HttpLimits;
 use crate::ops_http::{self, OpsState};

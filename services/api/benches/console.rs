@@ -133,7 +133,7 @@ async fn run(
         ..api::ApiSettings::default()
     };
     let shutdown = CancellationToken::new();
-    let running = api::start(settings.clone(), api, shutdown.clone()).await?;
+    let running = api::Application::build(settings.clone(), api, shutdown.clone()).await?;
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
     let post = |path: &str, body: Value| {

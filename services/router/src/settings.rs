@@ -23,7 +23,7 @@ impl Default for RouterSettings {
         Self {
             config_dir: PathBuf::from("config/router"),
             reload_ms: 2000,
-            examples: PathBuf::from("tests/data/router/labelled.tsv"),
+            examples: PathBuf::from("config/router/examples.tsv"),
             adopted_poll_secs: 30,
         }
     }
@@ -31,9 +31,6 @@ impl Default for RouterSettings {
 
 impl RouterSettings {
     pub fn from_config(raw: &config::Config) -> Result<Self, config::ConfigError> {
-        match raw.get::<RouterSettings>("router") {
-            Err(config::ConfigError::NotFound(_)) => Ok(Self::default()),
-            other => other,
-        }
+        shared::config::section(raw, "router")
     }
 }
