@@ -26,7 +26,9 @@ fn machine_postgres() -> String {
 fn passwords() -> (BTreeMap<String, String>, Vec<(String, String)>) {
     let by_user: BTreeMap<String, String> = USERS
         .iter()
-        .map(|u| (u.name.to_string(), uuid::Uuid::new_v4().simple().to_string()))
+        // Starting with a letter: nats-server reads an environment value like a configuration
+        // value, and one starting with digits may be taken for a number.
+        .map(|u| (u.name.to_string(), format!("pw{}", uuid::Uuid::new_v4().simple())))
         .collect();
     let env = by_user
         .iter()

@@ -33,7 +33,8 @@ pub struct BusUser {
     pub admin: bool,
 }
 
-/// Every lifecycle event the api announces (`ticket.{kind}`, see `LifecycleChange::kind`).
+/// Every lifecycle event the api announces (`ticket.{kind}`, see `LifecycleChange::kind`), its
+/// setup-change announcements and its classifier requests.
 const API_LIFECYCLE: &[&str] = &[
     "ticket.replied",
     "ticket.contacted",
@@ -45,9 +46,11 @@ const API_LIFECYCLE: &[&str] = &[
     "ticket.reopened",
     "ticket.archived",
     "ticket.reclassify",
-    // An admin's classifier training request and adoption (`crate::messages::classifier`).
-    "ticket.classifier.train",
-    "ticket.classifier.adopted",
+    // Setup saved through the api: a hint to every worker to reload (see `crate::setup::announce`).
+    "config.changed",
+    // Classifier training asked for and a model adopted (the router trains and switches).
+    crate::messages::classifier::TRAIN_SUBJECT,
+    crate::messages::classifier::ADOPTED_SUBJECT,
 ];
 
 /// The table. Workers' own subjects only; dead letters (`dlq.>`) are added for every runtime user,
@@ -70,8 +73,7 @@ pub const USERS: &[BusUser] = &[
             "ticket.assigned",
             "ticket.priority_changed",
         ],
-        // Every replica hears an adopted classifier model (`crate::messages::classifier`).
-        subscribes: &["ticket.classifier.adopted"],
+        subscribes: &[crate::messages::classifier::ADOPTED_SUBJECT],
         consumes: &[
             (Stream::Ticket, "router"),
             (Stream::Ticket, "router_reclassify"),
@@ -150,7 +152,9 @@ pub fn inbox_prefix(user: &str) -> String {
     format!("_INBOX_{user}")
 }
 
-/// The environment variable the NATS server reads `user`'s password from.
+/// The environment variable the NATS server reads `user`'s password from. nats-server parses the
+/// value like a configuration value: a password must start with a letter (one starting with digits
+/// may be read as a number, and the server refuses to start).
 pub fn password_variable(user: &str) -> String {
     format!("LOOPDESK_NATS_PASSWORD_{}", user.to_ascii_uppercase())
 }
@@ -209,6 +213,10 @@ impl BusUser {
         }
         let mut allow = vec![format!("{}.>", inbox_prefix(self.name))];
         allow.extend(self.subscribes.iter().map(|s| subjects.subject(s)));
+        if self.runtime {
+            // Every worker follows setup changes (see `crate::setup::follow`).
+            allow.push(crate::setup::changed_subject(subjects));
+        }
         allow
     }
 }
