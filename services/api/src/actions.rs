@@ -33,14 +33,16 @@ use crate::AppState;
 fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "missing_field",
+            field,
             format!("{field} must not be empty"),
         ));
     }
     if v.chars().count() > max {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "field_too_long",
+            field,
             format!("{field} is longer than {max} characters"),
         ));
     }
@@ -461,7 +463,7 @@ pub async fn step(
     Json(body): Json<StepBody>,
 ) -> ApiResult<Json<ActedTicket>> {
     let step = HandlingStep::from_number(body.step)
-        .ok_or_else(|| ApiError::bad("invalid_value", "step must be between 1 and 8"))?;
+        .ok_or_else(|| ApiError::field("invalid_value", "step", "step must be between 1 and 8"))?;
     match step.recorded_by() {
         Action::Step => {}
         Action::Resolve => {
@@ -479,8 +481,9 @@ pub async fn step(
     }
     if let (Some(s), Some(e)) = (body.started_at, body.ended_at) {
         if e < s {
-            return Err(ApiError::bad(
+            return Err(ApiError::field(
                 "invalid_value",
+                "ended_at",
                 "ended_at is before started_at",
             ));
         }
@@ -489,8 +492,9 @@ pub async fn step(
     let remark = opt_prose("remark", body.remark.as_deref(), 2_000)?;
     let solution = opt_prose("solution", body.solution.as_deref(), 10_000)?;
     if step == HandlingStep::ProposeSolution && solution.is_none() {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "missing_field",
+            "solution",
             "step 4 needs the proposed solution",
         ));
     }
@@ -699,8 +703,9 @@ pub async fn reclassify(
     }
     if let Some(c) = &category {
         if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-            return Err(ApiError::bad(
+            return Err(ApiError::field(
                 "invalid_value",
+                "category",
                 "category is a code such as technical_fault",
             ));
         }
@@ -709,8 +714,9 @@ pub async fn reclassify(
     act(&state, &principal, &key, Action::Reclassify, |t| {
         // The router's correction always names the category: the current one when only others change.
         let category = category.or_else(|| t.category.clone()).ok_or_else(|| {
-            ApiError::bad(
+            ApiError::field(
                 "missing_field",
+                "category",
                 "the ticket has no category yet: name the correct one",
             )
         })?;
@@ -761,8 +767,9 @@ pub async fn merge(
     principal.check_department(target.lead_department.as_deref(), &target.departments)?;
     let t = &acting.ticket;
     if target.id == t.id {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "invalid_value",
+            "into",
             "a ticket cannot be merged into itself",
         ));
     }
@@ -812,14 +819,16 @@ pub async fn resolve(
 ) -> ApiResult<Json<ActedTicket>> {
     let reason = opt_prose("reason", body.reason.as_deref(), 2_000)?;
     if body.resolution != Resolution::Full && reason.is_none() {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "missing_field",
+            "reason",
             "a partial or unresolved outcome needs a reason",
         ));
     }
     if body.resolution == Resolution::Unresolved && body.first_contact {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "invalid_value",
+            "first_contact",
             "an unresolved ticket was not resolved at first contact",
         ));
     }
