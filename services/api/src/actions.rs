@@ -383,6 +383,7 @@ pub async fn allowed(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReplyBody {
     /// What was said to the customer.
+    #[schema(pattern = r"\S", max_length = 10000)]
     pub message: String,
 }
 
@@ -415,6 +416,7 @@ pub async fn reply(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteBody {
+    #[schema(pattern = r"\S", max_length = 10000)]
     pub text: String,
 }
 
@@ -440,6 +442,7 @@ pub async fn note(
 pub struct StepBody {
     /// Handling step 1-8: 1 intake, 2 confirm information, 3 analyse, 4 propose a solution, 5 implement,
     /// 6 confirm resolution (use `/resolve`), 7 revisit, 8 archive (use `/archive`).
+    #[schema(minimum = 1, maximum = 8)]
     pub step: u8,
     /// Who did the step (defaults to the caller).
     pub owner: Option<String>,
@@ -590,7 +593,7 @@ pub async fn resume(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PriorityBody {
-    #[schema(value_type = String, example = "urgent")]
+    #[schema(value_type = String, example = "urgent", pattern = "^(urgent|general|suggestion)$")]
     pub priority: Priority,
     pub reason: Option<String>,
 }
@@ -598,7 +601,7 @@ pub struct PriorityBody {
 /// Changes the priority; SLA deadlines are recomputed by the SLA worker.
 #[utoipa::path(post, path = "/v1/tickets/{id}/priority", tag = "actions", request_body = PriorityBody,
     params(("id" = String, Path, description = "ticket id or number")),
-    responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
+    responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn priority(
     State(state): State<AppState>,
@@ -632,13 +635,14 @@ pub async fn priority(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssignBody {
     /// The owner's user name.
+    #[schema(pattern = r"\S", max_length = 100)]
     pub owner: String,
 }
 
 /// Assigns an owner (supervisors).
 #[utoipa::path(post, path = "/v1/tickets/{id}/assign", tag = "actions", request_body = AssignBody,
     params(("id" = String, Path, description = "ticket id or number")),
-    responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
+    responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn assign(
     State(state): State<AppState>,
@@ -667,9 +671,12 @@ pub async fn assign(
 pub struct ReclassifyBody {
     /// Corrected problem category code, e.g. `technical_fault`.
     pub category: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        value_type = Option<String>,
+        pattern = "^(service_attitude|response_speed|product_quality|process_experience|suggestion_other)$"
+    )]
     pub feedback_type: Option<FeedbackType>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(urgent|general|suggestion)$")]
     pub priority: Option<Priority>,
     pub tags: Option<Vec<String>>,
     pub reason: Option<String>,
@@ -747,6 +754,7 @@ pub async fn reclassify(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MergeBody {
     /// The ticket (id or number) this one duplicates; it stays, this one is archived into it.
+    #[schema(pattern = r"\S", max_length = 100)]
     pub into: String,
 }
 
@@ -795,7 +803,7 @@ pub async fn merge(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResolveBody {
     /// full 完全解决 / partial 部分解决 / unresolved 未解决.
-    #[schema(value_type = String, example = "full")]
+    #[schema(value_type = String, example = "full", pattern = "^(full|partial|unresolved)$")]
     pub resolution: Resolution,
     /// Required unless fully resolved, e.g. "waiting for the tech dept".
     pub reason: Option<String>,

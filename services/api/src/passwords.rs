@@ -219,7 +219,8 @@ pub async fn sign_in(
     password: &str,
     addr: Option<IpAddr>,
 ) -> ApiResult<Account> {
-    if name.len() > 200 || password.chars().count() > MAX_PASSWORD_CHARS {
+    // A NUL cannot be in a stored name (Postgres text refuses it), so it can only be wrong.
+    if name.len() > 200 || name.contains('\0') || password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(wrong_credentials());
     }
     check_limits(pool, limits, name, addr).await?;
