@@ -412,6 +412,14 @@ pub async fn list(
                 format!("{field} is longer than 200 characters"),
             ));
         }
+        // Postgres text cannot hold a NUL: such a filter matches nothing, and says so.
+        if value.as_deref().is_some_and(|v| v.contains('\0')) {
+            return Err(ApiError::field(
+                "invalid_value",
+                field,
+                format!("{field} holds a NUL character"),
+            ));
+        }
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
