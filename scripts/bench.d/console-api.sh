@@ -6,7 +6,10 @@
 # scripts/bench.d/console.sh (the console's) calls this and adds the browser figures.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo bench -q -p loopdesk-api --bench console 2>/dev/null | grep -E '^[a-z0-9_]+=' || {
+source scripts/lib/bench.sh
+# Smoke: 500 tickets, 20 requests, 5 streams, 20 changes, debug build.
+smoke CONSOLE_BENCH_TICKETS=500 CONSOLE_BENCH_REQUESTS=20 CONSOLE_BENCH_STREAMS=5 CONSOLE_BENCH_CHANGES=20
+cargo bench -q -p loopdesk-api --bench console "${profile[@]}" 2>/dev/null | grep -E '^[a-z0-9_]+=' || {
     echo "console bench failed; rerun: cargo bench -p loopdesk-api --bench console" >&2
     exit 1
 }

@@ -27,6 +27,10 @@ pub enum ConfigError {
     Prefix(String),
     #[error(transparent)]
     TrustedProxy(#[from] crate::http::TrustedProxyError),
+    #[error(transparent)]
+    Retention(#[from] crate::retention::RetentionError),
+    #[error("nats.user `{0}` has no row in the bus permission table (shared/src/bus_access.rs)")]
+    NatsUser(String),
 }
 
 /// The settings every worker reads; a service reads its own section from the raw [`config::Config`].
@@ -39,6 +43,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub nats: NatsSettings,
     pub http: HttpSettings,
+    /// How long bookkeeping rows are kept (see [`crate::retention`]); safe defaults when absent.
+    #[serde(default)]
+    pub retention: crate::retention::RetentionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,11 +104,21 @@ pub struct NatsSettings {
     /// the wait fills batches; at a trickle it adds at most this much to each message's latency. 0 takes
     /// only what is ready.
     pub linger_ms: u64,
+    /// The NATS user this worker connects as (its service's row in [`crate::bus_access`]); none on a
+    /// server without authorization (the tests' and the bare local run's).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The user's password: from the environment only (`LOOPDESK__NATS__PASSWORD`).
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// A CA certificate (PEM) to verify the servers with; set, the connection must use TLS (for
+    /// servers reached over a network, `tls://` URLs).
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
-/// See [`NatsSettings::linger_ms`]. In the pipeline bench (README) 10 ms took the end-to-end rate from
-/// about 2,400 to about 3,400 tickets/s with the latency at 1,000/s unchanged; 20 and 50 ms gained no
-/// more and raised the latency.
+/// See [`NatsSettings::linger_ms`]. In the pipeline bench (docs/benchmarks.md) 10 ms filled the
+/// flood's batches without moving the latency at 1,000/s; longer lingers gained no more and raised it.
 pub const DEFAULT_LINGER_MS: u64 = 10;
 
 /// The worker's two listeners and the bounds both serve with (see [`crate::http`]).
@@ -197,6 +214,12 @@ impl Settings {
         self.time_zone()?;
         self.database.connect_options()?;
         self.http.trusted_proxies()?;
+        self.retention.validate()?;
+        if let Some(user) = &self.nats.user {
+            if crate::bus_access::user(user).is_none() {
+                return Err(ConfigError::NatsUser(user.clone()));
+            }
+        }
         Ok(())
     }
 }
@@ -215,12 +238,11 @@ impl DatabaseSettings {
 
     /// Options for the configured database, with the session settings every worker relies on.
     ///
-    /// Plans: the default `plan_cache_mode` (`auto`). Sessions once forced a fresh plan for every
-    /// statement, because cached generic plans were frozen at whatever the tables looked like on the
-    /// sixth execution (often empty, just after start-up) and an ANALYZE, which replaces them, never
-    /// came on a server with autovacuum off. The workers now analyze such tables themselves
-    /// ([`crate::upkeep`]), and planning every small batch statement afresh had become the largest
-    /// single cost in the database (measured: 11 % of the machine's CPU at 1,000 tickets/s).
+    /// Plans: the default `plan_cache_mode` (`auto`). Cached generic plans are frozen at whatever the
+    /// tables looked like on the sixth execution (often empty, just after start-up) until an ANALYZE
+    /// replaces them; the workers analyze such tables themselves where autovacuum is off
+    /// ([`crate::upkeep`]), and planning every small batch statement afresh would be the largest
+    /// single cost in the database.
     ///
     /// `jit=off`: these are short OLTP statements; a misestimated cost (unanalysed tables) can make
     /// Postgres spend tens of milliseconds compiling one, which shows up as latency spikes.
@@ -242,11 +264,6 @@ impl DatabaseSettings {
                     self.idle_in_transaction_timeout_ms.to_string(),
                 ),
             ]))
-    }
-
-    /// Options for another database on the same server (tests create one per test).
-    pub fn with_db(&self, name: &str) -> Result<PgConnectOptions, ConfigError> {
-        Ok(self.connect_options()?.database(name))
     }
 }
 
@@ -280,6 +297,18 @@ pub fn load() -> Result<(Settings, config::Config), ConfigError> {
     let settings: Settings = raw.clone().try_deserialize()?;
     settings.validate()?;
     Ok((settings, raw))
+}
+
+/// A worker's own section of the configuration (`[router]`, `LOOPDESK__ROUTER__…`); an absent section
+/// means every default.
+pub fn section<T: serde::de::DeserializeOwned + Default>(
+    raw: &config::Config,
+    name: &str,
+) -> Result<T, config::ConfigError> {
+    match raw.get::<T>(name) {
+        Err(config::ConfigError::NotFound(_)) => Ok(T::default()),
+        other => other,
+    }
 }
 
 /// Defaults that make a bare checkout run against the local services.

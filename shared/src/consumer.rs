@@ -1,4 +1,4 @@
-//! The durable pull-consumer loop every worker runs (SPEC invariants 2, 3, 6, 9).
+//! The durable pull-consumer loop every worker runs (docs/domain.md, invariants 2, 3, 6, 9).
 //!
 //! All replicas of a worker bind the same durable consumer, so JetStream spreads messages among them and
 //! redelivers what a dead replica never acked. The loop takes what is ready (up to a batch), hands the whole
@@ -234,8 +234,7 @@ pub trait BatchHandler: Send + Sync + 'static {
 /// A handler that wakes the worker's outbox relay after a committed batch that enqueued events (they
 /// are waiting to be published). An in-process wake costs nothing, where a Postgres NOTIFY in the
 /// batch's transaction would take the server's one notification-queue lock through the commit and so
-/// serialise every committing batch of every worker (measured: a fifth of the pipeline's database time
-/// waiting on it). Batches that enqueued nothing (most of the SLA worker's) do not wake it: a relay
+/// serialise every committing batch of every worker. Batches that enqueued nothing (most of the SLA worker's) do not wake it: a relay
 /// woken for nothing runs an empty claim transaction.
 pub struct Waking<H> {
     pub inner: std::sync::Arc<H>,

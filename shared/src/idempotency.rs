@@ -1,4 +1,4 @@
-//! The idempotency record (SPEC invariant 2): a consumer claims a message's key in the same transaction
+//! The idempotency record (docs/domain.md, invariant 2): a consumer claims a message's key in the same transaction
 //! as the message's effect. A redelivered message finds its key taken and changes nothing.
 
 use std::collections::HashSet;

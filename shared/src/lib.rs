@@ -4,9 +4,10 @@
 //! channel adapters written in other languages can use the exported JSON Schemas (`shared/schemas/`).
 //! The machinery — configuration, telemetry, the JetStream consumer loop, the transactional outbox relay,
 //! the start-up and shutdown runtime, the idempotency record and the ticket timeline — exists exactly once, here, so every worker keeps the
-//! same delivery guarantees (SPEC invariants 1–3, 6, 9).
+//! same delivery guarantees (docs/domain.md, invariants 1–3, 6, 9).
 
 pub mod bus;
+pub mod bus_access;
 pub mod config;
 pub mod consumer;
 pub mod db;
@@ -19,8 +20,10 @@ pub mod ops_http;
 pub mod outbox;
 pub mod pii;
 pub mod readiness;
+pub mod retention;
 pub mod runtime;
 pub mod schema_export;
+pub mod serials;
 pub mod setup;
 pub mod shutdown;
 pub mod subjects;

@@ -166,17 +166,6 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
-/// `li.wei@example.com` → `l***@example.com`.
-pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            let first = local.chars().next().map(String::from).unwrap_or_default();
-            format!("{first}***@{domain}")
-        }
-        None => "***".to_string(),
-    }
-}
-
 fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF)
 }
@@ -245,6 +234,5 @@ mod tests {
         assert_eq!(mask_name("张三"), "张先生/女士");
         assert_eq!(mask_name("欧阳娜娜"), "欧阳先生/女士");
         assert_eq!(mask_name("John Smith"), "J***");
-        assert_eq!(mask_email("li.wei@example.com"), "l***@example.com");
     }
 }

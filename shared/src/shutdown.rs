@@ -1,5 +1,5 @@
 //! Graceful shutdown: SIGTERM or Ctrl-C cancels one token that every task of a worker watches
-//! (SPEC invariant 6: stop pulling, finish and ack what is in flight, exit).
+//! (docs/domain.md, invariant 6: stop pulling, finish and ack what is in flight, exit).
 
 use tokio_util::sync::CancellationToken;
 

@@ -1,4 +1,4 @@
-//! Subject and stream names, all under one configurable prefix (SPEC invariant 7).
+//! Subject and stream names, all under one configurable prefix (docs/domain.md, invariant 7).
 //!
 //! Subjects read `{prefix}.{area}.{event}[.{qualifier}]`; each area is one JetStream stream named
 //! `{PREFIX}_{AREA}` (stream names may not contain dots).

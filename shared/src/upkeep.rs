@@ -4,8 +4,7 @@
 //! timers are superseded and fired, tickets are updated at every step. Postgres needs two things from
 //! that churn that autovacuum normally provides: dead rows reclaimed (or every scan of a queue table
 //! wades through them) and planner statistics (or a statement such as `ticket_id = any($1)` over 300
-//! ids is estimated to match most of the table and run as a sequential scan: 70 ms instead of 2 ms,
-//! measured on the SLA worker's clocks). A server run with `autovacuum = off` provides neither, so each
+//! ids is estimated to match most of the table and run as a sequential scan). A server run with `autovacuum = off` provides neither, so each
 //! worker does the same job itself, with autovacuum's own default thresholds, and only there: where
 //! autovacuum is on, this task only checks the setting.
 //!
@@ -109,8 +108,8 @@ pub async fn pass(pool: &PgPool) -> Result<Vec<Upkept>, sqlx::Error> {
             // SKIP_LOCKED: a table someone is altering is left for the next pass.
             // TRUNCATE FALSE: giving the empty pages at a table's end back to the file system takes an
             // ACCESS EXCLUSIVE lock, and every writer queues behind it. On the outbox, emptied and
-            // refilled all the time, that stalled every batch's insert (seen as `VacuumTruncate` and
-            // `Lock:relation` waits at 1,000 tickets/s) to give back pages needed a moment later.
+            // refilled all the time, that stalled every batch's insert (`VacuumTruncate` and
+            // `Lock:relation` waits) to give back pages needed a moment later.
             if t.needs_vacuum() {
                 let analyze = if t.needs_analyze() { "analyze, " } else { "" };
                 sqlx::query(&format!(

@@ -47,9 +47,9 @@ fn resolved_unknown_ticket(tag: &str, i: usize) -> Bytes {
 
 /// Messages every reader refuses on first sight (`Outcome::Poison`), `per_kind` of each kind:
 /// - a correction with an unknown category: the router's reclassify consumer (`unknown_label`);
-/// - a `ticket.resolved` that is not JSON: the sla worker (`bad_payload`) and the survey worker
-///   (`malformed_message`);
-/// - a `survey.answered` that is not JSON: the sla worker's survey consumer (`bad_payload`).
+/// - a `ticket.resolved` that is not JSON: the sla worker and the survey worker (both
+///   `malformed_message`, the one decode vocabulary of `shared::messages::decode`);
+/// - a `survey.answered` that is not JSON: the sla worker's survey consumer (`malformed_message`).
 pub fn refused_at_once(subjects: &Subjects, tag: &str, per_kind: usize) -> Vec<Poison> {
     let d = |worker: &str| subjects.durable(worker);
     let mut out = Vec::new();
@@ -63,14 +63,14 @@ pub fn refused_at_once(subjects: &Subjects, tag: &str, per_kind: usize) -> Vec<P
             subject: subjects.subject("ticket.resolved"),
             payload: format!("{{\"poison\": \"{tag}-resolved-{i}\", ").into(),
             expected: vec![
-                (d("sla"), "bad_payload"),
+                (d("sla"), "malformed_message"),
                 (d("survey_lifecycle_resolved"), "malformed_message"),
             ],
         });
         out.push(Poison {
             subject: subjects.subject("survey.answered"),
             payload: format!("{{\"poison\": \"{tag}-answered-{i}\"").into(),
-            expected: vec![(d("sla_survey"), "bad_payload")],
+            expected: vec![(d("sla_survey"), "malformed_message")],
         });
     }
     out

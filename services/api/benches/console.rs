@@ -77,8 +77,12 @@ async fn main() -> anyhow::Result<()> {
             ack_wait_secs: 5,
             batch_size: 200,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
+            user: None,
+            password: None,
+            tls_ca_file: None,
         },
         http: HttpSettings::local("127.0.0.1:0"),
+        retention: Default::default(),
     };
     let result = run(&settings, tickets, requests, streams, changes).await;
     conn.execute(format!(r#"drop database if exists "{db}" with (force)"#).as_str())
@@ -129,7 +133,7 @@ async fn run(
         ..api::ApiSettings::default()
     };
     let shutdown = CancellationToken::new();
-    let running = api::start(settings.clone(), api, shutdown.clone()).await?;
+    let running = api::Application::build(settings.clone(), api, shutdown.clone()).await?;
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
     let post = |path: &str, body: Value| {

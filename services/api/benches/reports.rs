@@ -67,8 +67,12 @@ async fn main() -> anyhow::Result<()> {
             ack_wait_secs: 5,
             batch_size: 200,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
+            user: None,
+            password: None,
+            tls_ca_file: None,
         },
         http: HttpSettings::local("127.0.0.1:0"),
+        retention: Default::default(),
     };
     let result = run(&settings, tickets, requests).await;
     // Always remove the bench database and streams.
@@ -84,16 +88,19 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
+/// The trigger that records report deltas of inserted tickets (migrations: the api's baseline).
+const REPORT_INSERT_TRIGGER: &str = "tickets_report_insert";
+
 async fn run(settings: &Settings, tickets: i64, requests: usize) -> anyhow::Result<()> {
     let pool = shared::db::connect(&settings.database).await?;
     shared::db::migrate(&pool).await?;
     let started = Instant::now();
-    // Bulk load: the per-row rollup trigger is off, one rebuild afterwards does the same work in bulk.
-    sqlx::query("alter table tickets disable trigger tickets_report_track")
+    // Bulk load: the rollup trigger is off, one rebuild afterwards does the same work in bulk.
+    sqlx::query(&format!("alter table tickets disable trigger {REPORT_INSERT_TRIGGER}"))
         .execute(&pool)
         .await?;
     sqlx::query(SEED).bind(tickets).execute(&pool).await?;
-    sqlx::query("alter table tickets enable trigger tickets_report_track")
+    sqlx::query(&format!("alter table tickets enable trigger {REPORT_INSERT_TRIGGER}"))
         .execute(&pool)
         .await?;
     let seeded = started.elapsed();
@@ -116,7 +123,7 @@ async fn run(settings: &Settings, tickets: i64, requests: usize) -> anyhow::Resu
         ..Default::default()
     };
     let shutdown = CancellationToken::new();
-    let running = api::start(settings.clone(), api, shutdown.clone()).await?;
+    let running = api::Application::build(settings.clone(), api, shutdown.clone()).await?;
     let http = reqwest::Client::new();
     let base = format!("http://{}", running.addr);
 
@@ -168,6 +175,6 @@ async fn run(settings: &Settings, tickets: i64, requests: usize) -> anyhow::Resu
         println!("{name}_p99_ms={:.2}", p(0.99));
     }
     shutdown.cancel();
-    let _ = running.done.await;
+    let _ = running.run_until_stopped().await;
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::AppState;
 
-/// The clocks an agent watches on a row (SPEC "Deadlines").
+/// The clocks an agent watches on a row (docs/domain.md "Deadlines").
 pub const ROW_CLOCKS: [&str; 3] = ["first_response", "proactive_contact", "resolution"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

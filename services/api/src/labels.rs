@@ -2,7 +2,7 @@
 //! per-ticket report). Fixed codes (statuses, priorities, channels, outcomes, satisfaction, the 8
 //! steps, timeline kinds) are the product's own; business codes (categories, feedback types,
 //! departments) are each business's: those come from the taxonomy when one is set up, and fall back
-//! to the defaults the product ships (SPEC "Classification and routing") or to the code itself.
+//! to the defaults the product ships (docs/domain.md "Classification and routing") or to the code itself.
 
 use serde::Deserialize;
 

@@ -3,7 +3,7 @@
 //!
 //! Every change is a row update, a timeline entry and an outbox event in one transaction; the outbox
 //! relay publishes the events. Reports read hourly rollups that a trigger keeps current (see
-//! `migrations/0400_api.sql`), folded here every few seconds.
+//! `migrations/0500_api.sql`), folded here every few seconds.
 
 pub mod actions;
 pub mod auth;
@@ -11,7 +11,9 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod history;
+pub mod classifier;
 pub mod import;
+pub mod import_taxonomy;
 pub mod inbox;
 pub mod labels;
 pub mod model;
@@ -28,7 +30,6 @@ pub mod tickets;
 pub mod users;
 pub mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ use axum::Router;
 use chrono_tz::Tz;
 use secrecy::ExposeSecret;
 use shared::config::Settings;
-use shared::runtime::Runtime;
+use shared::runtime::{Assembled, Runtime, Worker};
 use shared::subjects::Subjects;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -55,8 +56,6 @@ pub struct AppState {
     pub api: Arc<ApiSettings>,
     /// SHA-256 of the bootstrap admin token, if one is configured.
     pub admin_token_digest: Option<String>,
-    /// Whether the SLA worker's `sla_ticket_clocks` view exists in this database.
-    pub has_sla_view: bool,
     /// Wakes this replica's outbox relay after an action committed its events.
     pub relay: Arc<tokio::sync::Notify>,
     /// Password hashing on a bounded blocking pool.
@@ -79,11 +78,6 @@ impl AppState {
         api: ApiSettings,
         relay: Arc<tokio::sync::Notify>,
     ) -> Result<Self, StartError> {
-        let has_sla_view: bool =
-            sqlx::query_scalar("select to_regclass('sla_ticket_clocks') is not null")
-                .fetch_one(&pool)
-                .await
-                .map_err(|e| StartError::service("database", e))?;
         let admin_token = api
             .admin_token
             .as_ref()
@@ -124,7 +118,6 @@ impl AppState {
             tz: settings.time_zone()?,
             admin_token_digest: admin_token.map(|t| auth::token_digest(&t)),
             api: Arc::new(api),
-            has_sla_view,
             relay,
             passwords: Arc::new(passwords),
             web: Arc::new(web),
@@ -194,6 +187,16 @@ pub fn router(state: AppState) -> Router {
                 state.api.max_import_bytes,
             )),
         )
+        .route(
+            "/v1/import/preview",
+            post(import::preview).layer(axum::extract::DefaultBodyLimit::max(
+                state.api.max_import_bytes,
+            )),
+        )
+        .route("/v1/classifier/trainings", post(classifier::train))
+        .route("/v1/classifier/models", get(classifier::list))
+        .route("/v1/classifier/models/{version}", get(classifier::show))
+        .route("/v1/classifier/models/{version}/adopt", post(classifier::adopt))
         .route("/v1/reports/summary", get(reports::summary))
         .route("/v1/reports/overdue", get(reports::overdue))
         .route(
@@ -226,46 +229,54 @@ pub async fn run_rollup_folder(pool: PgPool, every: Duration, shutdown: Cancella
     }
 }
 
-/// A running api: its address and the handle that ends when it stops.
-pub struct Running {
-    pub addr: SocketAddr,
-    /// Where health, readiness and metrics are served (`http.ops_addr`).
-    pub ops_addr: SocketAddr,
-    pub state: AppState,
-    /// Ends when the api has stopped; an error names the task whose early end stopped it.
-    pub done: tokio::task::JoinHandle<Result<(), shared::runtime::TaskFailed>>,
-}
+/// The api worker. Its handle is the state every handler shares (tests read the pool and subjects
+/// through it).
+pub struct Api;
 
-/// Connects, migrates, binds `settings.http.addr` and serves until `shutdown`; the outbox relay and the
-/// rollup folder run alongside.
-pub async fn start(
-    settings: Settings,
-    api: ApiSettings,
-    shutdown: CancellationToken,
-) -> Result<Running, StartError> {
-    let mut rt = Runtime::connect("api", &settings, shutdown).await?;
-    let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
-    let state = AppState::new(rt.pool.clone(), &settings, api, rt.outbox_wake()).await?;
-    if let Err(e) = users::bootstrap_advice(&state).await {
-        tracing::warn!(error = %e, "could not check the bootstrap admin token");
+/// A running api replica.
+pub type Application = shared::runtime::Application<Api>;
+
+impl Worker for Api {
+    const NAME: &'static str = "api";
+    const LOG_TARGET: &'static str = "api";
+    const PUBLIC: bool = true;
+    type Config = ApiSettings;
+    type Handle = AppState;
+
+    /// Reads `[api]`; without a configured bootstrap admin token, `LOOPDESK_ADMIN_TOKEN` (first start,
+    /// and tests against a running binary).
+    fn configure(_: &Settings, raw: &config::Config) -> Result<ApiSettings, StartError> {
+        let mut api = ApiSettings::from_config(raw)
+            .map_err(|e| StartError::service("[api] section", e))?;
+        if api.admin_token.is_none() {
+            api.admin_token = std::env::var("LOOPDESK_ADMIN_TOKEN")
+                .ok()
+                .map(secrecy::SecretString::from);
+        }
+        Ok(api)
     }
-    let listener = rt.bind().await?;
-    let addr = listener.addr();
-    let ops_addr = listener.ops_addr();
-    rt.spawn_outbox_relay();
-    let folder = run_rollup_folder(rt.pool.clone(), fold_every, rt.shutdown());
-    rt.spawn("rollup folder", folder);
-    let feed = events::feed(state.clone(), rt.nats.clone(), rt.shutdown())
-        .await
-        .map_err(|e| StartError::service("live updates", e))?;
-    rt.spawn("live updates", feed);
-    rt.serve(listener, router(state.clone()));
-    // Detached: dropping `Running` leaves the api serving until `shutdown`.
-    let done = tokio::spawn(rt.start().run_until_stopped());
-    Ok(Running {
-        addr,
-        ops_addr,
-        state,
-        done,
-    })
+
+    /// The routes, the outbox relay, the rollup folder and the live-update feed.
+    async fn assemble(
+        rt: &mut Runtime,
+        settings: &Settings,
+        api: ApiSettings,
+    ) -> Result<Assembled<AppState>, StartError> {
+        let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
+        let state = AppState::new(rt.pool.clone(), settings, api, rt.outbox_wake()).await?;
+        if let Err(e) = users::bootstrap_advice(&state).await {
+            tracing::warn!(error = %e, "could not check the bootstrap admin token");
+        }
+        rt.spawn_outbox_relay();
+        let folder = run_rollup_folder(rt.pool.clone(), fold_every, rt.shutdown());
+        rt.spawn("rollup folder", folder);
+        let feed = events::feed(state.clone(), rt.nats.clone(), rt.shutdown())
+            .await
+            .map_err(|e| StartError::service("live updates", e))?;
+        rt.spawn("live updates", feed);
+        Ok(Assembled {
+            routes: Some(router(state.clone())),
+            handle: state,
+        })
+    }
 }

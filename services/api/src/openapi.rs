@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::extract::Json;
 use crate::{
-    actions, auth, events, history, import, inbox, model, reports, session, supplement, tickets, users,
+    actions, auth, classifier, events, history, import, inbox, model, reports, session, supplement, tickets, users,
 };
 
 struct Conventions;
@@ -137,6 +137,8 @@ impl Modify for Conventions {
         actions::priority, actions::assign, actions::reclassify, actions::merge, actions::resolve,
         actions::approve, actions::review, actions::reopen, actions::archive,
         import::import,
+        import::preview,
+        classifier::train, classifier::list, classifier::show, classifier::adopt,
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
     ),
@@ -147,6 +149,7 @@ impl Modify for Conventions {
         (name = "tickets", description = "Reading tickets"),
         (name = "actions", description = "Handling: each action is a timeline entry and an event"),
         (name = "import", description = "The team's tracking spreadsheet"),
+        (name = "classifier", description = "Train the category model on the business's history, compare, adopt"),
         (name = "reports", description = "Metrics, overdue and unresolved lists, exports"),
     )
 )]

@@ -1,4 +1,4 @@
-//! Report periods: local dates in a time zone turned into UTC instants (SPEC invariant 5).
+//! Report periods: local dates in a time zone turned into UTC instants (docs/domain.md, invariant 5).
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;

@@ -1,4 +1,4 @@
-//! The numbers (SPEC "Metrics", definitions exact):
+//! The numbers (docs/domain.md "Metrics", definitions exact):
 //! - tickets of a period are those whose submit time falls in it (in the report's time zone);
 //! - avg first response = mean of (first reply − submit) over tickets with a reply;
 //! - avg resolution = mean of (resolved − submit) over resolved tickets;
@@ -653,11 +653,7 @@ pub async fn overdue(
         ));
     }
     let department = scope_department(&principal, q.department)?;
-    let clocks = if state.has_sla_view {
-        "coalesce((select array_agg(c.kind::text order by c.kind) from sla_ticket_clocks c where c.ticket_id = t.id and c.overdue), '{}')"
-    } else {
-        "'{}'::text[]"
-    };
+    let clocks = "coalesce((select array_agg(c.kind::text order by c.kind) from sla_ticket_clocks c where c.ticket_id = t.id and c.overdue), '{}')";
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "select * from (select {COLUMNS}, {clocks} as overdue_clocks from tickets t
          where (t.status not in ('resolved', 'archived') or (t.status = 'resolved' and t.resolution = 'unresolved'))"

@@ -3,7 +3,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-/// The SPEC's default targets; configuration, not code.
+/// The default targets of docs/domain.md; configuration, not code.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Targets {
@@ -121,9 +121,6 @@ impl Default for ApiSettings {
 
 impl ApiSettings {
     pub fn from_config(raw: &config::Config) -> Result<Self, config::ConfigError> {
-        match raw.get::<ApiSettings>("api") {
-            Err(config::ConfigError::NotFound(_)) => Ok(Self::default()),
-            other => other,
-        }
+        shared::config::section(raw, "api")
     }
 }

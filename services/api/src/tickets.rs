@@ -502,9 +502,6 @@ pub struct TicketDetail {
 }
 
 pub async fn sla_clocks(state: &AppState, ticket_id: Uuid) -> ApiResult<serde_json::Value> {
-    if !state.has_sla_view {
-        return Ok(serde_json::Value::Array(Vec::new()));
-    }
     let v: serde_json::Value = sqlx::query_scalar(
         "select coalesce(jsonb_agg(to_jsonb(c) - 'ticket_id' order by c.kind), '[]'::jsonb)
          from sla_ticket_clocks c where c.ticket_id = $1",

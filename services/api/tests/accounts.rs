@@ -258,7 +258,7 @@ async fn the_bootstrap_token_needs_32_characters_and_can_be_retired() {
         admin_token: Some(SecretString::from("short-admin-token")),
         ..ApiSettings::default()
     };
-    let refused = api::start(ctx.settings.clone(), api, CancellationToken::new()).await;
+    let refused = api::Application::build(ctx.settings.clone(), api, CancellationToken::new()).await;
     let error = refused.err().expect("a short bootstrap token is refused").to_string();
     assert!(error.contains("at least 32 characters"), "{error}");
     drop(ctx);

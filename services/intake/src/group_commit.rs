@@ -1,5 +1,5 @@
 //! Group commit for the web form: concurrent `POST /v1/feedback` requests are registered together, in
-//! one transaction per batch, as the bus path registers a consumer batch (SPEC invariant 9). One commit
+//! one transaction per batch, as the bus path registers a consumer batch (docs/domain.md, invariant 9). One commit
 //! per request would cap the form at the machine's commit rate whatever the number of customers; a
 //! batch pays one commit for all of them, so throughput grows with concurrency.
 //!

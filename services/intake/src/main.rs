@@ -1,13 +1,6 @@
-use intake::settings::IntakeSettings;
-use intake::startup::Application;
+//! The intake binary: [`shared::runtime::main`] over [`intake::startup::Intake`].
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::telemetry::init("intake");
-    let (settings, raw) = shared::config::load()?;
-    let intake = IntakeSettings::from_config(&raw)?;
-    let shutdown = shared::shutdown::on_signal();
-    let app = Application::build(settings, intake, shutdown).await?;
-    app.run_until_stopped().await?;
-    Ok(())
+    shared::runtime::main::<intake::startup::Intake>().await
 }

@@ -52,9 +52,6 @@ impl IntakeSettings {
     }
 
     pub fn from_config(raw: &config::Config) -> Result<Self, config::ConfigError> {
-        match raw.get::<IntakeSettings>("intake") {
-            Err(config::ConfigError::NotFound(_)) => Ok(Self::default()),
-            other => other,
-        }
+        shared::config::section(raw, "intake")
     }
 }

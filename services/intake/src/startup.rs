@@ -1,13 +1,12 @@
-//! Builds the intake application from settings: the feedback consumer, the outbox relay and the HTTP
-//! side (form + ops endpoints) on the shared [`Runtime`]. Tests build it exactly as `main` does.
+//! The intake worker on the shared runtime: the feedback consumer, the outbox relay, the web form's
+//! group commit and its HTTP routes. Tests build it exactly as `main` does
+//! (`Application::<Intake>::build`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, TaskFailed, Tasks};
+use shared::runtime::{Assembled, Runtime, Worker};
 use shared::subjects::Stream;
-use tokio_util::sync::CancellationToken;
 
 use crate::group_commit::GroupCommit;
 use crate::handler::IntakeHandler;
@@ -17,28 +16,30 @@ use crate::store::TicketStore;
 
 pub use shared::runtime::StartupError;
 
-/// A running intake replica.
-pub struct Application {
-    /// Where the public HTTP side listens (port 0 in tests picks a free port).
-    pub addr: SocketAddr,
-    /// Where health, readiness and metrics are served (`http.ops_addr`).
-    pub ops_addr: SocketAddr,
-    tasks: Tasks,
-}
+/// The intake worker.
+pub struct Intake;
 
-impl Application {
-    pub async fn build(
-        settings: Settings,
+/// A running intake replica.
+pub type Application = shared::runtime::Application<Intake>;
+
+impl Worker for Intake {
+    const NAME: &'static str = "intake";
+    const LOG_TARGET: &'static str = "intake";
+    const PUBLIC: bool = true;
+    type Config = IntakeSettings;
+    type Handle = ();
+
+    fn configure(_: &Settings, raw: &config::Config) -> Result<IntakeSettings, StartupError> {
+        IntakeSettings::from_config(raw).map_err(|e| StartupError::service("[intake] section", e))
+    }
+
+    async fn assemble(
+        rt: &mut Runtime,
+        settings: &Settings,
         intake: IntakeSettings,
-        shutdown: CancellationToken,
-    ) -> Result<Self, StartupError> {
-        let mut rt = Runtime::connect("intake", &settings, shutdown).await?;
+    ) -> Result<Assembled<()>, StartupError> {
         let tz = settings.time_zone()?;
         let store = TicketStore::new(rt.pool.clone(), rt.subjects.clone(), tz, intake.clone());
-        let listener = rt.bind().await?;
-        let addr = listener.addr();
-        let ops_addr = listener.ops_addr();
-
         let spec = rt.consumer(Stream::Feedback, "intake", rt.subjects.feedback_in_all());
         let handler = Arc::new(IntakeHandler {
             store: store.clone(),
@@ -50,33 +51,14 @@ impl Application {
         let (commits, collector) =
             GroupCommit::start(store, intake.group_commit(), rt.outbox_wake());
         rt.spawn("form group commit", collector);
-        let app = http::router(FormState {
+        let routes = http::router(FormState {
             commits,
             settings: intake,
             trusted_proxies: rt.http_settings().trusted_proxies()?,
         });
-        rt.serve(listener, app);
-        Ok(Self {
-            addr,
-            ops_addr,
-            tasks: rt.start(),
+        Ok(Assembled {
+            routes: Some(routes),
+            handle: (),
         })
-    }
-
-    /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
-    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
-        self.tasks.run_until_stopped().await
-    }
-
-    /// Stops pulling, finishes in-flight work and waits for it.
-    pub async fn stop(self) {
-        // A task that failed while draining has been logged where it failed.
-        let _ = self.tasks.stop().await;
-    }
-
-    /// Ends every task at once without draining: what a SIGKILL does to a replica (for fault tests).
-    pub fn kill(self) {
-        self.tasks.kill();
     }
 }

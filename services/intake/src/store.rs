@@ -1,5 +1,5 @@
 //! Committing a batch of submissions: tickets, their first timeline entries, stored rejections and the
-//! outbox events, all in one transaction (SPEC invariants 1 and 9).
+//! outbox events, all in one transaction (docs/domain.md, invariants 1 and 9).
 
 use std::collections::{HashMap, HashSet};
 
@@ -364,44 +364,7 @@ impl TicketStore {
             .iter()
             .map(|d| d.received_at.with_timezone(&self.tz).date_naive())
             .collect();
-        let mut per_day: Vec<(NaiveDate, i64)> = Vec::new();
-        for day in &days {
-            match per_day.iter_mut().find(|(d, _)| d == day) {
-                Some((_, n)) => *n += 1,
-                None => per_day.push((*day, 1)),
-            }
-        }
-        per_day.sort();
-        let mut next: HashMap<NaiveDate, i64> = HashMap::new();
-        // Committed without waiting for the WAL flush: a block can only be used by a batch committed
-        // after it, and that batch's flush writes this commit's WAL (which comes before it) too. A block
-        // lost in a crash was used by no committed ticket, so taking it again is harmless.
-        let mut tx = self
-            .pool
-            .begin_with("begin; set local synchronous_commit = off")
-            .await?;
-        for (day, count) in per_day {
-            let last: i64 = sqlx::query_scalar(
-                "insert into ticket_serials (day, last_serial) values ($1, $2)
-                 on conflict (day) do update set last_serial = ticket_serials.last_serial + excluded.last_serial
-                 returning last_serial",
-            )
-            .bind(day)
-            .bind(count)
-            .fetch_one(&mut *tx)
-            .await?;
-            next.insert(day, last - count + 1);
-        }
-        tx.commit().await?;
-        Ok(days
-            .iter()
-            .map(|day| {
-                let serial = next.get_mut(day).expect("every day was allocated");
-                let number = format!("{}{:03}", day.format("%Y%m%d"), serial);
-                *serial += 1;
-                number
-            })
-            .collect())
+        Ok(shared::serials::allocate(&self.pool, &days).await?)
     }
 
     /// Earlier tickets of the same customer (id or phone), and the most similar recent one.

@@ -26,7 +26,7 @@ fn root() -> &'static Path {
 
 fn texts() -> Vec<String> {
     loopdesk_router::examples::load(
-        &root().join("tests/data/router/labelled.tsv"),
+        &root().join("config/router/examples.tsv"),
         Some("category"),
     )
     .expect("labelled set")
@@ -145,7 +145,8 @@ async fn throughput(texts: &[String], n: usize) {
         RouterSettings {
             config_dir: root().join("config/router"),
             reload_ms: 2000,
-            examples: root().join("tests/data/router/labelled.tsv"),
+            examples: root().join("config/router/examples.tsv"),
+            ..RouterSettings::default()
         },
         shutdown.clone(),
     )

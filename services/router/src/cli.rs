@@ -16,16 +16,22 @@ use crate::text::Segmenter;
 #[derive(Debug, Parser)]
 #[command(name = "router", about = "Loopdesk classification and routing")]
 pub struct Cli {
-    /// Directory with labels.toml, rules.toml, routing.toml and models/.
-    #[arg(
-        long,
-        global = true,
-        env = "LOOPDESK_ROUTER_CONFIG",
-        default_value = "config/router"
-    )]
-    pub config: PathBuf,
+    /// Directory with labels.toml, rules.toml, routing.toml and models/. For `run` and `retrain` it
+    /// overrides `router.config_dir` of the deployment configuration; the offline tools default to
+    /// `config/router`.
+    #[arg(long, global = true, env = "LOOPDESK_ROUTER_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The router configuration the offline tools read: `--config`, else `config/router`.
+    pub fn config_dir(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("config/router"))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +70,12 @@ pub enum Command {
         show_errors: bool,
         #[command(flatten)]
         params: ParamArgs,
+    },
+    /// Hold out a stratified fifth, train the product's model and the baseline (character n-gram
+    /// TF-IDF + linear SVM) on the rest, and score both on the held-out fifth.
+    Compare {
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Train every model named in labels.toml from one file with a column per dimension.
     TrainAll {
@@ -147,6 +159,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), CliError> {
     let w = |out: &mut dyn std::io::Write, s: &str| {
         let _ = out.write_all(s.as_bytes());
     };
+    let config_dir = cli.config_dir();
     match cli.command {
         Command::Train {
             data,
@@ -184,7 +197,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), CliError> {
                 }
                 _ => {
                     let d = dimension_of(data.label_column.as_deref())?;
-                    let engine = Engine::load(&cli.config)?;
+                    let engine = Engine::load(&config_dir)?;
                     let model = match model {
                         Some(p) => TextModel::load(&p)?,
                         None => engine.model(d).clone(),
@@ -216,7 +229,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), CliError> {
             let ex = examples::load(&data.examples, data.label_column.as_deref())?;
             let engine = if with_rules {
                 let dim = dimension_of(data.label_column.as_deref())?;
-                Some((Engine::load(&cli.config)?, dim))
+                Some((Engine::load(&config_dir)?, dim))
             } else {
                 None
             };
@@ -230,8 +243,14 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), CliError> {
                 }
             }
         }
+        Command::Compare { data } => {
+            let ex = examples::load(&data.examples, data.label_column.as_deref())?;
+            let (product, baseline) = crate::training::compare_on_split(&Segmenter::new(), &ex)?;
+            w(out, &product.to_lines("product_"));
+            w(out, &baseline.to_lines("baseline_"));
+        }
         Command::TrainAll { examples, params } => {
-            let report = train_all_with(&cli.config, &examples, &[], &params.params())?;
+            let report = train_all_with(&config_dir, &examples, &[], &params.params())?;
             w(out, &report);
         }
         Command::Run | Command::Retrain => {
@@ -245,7 +264,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), CliError> {
             customer_type,
             ivr_keys,
         } => {
-            let engine = Engine::load(&cli.config)?;
+            let engine = Engine::load(&config_dir)?;
             let facts = TicketFacts {
                 text,
                 channel,

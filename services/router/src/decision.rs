@@ -23,6 +23,9 @@ use crate::rules::{RuleOutcome, RuleSet, TicketFacts, Votes};
 use crate::text::{features, Analyzed, Features, Segmenter};
 use crate::ConfigError;
 
+/// The version name of the category model shipped in config/router.
+pub const SHIPPED: &str = "shipped";
+
 /// Where a label came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +66,9 @@ pub struct Decision {
     /// True when a person should check the decision before it is trusted.
     pub needs_review: bool,
     pub review_reasons: Vec<String>,
+    /// Which category model made the decision: `shipped` (config/router) or an adopted `v12`.
+    #[serde(default)]
+    pub model_version: String,
 }
 
 /// Labels a person already set on the ticket; the router keeps them.
@@ -100,6 +106,9 @@ pub struct Engine {
     model_segmenter: Segmenter,
     /// Jieba taught the rule phrases, so phrases come out as whole words.
     rule_segmenter: Segmenter,
+    /// The category model's version, recorded on every decision: `shipped` for the file in
+    /// config/router, `v12` for a model an admin adopted ([`crate::training`]).
+    pub model_version: String,
 }
 
 /// The config files of a config directory.
@@ -193,7 +202,23 @@ impl Engine {
             vector_source,
             model_segmenter: Segmenter::new(),
             rule_segmenter,
+            model_version: SHIPPED.to_string(),
         }
+    }
+
+    /// This engine with another category model (an adopted one). Its classes are the business's
+    /// own categories, which the taxonomy holds, so they are not checked against labels.toml.
+    pub fn with_category_model(&self, category: TextModel, version: String) -> Self {
+        let mut engine = Self::new(
+            self.labels.clone(),
+            self.rules.clone(),
+            self.routing.clone(),
+            category,
+            self.priority.clone(),
+            self.feedback_type.clone(),
+        );
+        engine.model_version = version;
+        engine
     }
 
     /// Re-read `rules.toml` and `routing.toml`; the models and labels stay. On error
@@ -203,14 +228,16 @@ impl Engine {
         let rules = RuleSet::from_toml(&files.rules(), &read(&files.rules())?, &self.labels)?;
         let routing =
             RoutingTable::from_toml(&files.routing(), &read(&files.routing())?, &self.labels)?;
-        Ok(Self::new(
+        let mut engine = Self::new(
             self.labels.clone(),
             rules,
             routing,
             self.category.clone(),
             self.priority.clone(),
             self.feedback_type.clone(),
-        ))
+        );
+        engine.model_version = self.model_version.clone();
+        Ok(engine)
     }
 
     /// The model of a dimension.
@@ -375,6 +402,7 @@ impl Engine {
             route,
             needs_review: !review_reasons.is_empty(),
             review_reasons,
+            model_version: self.model_version.clone(),
         }
     }
 }

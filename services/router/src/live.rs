@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::decision::{ConfigFiles, Engine};
 use crate::labels::Dimension;
+use crate::model::TextModel;
 use crate::ConfigError;
 
 /// (modification time, length) of each watched file.
@@ -26,6 +27,8 @@ pub struct Live {
     last_error: Mutex<Option<String>>,
     /// Successful reloads since start, for tests and metrics.
     reloads: Mutex<u64>,
+    /// The category model an admin adopted (version, model): it outlives reloads of the files.
+    adopted: Mutex<Option<(String, TextModel)>>,
 }
 
 fn stamp(p: &Path) -> Option<(SystemTime, u64)> {
@@ -43,6 +46,7 @@ impl Live {
             engine: RwLock::new(Arc::new(engine)),
             last_error: Mutex::new(None),
             reloads: Mutex::new(0),
+            adopted: Mutex::new(None),
         });
         let s = live.current_stamps();
         if let Ok(mut g) = live.stamps.lock() {
@@ -100,6 +104,11 @@ impl Live {
     pub fn reload_now(&self) -> Result<(), ConfigError> {
         match Engine::load(&self.dir) {
             Ok(engine) => {
+                let adopted = self.adopted.lock().ok().and_then(|g| g.clone());
+                let engine = match adopted {
+                    Some((version, model)) => engine.with_category_model(model, version),
+                    None => engine,
+                };
                 // Bookkeeping first, so whoever sees the new engine also sees it counted.
                 if let Ok(mut e) = self.last_error.lock() {
                     *e = None;
@@ -121,6 +130,19 @@ impl Live {
                 Err(e)
             }
         }
+    }
+
+    /// Make `model` the live category model (an adopted one): decisions from now on use it and record
+    /// `version`; a later reload of the config files keeps it.
+    pub fn adopt(&self, model: TextModel, version: String) {
+        if let Ok(mut g) = self.adopted.lock() {
+            *g = Some((version.clone(), model.clone()));
+        }
+        let engine = self.current().with_category_model(model, version.clone());
+        if let Ok(mut g) = self.engine.write() {
+            *g = Arc::new(engine);
+        }
+        tracing::info!(%version, "category model adopted");
     }
 
     /// Poll for changes every `every` until shutdown. Loading runs on a blocking thread

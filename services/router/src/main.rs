@@ -1,34 +1,34 @@
-//! `router`: thin entry point. `router run` starts the worker; the other subcommands are the
-//! offline tools in [`loopdesk_router::cli`].
+//! `router`: thin entry point. `router run` starts the worker ([`shared::runtime`] over
+//! [`Router`]); the other subcommands are the offline tools in [`loopdesk_router::cli`].
 
+use anyhow::Context;
 use clap::Parser;
 use loopdesk_router::cli::{run, Cli, Command};
 use loopdesk_router::settings::RouterSettings;
-use loopdesk_router::startup::{retrain, Application};
+use loopdesk_router::startup::{retrain, Router};
+use shared::runtime::Worker;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run | Command::Retrain => {
-            let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(async move {
-                shared::telemetry::init("router");
-                let (settings, raw) = shared::config::load()?;
-                let mut router = RouterSettings::from_config(&raw)?;
-                if std::env::var_os("LOOPDESK_ROUTER_CONFIG").is_some() {
-                    router.config_dir = cli.config.clone();
+        Command::Run => tokio::runtime::Runtime::new()?.block_on(shared::runtime::run_with::<Router>(
+            |router: &mut RouterSettings| {
+                if let Some(dir) = &cli.config {
+                    router.config_dir = dir.clone();
                 }
-                if matches!(cli.command, Command::Retrain) {
-                    let mut stdout = std::io::stdout();
-                    retrain(&settings, &router, &mut stdout).await?;
-                    return Ok(());
-                }
-                let shutdown = shared::shutdown::on_signal();
-                let app = Application::build(settings, router, shutdown).await?;
-                app.run_until_stopped().await?;
-                Ok::<_, anyhow::Error>(())
-            })
-        }
+                Ok(())
+            },
+        )),
+        Command::Retrain => tokio::runtime::Runtime::new()?.block_on(async move {
+            shared::telemetry::init(Router::LOG_TARGET);
+            let (settings, raw) = shared::config::load().context("loading configuration")?;
+            let mut router = Router::configure(&settings, &raw)?;
+            if let Some(dir) = &cli.config {
+                router.config_dir = dir.clone();
+            }
+            retrain(&settings, &router, &mut std::io::stdout()).await?;
+            Ok(())
+        }),
         _ => {
             let mut stdout = std::io::stdout().lock();
             run(cli, &mut stdout)?;

@@ -1,14 +1,12 @@
 //! Wiring: database, bus, the engine with its hot-reload watcher, the two consumers, the outbox relay
 //! and the ops HTTP side (health, readiness, metrics).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, TaskFailed, Tasks};
+use shared::runtime::{Assembled, Runtime, Worker};
 use shared::subjects::Stream;
-use tokio_util::sync::CancellationToken;
 
 use crate::live::Live;
 use crate::settings::RouterSettings;
@@ -16,26 +14,29 @@ use crate::worker::{CreatedHandler, ReclassifyHandler, CREATED_CONSUMER, RECLASS
 
 pub use shared::runtime::StartupError;
 
-/// A running router replica.
-pub struct Application {
-    /// The live engine, exposed so tests can watch reloads.
-    pub live: Arc<Live>,
-    /// Where the ops HTTP side (health, readiness, metrics) listens (`http.ops_addr`; port 0 in tests
-    /// picks a free port). This worker has no public routes and binds no public listener.
-    pub addr: SocketAddr,
-    tasks: Tasks,
-}
+/// The router worker. Its handle is the live engine, so tests can watch reloads.
+pub struct Router;
 
-impl Application {
-    /// Connect, migrate, load the config (refusing to start on a broken one) and start the consumers.
-    pub async fn build(
-        settings: Settings,
+/// A running router replica (ops routes only: `addr` is the ops listener).
+pub type Application = shared::runtime::Application<Router>;
+
+impl Worker for Router {
+    const NAME: &'static str = "router";
+    const LOG_TARGET: &'static str = "loopdesk_router";
+    const PUBLIC: bool = false;
+    type Config = RouterSettings;
+    type Handle = Arc<Live>;
+
+    fn configure(_: &Settings, raw: &config::Config) -> Result<RouterSettings, StartupError> {
+        RouterSettings::from_config(raw).map_err(|e| StartupError::service("[router] section", e))
+    }
+
+    /// Loads the config (refusing to start on a broken one), then starts its watcher and the consumers.
+    async fn assemble(
+        rt: &mut Runtime,
+        _: &Settings,
         router: RouterSettings,
-        shutdown: CancellationToken,
-    ) -> Result<Self, StartupError> {
-        let mut rt = Runtime::connect("router", &settings, shutdown).await?;
-        let listener = rt.bind_ops().await?;
-        let addr = listener.addr();
+    ) -> Result<Assembled<Arc<Live>>, StartupError> {
         let dir = router.config_dir.clone();
         let live = tokio::task::spawn_blocking(move || Live::load(&dir))
             .await
@@ -70,26 +71,38 @@ impl Application {
             subjects: rt.subjects.clone(),
         });
         rt.spawn_consumer(reclassify, handler);
+        // The adopted category model, before anything is classified, then kept current.
+        if let Err(e) = crate::training::sync_adopted(&rt.pool, &live).await {
+            tracing::warn!(error = %e, "could not read the adopted model; starting on the shipped one");
+        }
+        let announcements = rt
+            .nats
+            .subscribe(rt.subjects.subject(crate::training::ADOPTED_SUBJECT))
+            .await
+            .map_err(|e| StartupError::service("adopted-model subscription", e))?;
+        let watch = crate::training::watch_adopted(
+            rt.pool.clone(),
+            live.clone(),
+            announcements,
+            Duration::from_secs(router.adopted_poll_secs.max(1)),
+            rt.shutdown(),
+        );
+        rt.spawn("adopted-model watcher", watch);
+        let training = rt.consumer(
+            Stream::Ticket,
+            crate::training::TRAIN_CONSUMER,
+            rt.subjects.subject(crate::training::TRAIN_SUBJECT),
+        );
+        let handler = Arc::new(crate::training::TrainHandler {
+            pool: rt.pool.clone(),
+            live: live.clone(),
+        });
+        rt.spawn_consumer(training, handler);
         rt.spawn_outbox_relay();
-        // Only the ops endpoints.
-        rt.serve_ops(listener);
-        Ok(Self {
-            live,
-            addr,
-            tasks: rt.start(),
+        Ok(Assembled {
+            routes: None,
+            handle: live,
         })
-    }
-
-    /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
-    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
-        self.tasks.run_until_stopped().await
-    }
-
-    /// Graceful stop: finish and ack in-flight batches.
-    pub async fn stop(self) {
-        // A task that failed while draining has been logged where it failed.
-        let _ = self.tasks.stop().await;
     }
 }
 

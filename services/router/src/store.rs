@@ -1,6 +1,6 @@
 //! Database access: the ticket rows the router reads and writes, owner assignment, corrections.
 //! Everything here runs inside the caller's transaction, so a batch's state changes, timeline entries
-//! and outbox events commit together (SPEC invariants 1 and 9).
+//! and outbox events commit together (docs/domain.md, invariants 1 and 9).
 
 use std::collections::HashMap;
 

@@ -15,7 +15,7 @@ use shared::messages::router::{
     Deadlines, DecidedLabel, TicketClassified, TicketReclassify, TicketRouted, TicketWithdrawn,
 };
 use shared::messages::ticket::{MaskedCustomer, TicketCreated};
-use shared::messages::SCHEMA_VERSION;
+use shared::messages::{decode, SCHEMA_VERSION};
 use shared::outbox::OutboxMessage;
 use shared::subjects::Subjects;
 use shared::timeline::TimelineEntry;
@@ -279,8 +279,10 @@ fn plan_from_decision(row: TicketRow, d: Decision) -> Plan {
             tags.push(t.code.clone());
         }
     }
+    // The model version sits at the top too, so "which model made this decision" is one key away.
     let detail = json!({
         "decision": &d,
+        "model_version": &d.model_version,
         "revision": 0,
     });
     Plan {
@@ -316,14 +318,8 @@ impl BatchHandler for CreatedHandler {
         let mut outcomes = vec![Outcome::Done; batch.len()];
         let mut ids: Vec<(usize, Uuid)> = Vec::new();
         for (i, d) in batch.iter().enumerate() {
-            match serde_json::from_slice::<TicketCreated>(&d.payload) {
-                Err(e) => {
-                    outcomes[i] = Outcome::Poison(format!("bad_payload: ticket.created: {e}"))
-                }
-                Ok(m) if m.schema_version != SCHEMA_VERSION => {
-                    outcomes[i] =
-                        Outcome::Poison(format!("unknown_schema_version: {}", m.schema_version))
-                }
+            match decode::<TicketCreated>(&d.payload) {
+                Err(e) => outcomes[i] = Outcome::Poison(e.to_string()),
                 Ok(m) => ids.push((i, m.ticket_id)),
             }
         }
@@ -398,7 +394,13 @@ pub struct ReclassifyHandler {
 /// Check a correction against the label sets; the error is the dead-letter reason.
 fn validate(engine: &Engine, m: &TicketReclassify) -> Result<(), String> {
     let l = &engine.labels;
-    if !l.has(Dimension::Category, &m.category) {
+    // The business's own categories an adopted model was trained on count as known too.
+    let adopted_class = engine
+        .model(Dimension::Category)
+        .classes
+        .iter()
+        .any(|c| c == &m.category);
+    if !l.has(Dimension::Category, &m.category) && !adopted_class {
         return Err(format!("unknown_label: category `{}`", m.category));
     }
     if let Some(p) = m.priority {
@@ -423,14 +425,8 @@ impl BatchHandler for ReclassifyHandler {
         let mut outcomes = vec![Outcome::Done; batch.len()];
         let mut msgs: Vec<(usize, TicketReclassify)> = Vec::new();
         for (i, d) in batch.iter().enumerate() {
-            match serde_json::from_slice::<TicketReclassify>(&d.payload) {
-                Err(e) => {
-                    outcomes[i] = Outcome::Poison(format!("bad_payload: ticket.reclassify: {e}"))
-                }
-                Ok(m) if m.schema_version != SCHEMA_VERSION => {
-                    outcomes[i] =
-                        Outcome::Poison(format!("unknown_schema_version: {}", m.schema_version))
-                }
+            match decode::<TicketReclassify>(&d.payload) {
+                Err(e) => outcomes[i] = Outcome::Poison(e.to_string()),
                 Ok(m) => match validate(&engine, &m) {
                     Err(reason) => outcomes[i] = Outcome::Poison(reason),
                     Ok(()) => msgs.push((i, m)),

@@ -475,7 +475,7 @@ async fn retrain_learns_from_stored_corrections() {
     let before = std::fs::metadata(cfg.join("models/category.json"))
         .and_then(|m| m.modified())
         .expect("model file");
-    // A small base set keeps the test fast; the real one is tests/data/router/labelled.tsv.
+    // A small base set keeps the test fast; the real one is config/router/examples.tsv.
     let base = cfg.join("base.tsv");
     std::fs::write(
         &base,
@@ -494,6 +494,7 @@ async fn retrain_learns_from_stored_corrections() {
             config_dir: cfg.clone(),
             reload_ms: 100,
             examples: base,
+            ..Default::default()
         },
         &mut out,
     )

@@ -6,7 +6,7 @@
 //! (Chinese public holidays move weekend days around, e.g. Sunday 2026-09-20 is a working day so that
 //! 1–7 October can be a week off), or simply open 24×7.
 //!
-//! Everything stored or exchanged is UTC (SPEC invariant 5); local wall-clock time exists only inside
+//! Everything stored or exchanged is UTC (docs/domain.md, invariant 5); local wall-clock time exists only inside
 //! this module. Daylight-saving edges are resolved deterministically:
 //! - a local time that occurs twice (autumn) maps to its *first* occurrence, for span starts and ends
 //!   alike, so adjacent spans never overlap and a whole day still sums to its real length (25 h);
@@ -185,7 +185,7 @@ pub struct HolidaySetConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
-    /// IANA zone name; the SPEC's default is Asia/Shanghai.
+    /// IANA zone name; docs/domain.md's default is Asia/Shanghai.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
     /// 24×7: business time equals elapsed time; weekly hours and holidays are ignored.

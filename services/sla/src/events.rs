@@ -13,7 +13,7 @@ use shared::messages::lifecycle::{LifecycleChange, TicketLifecycleEvent};
 use shared::messages::router::TicketClassified;
 use shared::messages::survey::{SurveyAnswered, SurveyExpired, SurveyRequest};
 use shared::messages::ticket::TicketCreated;
-use shared::messages::SCHEMA_VERSION;
+use shared::messages::Versioned;
 use shared::subjects::Subjects;
 use shared::timeline::TimelineEntry;
 use sqlx::PgPool;
@@ -61,20 +61,9 @@ fn code<T: serde::Serialize>(v: &T) -> Option<String> {
         .and_then(|j| j.as_str().map(str::to_owned))
 }
 
-/// Parses a payload and checks its schema version.
-fn parse<T: serde::de::DeserializeOwned>(
-    what: &str,
-    payload: &[u8],
-    version: impl Fn(&T) -> u32,
-) -> Result<T, Decision> {
-    let m: T = serde_json::from_slice(payload)
-        .map_err(|e| Decision::Poison(format!("bad_payload: {what}: {e}")))?;
-    match version(&m) {
-        SCHEMA_VERSION => Ok(m),
-        v => Err(Decision::Poison(format!(
-            "unknown_schema_version: {what}: {v}"
-        ))),
-    }
+/// Parses a payload and checks its schema version; a message that cannot be read is poison.
+fn parse<T: serde::de::DeserializeOwned + Versioned>(payload: &[u8]) -> Result<T, Decision> {
+    shared::messages::decode(payload).map_err(|e| Decision::Poison(e.to_string()))
 }
 
 /// Decodes one delivery by its subject: `{prefix}.ticket.{kind}` (intake, router, api) or
@@ -94,9 +83,7 @@ pub fn decode(subjects: &Subjects, d: &Delivery) -> Decision {
 fn decode_ticket(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
     Ok(match kind {
         "created" => {
-            let m: TicketCreated = parse("ticket.created", payload, |m: &TicketCreated| {
-                m.schema_version
-            })?;
+            let m: TicketCreated = parse::<TicketCreated>(payload)?;
             let attrs = TicketAttrs {
                 priority: priority(m.priority),
                 department: None,
@@ -117,9 +104,7 @@ fn decode_ticket(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
         }
         "classified" => {
             let m: TicketClassified =
-                parse("ticket.classified", payload, |m: &TicketClassified| {
-                    m.schema_version
-                })?;
+                parse::<TicketClassified>(payload)?;
             let attrs = TicketAttrs {
                 priority: priority(Some(m.priority)),
                 department: m.lead_department.clone(),
@@ -140,10 +125,7 @@ fn decode_ticket(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
         }
         "replied" | "contacted" | "waiting" | "resumed" | "priority_changed" | "assigned"
         | "resolved" | "reopened" | "archived" => {
-            let what = format!("ticket.{kind}");
-            lifecycle(parse(&what, payload, |m: &TicketLifecycleEvent| {
-                m.schema_version
-            })?)
+            lifecycle(parse::<TicketLifecycleEvent>(payload)?)
         }
         // routed.{dept} / withdrawn.{dept} repeat what `classified` said; reclassify is a request.
         _ => Decision::Ignore,
@@ -164,9 +146,7 @@ fn decode_survey(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
     let kind = kind.split('.').next().unwrap_or_default();
     Ok(match kind {
         "request" => {
-            let m: SurveyRequest = parse("survey.request", payload, |m: &SurveyRequest| {
-                m.schema_version
-            })?;
+            let m: SurveyRequest = parse::<SurveyRequest>(payload)?;
             survey_done(
                 format!("survey_request:{}", m.request_id),
                 m.ticket_id,
@@ -175,9 +155,7 @@ fn decode_survey(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
             )
         }
         "answered" => {
-            let m: SurveyAnswered = parse("survey.answered", payload, |m: &SurveyAnswered| {
-                m.schema_version
-            })?;
+            let m: SurveyAnswered = parse::<SurveyAnswered>(payload)?;
             survey_done(
                 format!("survey_answered:{}", m.answer_id),
                 m.ticket_id,
@@ -186,9 +164,7 @@ fn decode_survey(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
             )
         }
         "expired" => {
-            let m: SurveyExpired = parse("survey.expired", payload, |m: &SurveyExpired| {
-                m.schema_version
-            })?;
+            let m: SurveyExpired = parse::<SurveyExpired>(payload)?;
             survey_done(
                 format!("survey_expired:{}:{}", m.survey_id, m.cycle),
                 m.ticket_id,

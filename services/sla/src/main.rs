@@ -1,13 +1,11 @@
-//! `sla` binary: configuration, telemetry and signals around [`loopdesk_sla::startup::Application`].
+//! `sla` binary: [`shared::runtime::main`] over [`Sla`].
 //!
 //! `sla check [RULES_FILE]` only validates an SLA rules file (policy, calendars, holidays), so ops can
 //! test a changed file before deploying it.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use loopdesk_sla::policy::SlaRules;
-use loopdesk_sla::startup::Application;
+use loopdesk_sla::startup::Sla;
 use loopdesk_sla::SlaSettings;
 
 #[tokio::main]
@@ -23,20 +21,5 @@ async fn main() -> anyhow::Result<()> {
         println!("{path}: ok");
         return Ok(());
     }
-
-    shared::telemetry::init("loopdesk_sla");
-    let (settings, raw) = shared::config::load().context("loading configuration")?;
-    let sla: SlaSettings = match raw.get("sla") {
-        Ok(s) => s,
-        Err(config::ConfigError::NotFound(_)) => SlaSettings::default(),
-        Err(e) => return Err(e).context("reading the [sla] configuration section"),
-    };
-    let rules = SlaRules::load(&sla.rules_file)
-        .with_context(|| format!("loading SLA rules from {}", sla.rules_file.display()))?;
-    let shutdown = shared::shutdown::on_signal();
-    let app = Application::build(settings, sla, Arc::new(rules), shutdown)
-        .await
-        .context("starting the sla worker")?;
-    app.run_until_stopped().await?;
-    Ok(())
+    shared::runtime::main::<Sla>().await
 }

@@ -1,9 +1,9 @@
 //! SLA policy: which target applies to which clock of which ticket, and which calendar measures it.
 //!
-//! Targets are configuration (SPEC "Deadlines"): a default per clock kind and priority, refined by
+//! Targets are configuration (docs/domain.md "Deadlines"): a default per clock kind and priority, refined by
 //! overrides that name a department, problem category, customer type and/or priority. The most
 //! specific matching override that sets a clock wins; between equally specific ones the later in the
-//! file wins, so a file reads top-down like a cascade. Built-in defaults come from the SPEC, so an
+//! file wins, so a file reads top-down like a cascade. Built-in defaults come from docs/domain.md, so an
 //! empty file is a working policy.
 
 use std::collections::BTreeMap;
@@ -38,7 +38,7 @@ pub enum PolicyError {
     },
 }
 
-/// Ticket priority as the SPEC names it (紧急/高, 一般/中, 建议/低).
+/// Ticket priority as docs/domain.md names it (紧急/高, 一般/中, 建议/低).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -72,7 +72,7 @@ impl Priority {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockKind {
-    /// Receipt → registered with a department (SPEC: within 30 minutes of receipt).
+    /// Receipt → registered with a department (docs/domain.md: within 30 minutes of receipt).
     Registration,
     /// Receipt → first reply to the customer.
     FirstResponse,
@@ -80,7 +80,7 @@ pub enum ClockKind {
     ProactiveContact,
     /// Receipt (or reopening) → resolved.
     Resolution,
-    /// Resolved → satisfaction survey / revisit done (SPEC: within 24 h).
+    /// Resolved → satisfaction survey / revisit done (docs/domain.md: within 24 h).
     Survey,
 }
 
@@ -181,7 +181,7 @@ pub struct OverrideConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// Default warning fractions for every clock (SPEC/issue default 75 % and 90 %).
+    /// Default warning fractions for every clock (docs/domain.md: 75 % and 90 %).
     pub warning_fractions: Option<Vec<f64>>,
     #[serde(default)]
     pub clocks: BTreeMap<ClockKind, ClockPolicyConfig>,
@@ -338,8 +338,8 @@ impl Default for Policy {
 impl Policy {
     /// Built-in targets, [urgent, general, suggestion], measured in business time unless noted.
     ///
-    /// From the SPEC: registration 30 min; first response 2 h / 24 h / 72 h; survey within 24 h of
-    /// resolution. The SPEC gives no figures for proactive contact and resolution; the defaults
+    /// From docs/domain.md: registration 30 min; first response 2 h / 24 h / 72 h; survey within 24 h of
+    /// resolution. It gives no figures for proactive contact and resolution; the defaults
     /// here (contact every 4 h / 24 h / 72 h, resolve in 24 h / 72 h / 168 h of business time)
     /// are this crate's choice and meant to be set per deployment.
     fn builtin(kind: ClockKind) -> ([Duration; 3], TimeBasis) {

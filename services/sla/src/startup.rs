@@ -2,14 +2,12 @@
 //! consumers, the firing loop, the outbox relay and the ops HTTP side. Tests build it exactly as `main`
 //! does, several times over to get several replicas.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, TaskFailed, Tasks};
+use shared::runtime::{Assembled, Runtime, Worker};
 use shared::subjects::Stream;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::events::{FiringWake, TicketEventHandler};
 use crate::firing::{FireObserver, Firer};
@@ -18,123 +16,111 @@ use crate::SlaSettings;
 
 /// The least the SLA's consumers wait to fill a batch (a longer `nats.linger_ms` wins). Its work
 /// plans deadlines minutes to days away, so a fifth of a second costs nothing, while each batch is a
-/// transaction of about ten statements and lock waits with the other lane. Measured in the pipeline bench: the SLA's CPU per ticket fell
-/// by about a tenth, and the routed p99 at 1,000/s (the SLA shares the machine) from 152–185 to
-/// 95–114 ms.
+/// transaction of about ten statements and lock waits with the other lane: fuller batches cost the
+/// SLA less CPU per ticket and lower the latency of the workers sharing its machine (the pipeline
+/// bench, docs/benchmarks.md).
 const LINGER: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub use shared::runtime::StartupError;
 
-/// What a replica runs; tests and the bench switch parts off to isolate what they measure.
-#[derive(Clone, Default)]
-pub struct Parts {
-    /// Do not consume ticket/survey events.
-    pub no_consumers: bool,
-    /// Do not run the outbox relay (another process publishes).
-    pub no_relay: bool,
+/// What an SLA replica runs with besides the common settings.
+pub struct SlaConfig {
+    pub settings: SlaSettings,
+    /// The policy, calendars and holidays, loaded from `settings.rules_file` by `main`.
+    pub rules: Arc<SlaRules>,
     /// Observes every committed firing pass (the bench's lateness histogram).
     pub observer: Option<FireObserver>,
 }
 
-/// A running SLA replica.
-pub struct Application {
-    /// Where the ops HTTP side (health, readiness, metrics) listens (`http.ops_addr`; port 0 in tests
-    /// picks a free port). This worker has no public routes and binds no public listener.
-    pub addr: SocketAddr,
-    tasks: Tasks,
+impl SlaConfig {
+    pub fn new(settings: SlaSettings, rules: Arc<SlaRules>) -> Self {
+        Self {
+            settings,
+            rules,
+            observer: None,
+        }
+    }
 }
 
-impl Application {
-    pub async fn build(
-        settings: Settings,
-        sla: SlaSettings,
-        rules: Arc<SlaRules>,
-        shutdown: CancellationToken,
-    ) -> Result<Self, StartupError> {
-        Self::build_with(settings, sla, rules, shutdown, Parts::default()).await
+/// The SLA worker.
+pub struct Sla;
+
+/// A running SLA replica (ops routes only: `addr` is the ops listener).
+pub type Application = shared::runtime::Application<Sla>;
+
+impl Worker for Sla {
+    const NAME: &'static str = "sla";
+    const LOG_TARGET: &'static str = "loopdesk_sla";
+    const PUBLIC: bool = false;
+    type Config = SlaConfig;
+    type Handle = ();
+
+    /// Reads `[sla]` and loads its rules file: a broken file stops the start.
+    fn configure(_: &Settings, raw: &config::Config) -> Result<SlaConfig, StartupError> {
+        let sla: SlaSettings = shared::config::section(raw, "sla")
+            .map_err(|e| StartupError::service("[sla] section", e))?;
+        let rules = SlaRules::load(&sla.rules_file)
+            .map_err(|e| StartupError::service("SLA rules", e))?;
+        Ok(SlaConfig::new(sla, Arc::new(rules)))
     }
 
-    pub async fn build_with(
-        settings: Settings,
-        sla: SlaSettings,
-        rules: Arc<SlaRules>,
-        shutdown: CancellationToken,
-        parts: Parts,
-    ) -> Result<Self, StartupError> {
-        let mut rt = Runtime::connect("sla", &settings, shutdown).await?;
-        let listener = rt.bind_ops().await?;
-        let addr = listener.addr();
-
+    async fn assemble(
+        rt: &mut Runtime,
+        _: &Settings,
+        config: SlaConfig,
+    ) -> Result<Assembled<()>, StartupError> {
+        let SlaConfig {
+            settings: sla,
+            rules,
+            observer,
+        } = config;
         let planned = Arc::new(Notify::new());
         let firing = sla.firing();
-        if !parts.no_consumers {
-            let handler = Arc::new(TicketEventHandler {
-                pool: rt.pool.clone(),
-                rules: rules.clone(),
-                subjects: rt.subjects.clone(),
-                firing: Some(FiringWake {
-                    notify: planned.clone(),
-                    // Timers due later are found by the loop's own look, at least once per poll.
-                    within: firing.poll,
-                }),
-                start_within: sla.start_within(),
-            });
-            // One durable consumer per stream (NATS 2.9 filters on one subject per consumer). `ticket.*`
-            // leaves out `ticket.routed.{dept}` and `ticket.withdrawn.{dept}`: they repeat what
-            // `ticket.classified` said, and were a third of what reached this worker.
-            let specs = [
-                rt.consumer(Stream::Ticket, "sla", rt.subjects.subject("ticket.*")),
-                rt.consumer(
-                    Stream::Survey,
-                    "sla_survey",
-                    rt.subjects.subject("survey.>"),
-                ),
-            ];
-            for mut spec in specs {
-                spec.linger = spec.linger.max(LINGER);
-                rt.spawn_consumer(spec, handler.clone());
-            }
-            rt.spawn(
-                "overdue clock starts",
-                handler
-                    .clone()
-                    .run_overdue_starts(firing.poll, rt.shutdown()),
-            );
+        let handler = Arc::new(TicketEventHandler {
+            pool: rt.pool.clone(),
+            rules: rules.clone(),
+            subjects: rt.subjects.clone(),
+            firing: Some(FiringWake {
+                notify: planned.clone(),
+                // Timers due later are found by the loop's own look, at least once per poll.
+                within: firing.poll,
+            }),
+            start_within: sla.start_within(),
+        });
+        // One durable consumer per stream (NATS 2.9 filters on one subject per consumer). `ticket.*`
+        // leaves out `ticket.routed.{dept}` and `ticket.withdrawn.{dept}`: they repeat what
+        // `ticket.classified` said, and were a third of what reached this worker.
+        let specs = [
+            rt.consumer(Stream::Ticket, "sla", rt.subjects.subject("ticket.*")),
+            rt.consumer(
+                Stream::Survey,
+                "sla_survey",
+                rt.subjects.subject("survey.>"),
+            ),
+        ];
+        for mut spec in specs {
+            spec.linger = spec.linger.max(LINGER);
+            rt.spawn_consumer(spec, handler.clone());
         }
+        rt.spawn(
+            "overdue clock starts",
+            handler
+                .clone()
+                .run_overdue_starts(firing.poll, rt.shutdown()),
+        );
         let firer = Firer {
             pool: rt.pool.clone(),
             rules,
             subjects: rt.subjects.clone(),
             settings: firing,
-            observer: parts.observer.clone(),
+            observer,
             planned,
         };
         rt.spawn("firing loop", firer.run(rt.shutdown()));
-        if !parts.no_relay {
-            rt.spawn_outbox_relay();
-        }
-        // Only the ops endpoints.
-        rt.serve_ops(listener);
-        Ok(Self {
-            addr,
-            tasks: rt.start(),
+        rt.spawn_outbox_relay();
+        Ok(Assembled {
+            routes: None,
+            handle: (),
         })
-    }
-
-    /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
-    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
-        self.tasks.run_until_stopped().await
-    }
-
-    /// Stops pulling and firing, finishes in-flight work and waits for it.
-    pub async fn stop(self) {
-        // A task that failed while draining has been logged where it failed.
-        let _ = self.tasks.stop().await;
-    }
-
-    /// Ends every task at once without draining: what a SIGKILL does to a replica.
-    pub fn kill(self) {
-        self.tasks.kill();
     }
 }

@@ -1,7 +1,7 @@
-//! Postgres persistence of tickets' clocks and timers (tables from `migrations/0200_sla.sql`).
+//! Postgres persistence of tickets' clocks and timers (tables from `migrations/0300_sla.sql`).
 //!
 //! Every function runs inside the caller's transaction and writes a whole batch in one statement
-//! (`unnest`), because commits and round trips, not rows, bound throughput (SPEC invariant 9).
+//! (`unnest`), because commits and round trips, not rows, bound throughput (docs/domain.md, invariant 9).
 //!
 //! Concurrency: all work on a ticket (applying its events, firing its timers) first takes a
 //! transaction-scoped advisory lock on the ticket, always in ascending key order, so two replicas never

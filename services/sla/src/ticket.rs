@@ -26,7 +26,7 @@ use crate::policy::{ClockKind, Priority, SlaRules, TicketAttrs};
 /// A lifecycle fact about a ticket, already decoded from whatever message carried it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TicketEvent {
-    /// `at` is the submit time (SPEC metrics count first response and resolution from submit);
+    /// `at` is the submit time (docs/domain.md "Metrics" counts first response and resolution from submit);
     /// registration counts from receipt, `received_at`.
     Created {
         at: DateTime<Utc>,

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use loopdesk_sla::events::TicketEventHandler;
 use loopdesk_sla::firing::{Firer, FiringSettings};
 use loopdesk_sla::policy::SlaRules;
-use loopdesk_sla::startup::Application;
+use loopdesk_sla::startup::{Application, SlaConfig};
 use loopdesk_sla::SlaSettings;
 use shared::consumer::{Delivery, Outcome};
 use shared::messages::feedback::{Channel, Priority};
@@ -383,8 +383,7 @@ async fn timers_due_while_every_replica_was_down_fire_once_on_recovery() {
     let ids = seed_overdue(&ctx, &rules, 20).await;
     let app = Application::build(
         ctx.settings.clone(),
-        SlaSettings::default(),
-        rules.clone(),
+        SlaConfig::new(SlaSettings::default(), rules.clone()),
         CancellationToken::new(),
     )
     .await
@@ -404,8 +403,7 @@ async fn timers_due_while_every_replica_was_down_fire_once_on_recovery() {
     // A second replica after recovery finds nothing more to fire.
     let second = Application::build(
         ctx.settings.clone(),
-        SlaSettings::default(),
-        rules.clone(),
+        SlaConfig::new(SlaSettings::default(), rules.clone()),
         CancellationToken::new(),
     )
     .await
@@ -679,8 +677,7 @@ async fn a_missed_urgent_first_response_is_announced_and_escalated_over_the_bus(
     let rules = rules(FAST);
     let app = Application::build(
         ctx.settings.clone(),
-        SlaSettings::default(),
-        rules.clone(),
+        SlaConfig::new(SlaSettings::default(), rules.clone()),
         CancellationToken::new(),
     )
     .await

@@ -1,4 +1,4 @@
-//! The survey worker: closes the loop after every resolution (SPEC "Survey").
+//! The survey worker: closes the loop after every resolution (docs/domain.md "Survey").
 //!
 //! * [`resolved`] consumes `{prefix}.ticket.resolved` and schedules one survey per resolution (and cancels
 //!   an open survey when someone else reopens the ticket).

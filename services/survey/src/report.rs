@@ -1,4 +1,4 @@
-//! The survey figures reports show, from the kept answers (SPEC "Metrics": satisfaction, CSAT, NPS):
+//! The survey figures reports show, from the kept answers (docs/domain.md "Metrics": satisfaction, CSAT, NPS):
 //!
 //! * satisfied share = satisfied ÷ accepted answers;
 //! * CSAT = answers scoring 4 or 5 ÷ answers with a score (the usual top-two-box definition);

@@ -11,7 +11,7 @@ use serde_json::json;
 use shared::consumer::{BatchError, BatchHandler, Delivery, Outcome};
 use shared::messages::feedback::Channel;
 use shared::messages::lifecycle::{LifecycleChange, TicketLifecycleEvent};
-use shared::messages::SCHEMA_VERSION;
+use shared::messages::decode;
 use shared::timeline::{self, TimelineEntry};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -49,13 +49,7 @@ impl BatchHandler for LifecycleHandler {
             if !(d.subject.ends_with(".resolved") || d.subject.ends_with(".reopened")) {
                 continue;
             }
-            match serde_json::from_slice::<TicketLifecycleEvent>(&d.payload) {
-                Ok(e) if e.schema_version != SCHEMA_VERSION => {
-                    outcomes[i] = Outcome::Poison(format!(
-                        "unsupported_schema_version: {} (this build reads {SCHEMA_VERSION})",
-                        e.schema_version
-                    ));
-                }
+            match decode::<TicketLifecycleEvent>(&d.payload) {
                 Ok(e)
                     if matches!(
                         e.change,
@@ -66,7 +60,7 @@ impl BatchHandler for LifecycleHandler {
                 }
                 // Other lifecycle changes do not concern surveys.
                 Ok(_) => {}
-                Err(e) => outcomes[i] = Outcome::Poison(format!("malformed_message: {e}")),
+                Err(e) => outcomes[i] = Outcome::Poison(e.to_string()),
             }
         }
         if events.is_empty() {

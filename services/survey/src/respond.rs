@@ -14,7 +14,7 @@ use shared::messages::survey::{
     AnswerRefusal, ChannelAnswer, FollowUp, Satisfaction, SurveyAnswerRejected, SurveyAnswered,
     SurveyChannel, SurveyEscalated, SurveyResponse,
 };
-use shared::messages::SCHEMA_VERSION;
+use shared::messages::{self, SCHEMA_VERSION};
 use shared::outbox::{self, OutboxError, OutboxMessage};
 use shared::timeline::{self, TimelineEntry};
 use sqlx::PgConnection;
@@ -555,10 +555,10 @@ fn decode(ctx: &Ctx, d: &Delivery) -> (Incoming, String) {
         incoming.via,
         d.message_id().unwrap_or_else(|| d.sequence_key())
     );
-    let response = match serde_json::from_slice::<SurveyResponse>(&d.payload) {
+    let response = match messages::parse::<SurveyResponse>(&d.payload) {
         Ok(r) => r,
         Err(e) => {
-            incoming.parsed = Err(Refusal::new(AnswerRefusal::MalformedMessage, e.to_string()));
+            incoming.parsed = Err(Refusal::new(e.reason.into(), e.detail));
             return (incoming, fallback_key);
         }
     };
@@ -569,14 +569,8 @@ fn decode(ctx: &Ctx, d: &Delivery) -> (Incoming, String) {
     if let ChannelAnswer::Sms { from, .. } = &response.answer {
         incoming.sms_from = Some(from.clone());
     }
-    incoming.parsed = if response.schema_version != SCHEMA_VERSION {
-        Err(Refusal::new(
-            AnswerRefusal::UnsupportedSchemaVersion,
-            format!(
-                "schema_version {} (this build reads {SCHEMA_VERSION})",
-                response.schema_version
-            ),
-        ))
+    incoming.parsed = if let Err(e) = messages::check_version(response.schema_version) {
+        Err(Refusal::new(e.reason.into(), e.detail))
     } else if response.answer.channel().as_str() != subject_channel {
         Err(Refusal::new(
             AnswerRefusal::ChannelMismatch,

@@ -40,7 +40,7 @@ pub struct RawSurveySettings {
     pub allow_ephemeral_secret: bool,
     /// Where customers reach the response page: links read `{public_base_url}/s/{token}`.
     pub public_base_url: String,
-    /// Wait after resolution before asking (at most 24 h, SPEC "survey within 24 h of resolution").
+    /// Wait after resolution before asking (at most 24 h, docs/domain.md "Deadlines": survey within 24 h of resolution).
     pub delay: String,
     /// Quiet hours in the customer's local time: no request or reminder starts inside them.
     pub quiet_start: String,
@@ -142,7 +142,7 @@ pub struct SurveySettings {
     pub page_posts_per_hour_per_link: u32,
 }
 
-/// The longest a customer may wait between resolution and the survey (SPEC).
+/// The longest a customer may wait between resolution and the survey (docs/domain.md).
 pub const MAX_WAIT: Duration = Duration::hours(24);
 
 /// Default survey channel per intake channel. The IVR and the app answer on themselves; everything else
@@ -185,11 +185,7 @@ fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
 impl RawSurveySettings {
     /// Reads `[survey]` from the loaded configuration; an absent section means every default.
     pub fn from_config(raw: &config::Config) -> Result<Self, SettingsError> {
-        match raw.get::<RawSurveySettings>("survey") {
-            Ok(s) => Ok(s),
-            Err(config::ConfigError::NotFound(_)) => Ok(Self::default()),
-            Err(e) => Err(e.into()),
-        }
+        Ok(shared::config::section(raw, "survey")?)
     }
 
     /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.

@@ -2,60 +2,78 @@
 //! and channel answers), the timer loop, the outbox relay and the HTTP side (response page + ops
 //! endpoints). Tests build it exactly as `main` does, with a manual clock.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shared::config::Settings;
-use shared::runtime::{Runtime, TaskFailed, Tasks};
+use shared::runtime::{Assembled, Runtime, Worker};
 use shared::subjects::Stream;
-use tokio_util::sync::CancellationToken;
 
 use crate::resolved::LifecycleHandler;
 use crate::respond::ResponseHandler;
-use crate::settings::SurveySettings;
+use crate::settings::{RawSurveySettings, SurveySettings};
 use crate::{timers, web, Clock, Ctx, TokenSigner};
 
 pub use shared::runtime::StartupError;
-
-/// A running survey replica.
-pub struct Application {
-    /// Where the public HTTP side listens (port 0 in tests picks a free port).
-    pub addr: SocketAddr,
-    /// Where health, readiness and metrics are served (`http.ops_addr`).
-    pub ops_addr: SocketAddr,
-    /// The context the replica runs with (tests fire timers and read state through it).
-    pub ctx: Ctx,
-    tasks: Tasks,
-}
 
 /// The worker part of the durable names: `{prefix}_survey_lifecycle_resolved` / `_reopened`,
 /// `{prefix}_survey_responses`.
 pub const LIFECYCLE_WORKER: &str = crate::resolved::CONSUMER;
 pub const RESPONSES_WORKER: &str = crate::respond::CONSUMER;
 
-impl Application {
-    /// `signer` signs response tokens (from the configured secret); `clock` is the system clock in
-    /// production. `timers` false leaves firing to the caller (tests drive time with `fire_due`).
-    pub async fn build(
-        settings: Settings,
-        survey: SurveySettings,
-        signer: TokenSigner,
-        clock: Clock,
-        run_timers: bool,
-        shutdown: CancellationToken,
-    ) -> Result<Self, StartupError> {
-        let mut rt = Runtime::connect("survey", &settings, shutdown).await?;
+/// What a survey replica runs with besides the common settings.
+pub struct SurveyConfig {
+    pub settings: SurveySettings,
+    /// Signs response tokens (from the configured secret).
+    pub signer: TokenSigner,
+    /// The system clock in production. A manual clock (tests) leaves the timers to the caller, who
+    /// moves time and fires them with `timers::fire_due`; the system clock runs the timer loop.
+    pub clock: Clock,
+}
+
+/// The survey worker. Its handle is the context the replica runs with (tests fire timers and read
+/// state through it).
+pub struct Survey;
+
+/// A running survey replica.
+pub type Application = shared::runtime::Application<Survey>;
+
+impl Worker for Survey {
+    const NAME: &'static str = "survey";
+    const LOG_TARGET: &'static str = "survey";
+    const PUBLIC: bool = true;
+    type Config = SurveyConfig;
+    type Handle = Ctx;
+
+    /// Reads and checks `[survey]`; refuses to start without a shared secret (outside a local demo
+    /// that allows a made-up one).
+    fn configure(settings: &Settings, raw: &config::Config) -> Result<SurveyConfig, StartupError> {
+        let tz = settings.time_zone()?;
+        let survey = RawSurveySettings::from_config(raw)
+            .and_then(|s| s.validate(tz))
+            .map_err(|e| StartupError::service("[survey] section", e))?;
+        let signer = survey
+            .signer()
+            .map_err(|e| StartupError::service("survey token secret", e))?;
+        Ok(SurveyConfig {
+            settings: survey,
+            signer,
+            clock: Clock::System,
+        })
+    }
+
+    async fn assemble(
+        rt: &mut Runtime,
+        _: &Settings,
+        config: SurveyConfig,
+    ) -> Result<Assembled<Ctx>, StartupError> {
+        let run_timers = matches!(config.clock, Clock::System);
         let ctx = Ctx::new(
             rt.pool.clone(),
             rt.subjects.clone(),
-            Arc::new(survey),
-            signer,
-            clock,
+            Arc::new(config.settings),
+            config.signer,
+            config.clock,
         );
-        let listener = rt.bind().await?;
-        let addr = listener.addr();
-        let ops_addr = listener.ops_addr();
-
         // JetStream 2.9 consumers take one filter subject: one durable consumer per lifecycle kind, so
         // the busy ticket.created / ticket.routed traffic never reaches this worker.
         let lifecycle = Arc::new(LifecycleHandler { ctx: ctx.clone() });
@@ -78,24 +96,9 @@ impl Application {
         }
         rt.spawn_outbox_relay();
         let trusted = rt.http_settings().trusted_proxies()?;
-        rt.serve(listener, web::page_router(ctx.clone(), trusted));
-        Ok(Self {
-            addr,
-            ops_addr,
-            ctx,
-            tasks: rt.start(),
+        Ok(Assembled {
+            routes: Some(web::page_router(ctx.clone(), trusted)),
+            handle: ctx,
         })
-    }
-
-    /// Waits until every task has finished after shutdown (in-flight batches committed and acked).
-    /// A task that ended before shutdown stops the replica and is returned: exit non-zero on it.
-    pub async fn run_until_stopped(self) -> Result<(), TaskFailed> {
-        self.tasks.run_until_stopped().await
-    }
-
-    /// Stops pulling, finishes in-flight work and waits for it.
-    pub async fn stop(self) {
-        // A task that failed while draining has been logged where it failed.
-        let _ = self.tasks.stop().await;
     }
 }

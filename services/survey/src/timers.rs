@@ -2,7 +2,7 @@
 //! status). Due rows are claimed with `FOR UPDATE SKIP LOCKED`, so any number of replicas fire each timer
 //! once; the state change, the timeline entries and the outgoing events commit in one transaction.
 //! Only pending rows are indexed (`surveys_due_idx ... where due_at is not null`), so polling stays cheap
-//! however many surveys have closed (SPEC invariant 9).
+//! however many surveys have closed (docs/domain.md, invariant 9).
 
 use std::time::Duration as StdDuration;
 

@@ -782,10 +782,12 @@ async fn end_to_end_over_the_bus() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let replica = survey::startup::Application::build(
         h.tc.settings.clone(),
-        (*h.ctx.settings).clone(),
-        h.ctx.signer.clone(),
-        h.ctx.clock.clone(),
-        false,
+        survey::startup::SurveyConfig {
+            settings: (*h.ctx.settings).clone(),
+            signer: h.ctx.signer.clone(),
+            // A manual clock: the test fires the timers itself.
+            clock: h.ctx.clock.clone(),
+        },
         shutdown.clone(),
     )
     .await
@@ -808,7 +810,7 @@ async fn end_to_end_over_the_bus() {
     }
     assert!(scheduled, "ticket.resolved was consumed");
     h.set_now(sh(2026, 3, 2, 12, 0));
-    assert_eq!(survey::timers::fire_due(&replica.ctx, 10).await.unwrap(), 1);
+    assert_eq!(survey::timers::fire_due(&replica.handle, 10).await.unwrap(), 1);
     let req =
         h.tc.collect(
             Stream::Survey,

@@ -237,6 +237,16 @@ pub enum AnswerRefusal {
     SurveyClosed,
 }
 
+/// A channel message the survey worker cannot read is refused with the one decode vocabulary.
+impl From<super::DecodeReason> for AnswerRefusal {
+    fn from(reason: super::DecodeReason) -> Self {
+        match reason {
+            super::DecodeReason::MalformedMessage => AnswerRefusal::MalformedMessage,
+            super::DecodeReason::UnsupportedSchemaVersion => AnswerRefusal::UnsupportedSchemaVersion,
+        }
+    }
+}
+
 impl AnswerRefusal {
     pub fn as_str(self) -> &'static str {
         match self {

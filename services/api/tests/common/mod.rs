@@ -41,15 +41,22 @@ impl TestApp {
         api.admin_token = Some(SecretString::from(ADMIN));
         api.rollup_fold_ms = 100;
         let shutdown = CancellationToken::new();
-        let running = api::start(ctx.settings.clone(), api, shutdown.clone())
+        let running = api::Application::build(ctx.settings.clone(), api, shutdown.clone())
             .await
             .expect("api starts");
+        let (base, ops) = (
+            format!("http://{}", running.addr),
+            format!("http://{}", running.ops_addr),
+        );
+        let state = running.handle.clone();
+        // Serves until `shutdown` (the test's end).
+        tokio::spawn(running.run_until_stopped());
         TestApp {
             ctx,
-            base: format!("http://{}", running.addr),
-            ops: format!("http://{}", running.ops_addr),
+            base,
+            ops,
             http: reqwest::Client::new(),
-            state: running.state,
+            state,
             shutdown,
         }
     }

@@ -45,7 +45,8 @@ pub async fn start(ctx: &TestContext, config_dir: &Path) -> (Application, Cancel
         RouterSettings {
             config_dir: config_dir.to_path_buf(),
             reload_ms: 100,
-            examples: repo_config().join("../../tests/data/router/labelled.tsv"),
+            examples: repo_config().join("examples.tsv"),
+            adopted_poll_secs: 1,
         },
         shutdown.clone(),
     )

@@ -1,7 +1,9 @@
--- SLA worker: each ticket's clocks and the durable timers that fire their warnings, breaches and
--- escalations exactly once across replicas.
+-- sla: each ticket's clocks and the durable timers that fire their warnings, breaches and escalations
+-- exactly once across replicas. Every table here is written by the SLA worker only; the api reads the
+-- `sla_ticket_clocks` view.
 
--- The ticket facts the SLA policy looks at, as last seen by the SLA worker.
+-- The ticket facts the SLA policy looks at, as last seen by the SLA worker. `updated_at` is set by the
+-- worker's upserts (`store::save_tickets`), its only writer, not by a row trigger.
 create table sla_tickets (
     ticket_id     uuid primary key,
     ticket_no     text,
@@ -10,15 +12,26 @@ create table sla_tickets (
     category      text,
     customer_type text,
     created_at    timestamptz not null default now(),
-    updated_at    timestamptz not null default now()
+    updated_at    timestamptz not null default now(),
+    -- A ticket's clocks start with the first event about it after `ticket.created` (normally its
+    -- classification, a moment later), in the same transaction, so every clock row and timer is written
+    -- once. Until then the ticket waits with what its creation said; the worker starts the clocks of
+    -- any ticket that waited longer than `sla.start_within_ms` without another event. Deadlines count
+    -- from the submission either way.
+    start_pending_since timestamptz,
+    submitted_at  timestamptz,
+    received_at   timestamptz
 );
-create trigger sla_tickets_updated_at before update on sla_tickets
-    for each row execute function set_updated_at();
+create index sla_tickets_start_pending_idx on sla_tickets (start_pending_since)
+    where start_pending_since is not null;
 
 -- One row per clock of a ticket (first response, proactive contact, resolution, ...).
 -- Durations are stored in microseconds of business time (or wall time for basis = 'wall').
+-- No foreign key to `sla_tickets`: a clock is only written next to its ticket's row, and the key check
+-- would cost a look-up and a lock per row on the SLA's hottest path. `updated_at` is set by the
+-- worker's upsert (`store::save_clocks`).
 create table sla_clocks (
-    ticket_id         uuid not null references sla_tickets (ticket_id),
+    ticket_id         uuid not null,
     kind              text not null,
     -- Bumped by a restart (reopened ticket, next proactive contact).
     cycle             integer not null,
@@ -42,11 +55,10 @@ create table sla_clocks (
     primary key (ticket_id, kind)
 );
 create index sla_clocks_due_idx on sla_clocks (due_at) where status = 'running';
-create trigger sla_clocks_updated_at before update on sla_clocks
-    for each row execute function set_updated_at();
 
--- Durable timers. A row is pending while fired_at is null; firing (or superseding) sets fired_at in the
--- same transaction as the effect, so a timer fires once whichever replica claims it.
+-- Durable timers. A row is pending while fired_at is null; firing sets fired_at in the same transaction
+-- as the effect, so a timer fires once whichever replica claims it. Superseded timers are deleted. No
+-- NOTIFY: the firing loop is woken in process by its own replica's event handler, and polls.
 create table sla_timers (
     id         bigserial primary key,
     ticket_id  uuid not null,
@@ -61,18 +73,10 @@ create table sla_timers (
     outcome    text,
     created_at timestamptz not null default now()
 );
--- Only pending rows are indexed (SPEC invariant 9): polling stays fast however many fired rows pile up.
+-- Only pending rows are indexed (docs/domain.md, invariant 9): polling stays fast however many fired
+-- rows pile up.
 create index sla_timers_pending_due_idx on sla_timers (due_at) where fired_at is null;
 create index sla_timers_pending_clock_idx on sla_timers (ticket_id, clock) where fired_at is null;
-
--- Wake the firing loops when new timers are planned (a hint; they also poll).
-create function notify_sla_timers() returns trigger language plpgsql as $$
-begin
-    perform pg_notify('loopdesk_sla_timers', '');
-    return null;
-end $$;
-create trigger sla_timers_notify after insert on sla_timers
-    for each statement execute function notify_sla_timers();
 
 -- Every clock of every ticket at once, for the api: elapsed and remaining are exact for paused and
 -- stopped clocks; for running clocks `due_at` is the business-time deadline and `overdue` compares it

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use loopdesk_sla::firing::FireObserver;
 use loopdesk_sla::policy::SlaRules;
-use loopdesk_sla::startup::{Application, Parts};
+use loopdesk_sla::startup::{Application, SlaConfig};
 use loopdesk_sla::SlaSettings;
 use secrecy::SecretString;
 use shared::config::{DatabaseSettings, HttpSettings, NatsSettings, Settings};
@@ -86,8 +86,12 @@ async fn main() -> anyhow::Result<()> {
             ack_wait_secs: 30,
             batch_size: 500,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
+            user: None,
+            password: None,
+            tls_ca_file: None,
         },
         http: HttpSettings::local("127.0.0.1:0"),
+        retention: Default::default(),
     };
     let result = run(&settings, pending, rate, seconds, measured).await;
 
@@ -150,15 +154,13 @@ async fn run(
     };
     let rules = Arc::new(SlaRules::from_toml(RULES)?);
     let shutdown = CancellationToken::new();
-    let app = Application::build_with(
+    let app = Application::build(
         settings.clone(),
-        SlaSettings::default(),
-        rules,
-        shutdown.clone(),
-        Parts {
+        SlaConfig {
             observer: Some(observer),
-            ..Default::default()
+            ..SlaConfig::new(SlaSettings::default(), rules)
         },
+        shutdown.clone(),
     )
     .await?;
 

@@ -1,6 +1,5 @@
--- api: users and their tokens, the handling columns people change on a ticket, and the report rollups.
--- Columns owned by other workers (router's classification) are added `if not exists`, so the order in
--- which the router's and the api's migrations were written does not matter.
+-- api: its users and their tokens, the ticket indexes its lists and reports read, substring search,
+-- and the report rollups. The handling columns people change on a ticket are in 0001_foundation.
 
 -- People who use the api. Agents and supervisors belong to one department; inspectors, admins and ops
 -- may have none (they see every department).
@@ -26,50 +25,50 @@ create table api_tokens (
 );
 create index api_tokens_user_idx on api_tokens (user_id);
 
--- Classification (written by the router, corrected by people).
-alter table tickets add column if not exists category text;
-alter table tickets add column if not exists lead_department text;
-alter table tickets add column if not exists departments text[] not null default '{}';
-alter table tickets add column if not exists owner text;
--- Handling (written by the api).
-alter table tickets add column if not exists first_reply_at timestamptz;
-alter table tickets add column if not exists last_contact_at timestamptz;
-alter table tickets add column if not exists contacts integer not null default 0;
-alter table tickets add column if not exists resolved_at timestamptz;
-alter table tickets add column if not exists resolution text;
-alter table tickets add column if not exists unresolved_reason text;
-alter table tickets add column if not exists first_contact_resolved boolean;
-alter table tickets add column if not exists status_before_wait text;
-alter table tickets add column if not exists solution text;
-alter table tickets add column if not exists solution_approved_by text;
-alter table tickets add column if not exists solution_approved_at timestamptz;
-alter table tickets add column if not exists report_reviewed_by text;
-alter table tickets add column if not exists report_reviewed_at timestamptz;
-alter table tickets add column if not exists follow_up_plan text;
-alter table tickets add column if not exists merged_into uuid references tickets (id);
-alter table tickets add column if not exists archived_at timestamptz;
-alter table tickets add column if not exists archived_by text;
-alter table tickets add column if not exists imported boolean not null default false;
--- The survey answer as last reported (satisfied / basically_satisfied / unsatisfied, NPS 0-10).
-alter table tickets add column if not exists survey_satisfaction text;
-alter table tickets add column if not exists survey_nps smallint;
-alter table tickets add column if not exists survey_comment text;
-
-create index if not exists tickets_list_idx on tickets (submitted_at desc, id desc);
-create index if not exists tickets_lead_department_idx on tickets (lead_department, submitted_at desc);
-create index if not exists tickets_owner_idx on tickets (owner) where owner is not null;
--- Open work, for the overdue/unresolved list: only tickets not yet resolved or archived are indexed.
-create index if not exists tickets_open_idx on tickets (submitted_at)
+-- The ticket list: newest first, by department, by owner; open work for the overdue/unresolved list
+-- (only tickets not yet resolved or archived are indexed).
+create index tickets_list_idx on tickets (submitted_at desc, id desc);
+create index tickets_lead_department_idx on tickets (lead_department, submitted_at desc);
+create index tickets_owner_idx on tickets (owner) where owner is not null;
+create index tickets_open_idx on tickets (submitted_at)
     where status not in ('resolved', 'archived');
 
--- Substring search in Chinese and English: trigram indexes serve `ilike '%…%'` for any script.
+-- Substring search in Chinese and English: trigram indexes serve `ilike '%…%'` for any script. The
+-- descriptions live in a table of their own, written once with the ticket by statement triggers (every
+-- writer of tickets is covered): on `tickets` the index would be rewritten by every update of a
+-- ticket, and every step of the pipeline updates it.
 create extension if not exists pg_trgm;
-create index if not exists tickets_description_trgm_idx on tickets using gin (description gin_trgm_ops);
+create table ticket_search (
+    ticket_id   uuid primary key,
+    description text not null
+);
+create index ticket_search_description_trgm_idx on ticket_search using gin (description gin_trgm_ops);
+
+-- Every writer of tickets (intake, import, scripts) is covered by the triggers, once per statement.
+create function ticket_search_add() returns trigger language plpgsql as $$
+begin
+    insert into ticket_search (ticket_id, description) select id, description from new_rows;
+    return null;
+end $$;
+create trigger tickets_search_insert after insert on tickets
+    referencing new table as new_rows
+    for each statement execute function ticket_search_add();
+
+-- Descriptions are redacted at intake and not edited afterwards; should one be, search follows it.
+create function ticket_search_edit() returns trigger language plpgsql as $$
+begin
+    update ticket_search set description = new.description where ticket_id = new.id;
+    return null;
+end $$;
+create trigger tickets_search_edit after update of description on tickets
+    for each row when (old.description is distinct from new.description)
+    execute function ticket_search_edit();
 
 -- Report rollups. Each ticket contributes to one UTC hour (of its submit time) in five dimensions
--- (all, department, category, channel, agent). Writers never lock a shared counter: a trigger appends
--- the difference a ticket change makes to `report_deltas`; the api folds deltas into `report_rollup`
--- every few seconds; reports read rollup + pending deltas, so they are exact at any moment.
+-- (all, department, category, channel, agent). Writers never lock a shared counter: statement triggers
+-- on `tickets` append the difference a statement's changes make to `report_deltas` (whoever writes the
+-- tickets); the api folds deltas into `report_rollup` every few seconds; reports read rollup + pending
+-- deltas, so they are exact at any moment.
 create table report_rollup (
     dim                 text not null,
     bucket              timestamptz not null,
@@ -110,7 +109,7 @@ create table report_deltas (
 create index report_deltas_bucket_idx on report_deltas (bucket);
 
 -- What one ticket row contributes to the rollups (`sign` = 1 to add, -1 to take away).
--- Definitions (SPEC Metrics): resolved = resolution full or partial with a resolved time;
+-- Definitions (docs/domain.md "Metrics"): resolved = resolution full or partial with a resolved time;
 -- first response = first reply - submit; resolution time = resolved - submit;
 -- first-contact resolution = resolved and resolved at the first contact.
 create function report_delta_row(t tickets, sign integer) returns table (
@@ -140,28 +139,66 @@ create function report_delta_row(t tickets, sign integer) returns table (
            (sign * coalesce(t.survey_nps <= 6, false)::int)::bigint
 $$;
 
-create function report_track() returns trigger language plpgsql as $$
+-- Sums a statement's per-ticket contributions by group and records the groups that changed anything.
+-- PL/pgSQL so its insert is planned once per session, not at every call.
+create function report_add(deltas report_deltas[]) returns void language plpgsql as $$
 begin
-    if tg_op = 'UPDATE' and (old.submitted_at, old.lead_department, old.category, old.channel, old.owner,
-            old.resolved_at, old.resolution, old.first_reply_at, old.first_contact_resolved,
-            old.survey_satisfaction, old.survey_nps)
-        is not distinct from (new.submitted_at, new.lead_department, new.category, new.channel, new.owner,
-            new.resolved_at, new.resolution, new.first_reply_at, new.first_contact_resolved,
-            new.survey_satisfaction, new.survey_nps) then
-        return null;
-    end if;
-    if tg_op in ('UPDATE', 'DELETE') then
-        insert into report_deltas (bucket, department, category, channel, agent, tickets, resolved, resolution_secs, first_responses, first_response_secs, fcr, survey_answers, satisfied, nps_answers, promoters, detractors)
-            select * from report_delta_row(old, -1);
-    end if;
-    if tg_op in ('INSERT', 'UPDATE') then
-        insert into report_deltas (bucket, department, category, channel, agent, tickets, resolved, resolution_secs, first_responses, first_response_secs, fcr, survey_answers, satisfied, nps_answers, promoters, detractors)
-            select * from report_delta_row(new, 1);
-    end if;
+    insert into report_deltas (bucket, department, category, channel, agent, tickets, resolved, resolution_secs, first_responses, first_response_secs, fcr, survey_answers, satisfied, nps_answers, promoters, detractors)
+    select d.bucket, d.department, d.category, d.channel, d.agent, sum(d.tickets), sum(d.resolved),
+           sum(d.resolution_secs), sum(d.first_responses), sum(d.first_response_secs), sum(d.fcr),
+           sum(d.survey_answers), sum(d.satisfied), sum(d.nps_answers), sum(d.promoters), sum(d.detractors)
+    from unnest(deltas) d
+    group by 1, 2, 3, 4, 5
+    -- A change that moves nothing between groups leaves no delta.
+    having sum(d.tickets) <> 0 or sum(d.resolved) <> 0 or sum(d.resolution_secs) <> 0
+        or sum(d.first_responses) <> 0 or sum(d.first_response_secs) <> 0 or sum(d.fcr) <> 0
+        or sum(d.survey_answers) <> 0 or sum(d.satisfied) <> 0 or sum(d.nps_answers) <> 0
+        or sum(d.promoters) <> 0 or sum(d.detractors) <> 0;
+end $$;
+
+-- Statement triggers: one delta insert of a few summed rows per statement that writes tickets, however
+-- many tickets it writes.
+create function report_track_insert() returns trigger language plpgsql as $$
+begin
+    perform report_add(array(
+        select row(null, d.*)::report_deltas from new_rows n, lateral report_delta_row(n, 1) d));
     return null;
 end $$;
-create trigger tickets_report_track after insert or update or delete on tickets
-    for each row execute function report_track();
+
+create function report_track_delete() returns trigger language plpgsql as $$
+begin
+    perform report_add(array(
+        select row(null, d.*)::report_deltas from old_rows o, lateral report_delta_row(o, -1) d));
+    return null;
+end $$;
+
+-- An update contributes only when a reported column changed: minus the old row, plus the new one.
+create function report_track_update() returns trigger language plpgsql as $$
+begin
+    perform report_add(array(
+        select row(null, d.*)::report_deltas
+        from old_rows o
+        join new_rows n on n.id = o.id
+        cross join lateral (
+            select * from report_delta_row(o, -1) union all select * from report_delta_row(n, 1)
+        ) d
+        where (o.submitted_at, o.lead_department, o.category, o.channel, o.owner, o.resolved_at, o.resolution,
+               o.first_reply_at, o.first_contact_resolved, o.survey_satisfaction, o.survey_nps)
+            is distinct from
+              (n.submitted_at, n.lead_department, n.category, n.channel, n.owner, n.resolved_at, n.resolution,
+               n.first_reply_at, n.first_contact_resolved, n.survey_satisfaction, n.survey_nps)));
+    return null;
+end $$;
+
+create trigger tickets_report_insert after insert on tickets
+    referencing new table as new_rows
+    for each statement execute function report_track_insert();
+create trigger tickets_report_update after update on tickets
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function report_track_update();
+create trigger tickets_report_delete after delete on tickets
+    referencing old table as old_rows
+    for each statement execute function report_track_delete();
 
 -- Folds pending deltas into the rollup; safe to run from several replicas at once (rows are claimed
 -- with skip locked). Returns how many deltas were folded.

@@ -1,5 +1,6 @@
--- Survey worker: one satisfaction survey per resolution, its durable timer, and every answer (accepted or
--- refused) kept for the reports (CSAT, NPS, recovery rate).
+-- survey: one satisfaction survey per resolution, its durable timer, and every answer (accepted or
+-- refused) kept for the reports (CSAT, NPS, recovery rate). Both tables are written by the survey
+-- worker only; the api reads them for reports.
 
 create table surveys (
     id                 uuid primary key,
@@ -32,7 +33,9 @@ create table surveys (
     -- The one pending timer of the survey (send, remind or expire, decided by status); null once closed.
     due_at             timestamptz,
     created_at         timestamptz not null default now(),
-    updated_at         timestamptz not null default now()
+    updated_at         timestamptz not null default now(),
+    -- Where a `link` survey of an e-mail ticket is sent (the e-mail adapter delivers the link).
+    recipient_email    text
 );
 -- Only pending rows are indexed, so claiming due timers stays fast however many surveys have closed.
 create index surveys_due_idx on surveys (due_at) where due_at is not null;
