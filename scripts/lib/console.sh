@@ -40,3 +40,12 @@ build_console() {
     log "building the console (services/console/dist)"
     (cd "$CONSOLE_DIR" && npm run --silent build)
 }
+
+# The browser end-to-end tests (services/console/e2e, node:test + playwright-core driving Debian's
+# chromium): the real api and workers from target/debug on a fresh database and subject prefix.
+# Needs ensure_services, ensure_chromium, build_console and `cargo build --workspace --bins` first.
+# Screenshots of every page (zh and en, laptop and phone width) land in target/console-screenshots/.
+run_console_e2e() {
+    log "console end-to-end tests in headless chromium (screenshots in target/console-screenshots/)"
+    (cd "$CONSOLE_DIR" && LOOPDESK_E2E_PROFILE=debug npm run --silent e2e)
+}

@@ -33,14 +33,16 @@ use crate::AppState;
 fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "missing_field",
+            field,
             format!("{field} must not be empty"),
         ));
     }
     if v.chars().count() > max {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "field_too_long",
+            field,
             format!("{field} is longer than {max} characters"),
         ));
     }
@@ -381,6 +383,7 @@ pub async fn allowed(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReplyBody {
     /// What was said to the customer.
+    #[schema(pattern = r"\S", max_length = 10000)]
     pub message: String,
 }
 
@@ -413,6 +416,7 @@ pub async fn reply(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NoteBody {
+    #[schema(pattern = r"\S", max_length = 10000)]
     pub text: String,
 }
 
@@ -438,6 +442,7 @@ pub async fn note(
 pub struct StepBody {
     /// Handling step 1-8: 1 intake, 2 confirm information, 3 analyse, 4 propose a solution, 5 implement,
     /// 6 confirm resolution (use `/resolve`), 7 revisit, 8 archive (use `/archive`).
+    #[schema(minimum = 1, maximum = 8)]
     pub step: u8,
     /// Who did the step (defaults to the caller).
     pub owner: Option<String>,
@@ -461,7 +466,7 @@ pub async fn step(
     Json(body): Json<StepBody>,
 ) -> ApiResult<Json<ActedTicket>> {
     let step = HandlingStep::from_number(body.step)
-        .ok_or_else(|| ApiError::bad("invalid_value", "step must be between 1 and 8"))?;
+        .ok_or_else(|| ApiError::field("invalid_value", "step", "step must be between 1 and 8"))?;
     match step.recorded_by() {
         Action::Step => {}
         Action::Resolve => {
@@ -479,8 +484,9 @@ pub async fn step(
     }
     if let (Some(s), Some(e)) = (body.started_at, body.ended_at) {
         if e < s {
-            return Err(ApiError::bad(
+            return Err(ApiError::field(
                 "invalid_value",
+                "ended_at",
                 "ended_at is before started_at",
             ));
         }
@@ -489,8 +495,9 @@ pub async fn step(
     let remark = opt_prose("remark", body.remark.as_deref(), 2_000)?;
     let solution = opt_prose("solution", body.solution.as_deref(), 10_000)?;
     if step == HandlingStep::ProposeSolution && solution.is_none() {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "missing_field",
+            "solution",
             "step 4 needs the proposed solution",
         ));
     }
@@ -586,7 +593,7 @@ pub async fn resume(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PriorityBody {
-    #[schema(value_type = String, example = "urgent")]
+    #[schema(value_type = String, example = "urgent", pattern = "^(urgent|general|suggestion)$")]
     pub priority: Priority,
     pub reason: Option<String>,
 }
@@ -594,7 +601,7 @@ pub struct PriorityBody {
 /// Changes the priority; SLA deadlines are recomputed by the SLA worker.
 #[utoipa::path(post, path = "/v1/tickets/{id}/priority", tag = "actions", request_body = PriorityBody,
     params(("id" = String, Path, description = "ticket id or number")),
-    responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
+    responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn priority(
     State(state): State<AppState>,
@@ -628,13 +635,14 @@ pub async fn priority(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssignBody {
     /// The owner's user name.
+    #[schema(pattern = r"\S", max_length = 100)]
     pub owner: String,
 }
 
 /// Assigns an owner (supervisors).
 #[utoipa::path(post, path = "/v1/tickets/{id}/assign", tag = "actions", request_body = AssignBody,
     params(("id" = String, Path, description = "ticket id or number")),
-    responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
+    responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn assign(
     State(state): State<AppState>,
@@ -663,9 +671,12 @@ pub async fn assign(
 pub struct ReclassifyBody {
     /// Corrected problem category code, e.g. `technical_fault`.
     pub category: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        value_type = Option<String>,
+        pattern = "^(service_attitude|response_speed|product_quality|process_experience|suggestion_other)$"
+    )]
     pub feedback_type: Option<FeedbackType>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(urgent|general|suggestion)$")]
     pub priority: Option<Priority>,
     pub tags: Option<Vec<String>>,
     pub reason: Option<String>,
@@ -699,8 +710,9 @@ pub async fn reclassify(
     }
     if let Some(c) = &category {
         if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-            return Err(ApiError::bad(
+            return Err(ApiError::field(
                 "invalid_value",
+                "category",
                 "category is a code such as technical_fault",
             ));
         }
@@ -709,8 +721,9 @@ pub async fn reclassify(
     act(&state, &principal, &key, Action::Reclassify, |t| {
         // The router's correction always names the category: the current one when only others change.
         let category = category.or_else(|| t.category.clone()).ok_or_else(|| {
-            ApiError::bad(
+            ApiError::field(
                 "missing_field",
+                "category",
                 "the ticket has no category yet: name the correct one",
             )
         })?;
@@ -741,6 +754,7 @@ pub async fn reclassify(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MergeBody {
     /// The ticket (id or number) this one duplicates; it stays, this one is archived into it.
+    #[schema(pattern = r"\S", max_length = 100)]
     pub into: String,
 }
 
@@ -761,8 +775,9 @@ pub async fn merge(
     principal.check_department(target.lead_department.as_deref(), &target.departments)?;
     let t = &acting.ticket;
     if target.id == t.id {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "invalid_value",
+            "into",
             "a ticket cannot be merged into itself",
         ));
     }
@@ -788,7 +803,7 @@ pub async fn merge(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResolveBody {
     /// full 完全解决 / partial 部分解决 / unresolved 未解决.
-    #[schema(value_type = String, example = "full")]
+    #[schema(value_type = String, example = "full", pattern = "^(full|partial|unresolved)$")]
     pub resolution: Resolution,
     /// Required unless fully resolved, e.g. "waiting for the tech dept".
     pub reason: Option<String>,
@@ -812,14 +827,16 @@ pub async fn resolve(
 ) -> ApiResult<Json<ActedTicket>> {
     let reason = opt_prose("reason", body.reason.as_deref(), 2_000)?;
     if body.resolution != Resolution::Full && reason.is_none() {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "missing_field",
+            "reason",
             "a partial or unresolved outcome needs a reason",
         ));
     }
     if body.resolution == Resolution::Unresolved && body.first_contact {
-        return Err(ApiError::bad(
+        return Err(ApiError::field(
             "invalid_value",
+            "first_contact",
             "an unresolved ticket was not resolved at first contact",
         ));
     }

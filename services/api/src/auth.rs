@@ -385,11 +385,11 @@ pub async fn issue_token(
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     principal.require(Perm::ManageUsers)?;
-    // The body is optional: an empty one means the defaults.
+    // The body is optional: an empty one, or JSON null, means the defaults.
     let body: NewToken = if body.iter().all(u8::is_ascii_whitespace) {
         NewToken::default()
     } else {
-        crate::extract::parse_json(&body)?
+        crate::extract::parse_json::<Option<NewToken>>(&body)?.unwrap_or_default()
     };
     let (user, _) = user_by_name(&state, &name).await?;
     let token = issue(&state, user, body.expires_in_days, label(body.label)?).await?;

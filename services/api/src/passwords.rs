@@ -197,6 +197,18 @@ async fn record_failure(
     Ok(())
 }
 
+/// A refused sign-in: its own code, so a client tells "name or password wrong" from "session ended"
+/// (`unauthorized`) without guessing from the route; the same answer whichever part was wrong.
+fn wrong_credentials() -> ApiError {
+    ApiError::Detailed {
+        status: axum::http::StatusCode::UNAUTHORIZED,
+        code: "invalid_credentials",
+        message: "the name or password is not right".into(),
+        field: None,
+        details: None,
+    }
+}
+
 /// Checks a name and password: 429 while limited, 401 for any wrong combination (unknown name,
 /// disabled user, no password, wrong password) after the same argon2 work.
 pub async fn sign_in(
@@ -207,8 +219,9 @@ pub async fn sign_in(
     password: &str,
     addr: Option<IpAddr>,
 ) -> ApiResult<Account> {
-    if name.len() > 200 || password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(ApiError::Unauthorized);
+    // A NUL cannot be in a stored name (Postgres text refuses it), so it can only be wrong.
+    if name.len() > 200 || name.contains('\0') || password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(wrong_credentials());
     }
     check_limits(pool, limits, name, addr).await?;
     let row: Option<(Uuid, String, String, Option<String>, Option<String>)> = sqlx::query_as(
@@ -237,7 +250,7 @@ pub async fn sign_in(
         }
         _ => {
             record_failure(pool, limits, name, addr).await?;
-            Err(ApiError::Unauthorized)
+            Err(wrong_credentials())
         }
     }
 }

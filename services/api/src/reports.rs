@@ -589,7 +589,9 @@ fn summary_table(s: &Summary) -> Table {
 
 /// Numbers per period or per agent/category/channel/department, with each target met or missed.
 #[utoipa::path(get, path = "/v1/reports/summary", tag = "reports", params(SummaryQuery),
-    responses((status = 200, body = Summary, description = "JSON, or CSV/XLSX with format="), (status = 400), (status = 401), (status = 403)),
+    responses((status = 200, description = "JSON, or CSV/XLSX with format=", content((Summary = "application/json"),
+            (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn summary(
     State(state): State<AppState>,
@@ -633,7 +635,9 @@ pub struct OverdueItem {
 /// Tickets still unresolved — open, waiting, reopened, or closed as 未解决 — overdue first, oldest first,
 /// with their owners.
 #[utoipa::path(get, path = "/v1/reports/overdue", tag = "reports", params(OverdueQuery),
-    responses((status = 200, body = Vec<OverdueItem>), (status = 401), (status = 403)),
+    responses((status = 200, description = "JSON, or CSV/XLSX with format=", content((Vec<OverdueItem> = "application/json"),
+            (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn overdue(
     State(state): State<AppState>,

@@ -395,6 +395,32 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<TicketPage>> {
     principal.require(Perm::ReadTickets)?;
+    // What the document promises (maxLength 200) is what is accepted.
+    for (field, value) in [
+        ("status", &q.status),
+        ("department", &q.department),
+        ("priority", &q.priority),
+        ("owner", &q.owner),
+        ("channel", &q.channel),
+        ("category", &q.category),
+        ("q", &q.q),
+    ] {
+        if value.as_deref().is_some_and(|v| v.chars().count() > 200) {
+            return Err(ApiError::field(
+                "field_too_long",
+                field,
+                format!("{field} is longer than 200 characters"),
+            ));
+        }
+        // Postgres text cannot hold a NUL: such a filter matches nothing, and says so.
+        if value.as_deref().is_some_and(|v| v.contains('\0')) {
+            return Err(ApiError::field(
+                "invalid_value",
+                field,
+                format!("{field} holds a NUL character"),
+            ));
+        }
+    }
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::field(

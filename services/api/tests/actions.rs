@@ -81,6 +81,8 @@ async fn the_whole_handling_of_a_ticket() {
         (StatusCode::BAD_REQUEST, "missing_field"),
         "step 4 needs a solution"
     );
+    // The refusal names the field, so the console can say which one to fill in.
+    assert_eq!(v["error"]["field"], "solution");
     let (s, v) = app.post(&p("steps"), &agent, json!({"step": 6})).await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "use_resolve"));
     let (s, v) = app.post(&p("steps"), &agent, json!({"step": 9})).await;
@@ -165,6 +167,7 @@ async fn the_whole_handling_of_a_ticket() {
         (StatusCode::BAD_REQUEST, "missing_field"),
         "unresolved needs a reason"
     );
+    assert_eq!(v["error"]["field"], "reason");
     let (s, v) = app.post(&p("review"), &boss, json!({})).await;
     assert_eq!(
         (s, code(&v)),

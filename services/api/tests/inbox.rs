@@ -155,6 +155,12 @@ async fn rows_carry_their_clocks_and_sort_by_the_nearest_deadline() {
     let c = v["next_cursor"].as_str().unwrap();
     let (s, v) = app.get(&format!("/v1/tickets?cursor={c}"), &li).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")));
+    // Filters the document refuses are refused (they were a 500 or silently accepted).
+    let (s, v) = app.get("/v1/tickets?priority=%00urgent", &li).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("priority")));
+    let long = "a".repeat(201);
+    let (s, v) = app.get(&format!("/v1/tickets?department={long}"), &li).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("field_too_long")));
 }
 
 #[tokio::test]

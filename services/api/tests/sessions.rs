@@ -47,7 +47,7 @@ async fn a_browser_signs_in_with_an_httponly_strict_cookie_and_a_csrf_token() {
                 Some(json!({"name": name, "password": password})),
             )
             .await;
-        assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+        assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
     }
     // Without a cookie there is no session.
     let (s, _) = app

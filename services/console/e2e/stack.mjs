@@ -4,7 +4,7 @@
 import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect, StringCodec } from 'nats'
@@ -57,6 +57,8 @@ export class Stack {
     this.dbName = `console_e2e_${id}`
     this.prefix = `ce${id}`
     this.procs = []
+    this.surveySecret = randomBytes(32).toString('hex')
+    this.logs = join(ROOT, 'target', 'console-e2e-logs', id)
     this.nc = null
   }
 
@@ -71,6 +73,8 @@ export class Stack {
       LOOPDESK__HTTP__ADDR: `127.0.0.1:${port}`,
       // Health, readiness and metrics answer on their own listener, never on the public one.
       LOOPDESK__HTTP__OPS_ADDR: `127.0.0.1:${opsPort}`,
+      // Survey links are signed; every replica shares the secret, here one per test run.
+      LOOPDESK__SURVEY__TOKEN_SECRET: this.surveySecret,
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...extra,
     }
@@ -79,16 +83,21 @@ export class Stack {
   async worker(name, extra = {}) {
     const bin = join(ROOT, 'target', PROFILE, name)
     if (!existsSync(bin)) throw new Error(`${bin} is missing: build the workers first (cargo build --workspace --bins)`)
+    mkdirSync(this.logs, { recursive: true })
+    const logFile = join(this.logs, `${name}.log`)
+    const log = openSync(logFile, 'a')
     const port = await freePort()
     const opsPort = await freePort()
     // The router binary also holds its training tools; `run` is the worker.
     const proc = spawn(bin, name === 'router' ? ['run'] : [], {
       cwd: ROOT,
       env: this.env(port, opsPort, extra),
-      stdio: ['ignore', process.env.TEST_LOG ? 'inherit' : 'ignore', process.env.TEST_LOG ? 'inherit' : 'ignore'],
+      // Each worker's output goes to its own file, named in the error when it does not come up.
+      stdio: ['ignore', log, log],
     })
+    closeSync(log)
     this.procs.push(proc)
-    await waitReady(`http://127.0.0.1:${opsPort}/ready`, proc, name)
+    await waitReady(`http://127.0.0.1:${opsPort}/ready`, proc, `${name} (log ${logFile})`)
     return port
   }
 

@@ -1761,12 +1761,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description JSON, or CSV/XLSX with format= */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["OverdueItem"][];
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -1827,6 +1830,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Summary"];
+                    "text/csv": string;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": number[];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
