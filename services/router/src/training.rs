@@ -279,10 +279,10 @@ impl shared::consumer::BatchHandler for TrainHandler {
         use shared::consumer::Outcome;
         let mut outcomes = Vec::with_capacity(batch.len());
         for d in batch {
-            match serde_json::from_slice::<shared::messages::classifier::TrainRequested>(&d.payload) {
-                Err(e) => outcomes.push(Outcome::Poison(format!(
-                    "bad_payload: {TRAIN_SUBJECT}: {e}"
-                ))),
+            // A training request carries no schema version: it is only parsed (same reason codes as
+            // `shared::messages::decode`).
+            match shared::messages::parse::<shared::messages::classifier::TrainRequested>(&d.payload) {
+                Err(e) => outcomes.push(Outcome::Poison(e.to_string())),
                 Ok(r) => {
                     run(&self.pool, &self.live, r.version).await?;
                     outcomes.push(Outcome::Done);

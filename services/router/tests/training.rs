@@ -89,7 +89,7 @@ async fn a_model_trained_on_the_teams_history_is_compared_adopted_and_used() {
     let ctx = TestContext::new().await;
     let cfg = common::config_copy();
     let (app, shutdown) = common::start(&ctx, &cfg).await;
-    let live = app.live.clone();
+    let live = app.handle.clone();
     assert_eq!(live.current().model_version, "shipped");
 
     let examples = team_examples();
