@@ -22,6 +22,7 @@ pub mod readiness;
 pub mod runtime;
 pub mod schema_export;
 pub mod setup;
+pub mod sla;
 pub mod shutdown;
 pub mod subjects;
 pub mod telemetry;

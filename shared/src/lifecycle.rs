@@ -201,6 +201,8 @@ pub enum Perm {
     ReadReports,
     ReadTicketReports,
     ManageUsers,
+    /// Change the business's setup (taxonomy, departments, routes, deadlines, calendars, targets).
+    ManageSetup,
 }
 
 /// The permission matrix by role. What a department-bound role may do to a given ticket also depends
@@ -218,7 +220,7 @@ pub fn allowed(role: Role, perm: Perm) -> bool {
         ReadReports => matches!(role, Inspector | Supervisor | Admin | Ops),
         // Lists of tickets (overdue, unresolved) name customers' tickets and owners.
         ReadTicketReports => matches!(role, Inspector | Supervisor | Admin),
-        ManageUsers => role == Admin,
+        ManageUsers | ManageSetup => role == Admin,
     }
 }
 

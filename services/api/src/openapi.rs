@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::extract::Json;
 use crate::{
-    actions, auth, events, history, import, inbox, model, reports, session, supplement, tickets, users,
+    actions, auth, events, history, import, inbox, model, reports, session, setup, supplement, tickets,
+    users,
 };
 
 struct Conventions;
@@ -139,15 +140,18 @@ impl Modify for Conventions {
         import::import,
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
+        setup::taxonomy, setup::current, setup::put, setup::history, setup::rollback, setup::export,
     ),
     components(schemas(model::TicketSummary, model::TicketFull, ErrorBody, crate::period::TimeZoneName,
-        crate::render::ReportFormat, crate::labels::Lang, reports::ExportFormat, events::EventData)),
+        crate::render::ReportFormat, crate::labels::Lang, reports::ExportFormat, events::EventData,
+        shared::setup::Taxonomy, shared::setup::Departments, shared::setup::Routing, shared::setup::Problem)),
     tags(
         (name = "auth", description = "Sign-in, sessions, users, tokens, roles"),
         (name = "tickets", description = "Reading tickets"),
         (name = "actions", description = "Handling: each action is a timeline entry and an event"),
         (name = "import", description = "The team's tracking spreadsheet"),
         (name = "reports", description = "Metrics, overdue and unresolved lists, exports"),
+        (name = "setup", description = "The business's own setup: taxonomy, departments, routes; versioned"),
     )
 )]
 pub struct ApiDoc;

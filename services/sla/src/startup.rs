@@ -36,11 +36,49 @@ pub struct Parts {
     pub observer: Option<FireObserver>,
 }
 
+/// Puts the setup's SLA rules in force and follows its changes (`{prefix}.config.changed`, and a poll).
+/// A change the rules refuse is logged and the rules in force stay; the setup store refuses such a
+/// change before it is stored, so that happens only with a hand-edited database.
+async fn follow_setup(rt: &mut Runtime, rules: &crate::live::LiveRules) -> Result<(), StartupError> {
+    let setup = shared::setup::load(&rt.pool)
+        .await
+        .map_err(|e| StartupError::service("setup", e))?;
+    let first = setup
+        .sla_rules()
+        .map_err(|e| StartupError::service("SLA rules of the setup", e))?;
+    rules.set(Arc::new(first));
+    let live = rules.clone();
+    let follow = shared::setup::follow(
+        rt.pool.clone(),
+        rt.nats.clone(),
+        rt.subjects.clone(),
+        std::time::Duration::from_secs(2),
+        rt.shutdown(),
+        setup.versions.clone(),
+        move |setup| {
+            let live = live.clone();
+            async move {
+                match setup.sla_rules() {
+                    Ok(r) => {
+                        live.set(Arc::new(r));
+                        tracing::info!(versions = ?setup.versions, "SLA rules of the setup applied");
+                    }
+                    Err(e) => tracing::error!(error = %e, "the setup's SLA rules are invalid; the previous rules stay"),
+                }
+            }
+        },
+    );
+    rt.spawn("setup follower", follow);
+    Ok(())
+}
+
 /// A running SLA replica.
 pub struct Application {
     /// Where the ops HTTP side (health, readiness, metrics) listens (`http.ops_addr`; port 0 in tests
     /// picks a free port). This worker has no public routes and binds no public listener.
     pub addr: SocketAddr,
+    /// The rules in force (tests watch a setup change arrive).
+    pub rules: crate::live::LiveRules,
     tasks: Tasks,
 }
 
@@ -65,6 +103,10 @@ impl Application {
         let listener = rt.bind_ops().await?;
         let addr = listener.addr();
 
+        let rules = crate::live::LiveRules::new(rules);
+        if sla.from_setup {
+            follow_setup(&mut rt, &rules).await?;
+        }
         let planned = Arc::new(Notify::new());
         let firing = sla.firing();
         if !parts.no_consumers {
@@ -103,7 +145,7 @@ impl Application {
         }
         let firer = Firer {
             pool: rt.pool.clone(),
-            rules,
+            rules: rules.clone(),
             subjects: rt.subjects.clone(),
             settings: firing,
             observer: parts.observer.clone(),
@@ -117,6 +159,7 @@ impl Application {
         rt.serve_ops(listener);
         Ok(Self {
             addr,
+            rules,
             tasks: rt.start(),
         })
     }
