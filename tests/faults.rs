@@ -65,6 +65,18 @@ async fn run_through(
     poison: &[Poison],
     fault: impl std::future::Future<Output = ()>,
 ) {
+    run_through_within(ctx, tag, n, poison, fault, RUN).await;
+}
+
+/// As [`run_through`], for a fault that itself lasts a while: the run must end within `run`.
+async fn run_through_within(
+    ctx: &TestContext,
+    tag: &str,
+    n: usize,
+    poison: &[Poison],
+    fault: impl std::future::Future<Output = ()>,
+    run: Duration,
+) {
     let dead_letters = poison.iter().map(|p| p.expected.len()).sum();
     let flow = async {
         let submissions = feed::publish(ctx, tag, n);
@@ -75,7 +87,7 @@ async fn run_through(
         };
         tokio::join!(submissions, poisoning);
     };
-    tokio::join!(flow, fault, verify::drive(ctx, tag, n, dead_letters, RUN));
+    tokio::join!(flow, fault, verify::drive(ctx, tag, n, dead_letters, run));
     verify::assert_exactly_once(ctx, tag, n, poison).await;
 }
 
@@ -150,6 +162,64 @@ async fn postgres_crash_mid_flow_loses_and_repeats_nothing() {
         pg.restart_after_crash();
     };
     run_through(&ctx, tag, N, &poison, crashing).await;
+}
+
+/// How long the database stays away in the outage test: far past what the deliveries of a message
+/// would ride out by naks alone (5 deliveries with naks of 0.5–4 s, or 3 s ack waits).
+const OUTAGE: Duration = Duration::from_secs(60);
+
+/// A lasting Postgres outage is nobody's message's fault: every worker stops pulling and reports
+/// not-ready while the database is away, holds what it had in hand without using up deliveries, and
+/// resumes by itself when it returns. Nothing is dead-lettered (no poison is sent, so the dead-letter
+/// subjects must stay empty) and every submission becomes exactly one ticket, routed, surveyed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_of_a_minute_holds_the_flow_and_dead_letters_nothing() {
+    let pg = PrivatePostgres::start();
+    let mut ctx = TestContext::on_servers(&pg.url(), &machine_nats(), 1).await;
+    patient(&mut ctx);
+    // The shipped delivery limit: an outage must not count against it.
+    ctx.settings.nats.max_deliver = 5;
+    let tag = "pgoutage";
+    let pipeline = Pipeline::start(&ctx.settings, 1, SlaRules::Fast);
+    for w in &pipeline.workers {
+        assert_eq!(
+            w.wait_ready(200, STAGE).await,
+            Some(200),
+            "{} ready before the outage",
+            w.name
+        );
+    }
+    let outage = async {
+        wait_for(&ctx, TICKETS, (N / 4) as i64, STAGE).await;
+        note(&ctx, tag, "Postgres stopped").await;
+        let stopped = std::time::Instant::now();
+        pg.stop();
+        for w in &pipeline.workers {
+            assert_eq!(
+                w.wait_ready(503, Duration::from_secs(20)).await,
+                Some(503),
+                "{} reports not-ready while the database is away",
+                w.name
+            );
+        }
+        tokio::time::sleep(OUTAGE.saturating_sub(stopped.elapsed())).await;
+        pg.start_again();
+        eprintln!("{tag}: Postgres started again after {:?}", stopped.elapsed());
+        for w in &pipeline.workers {
+            assert_eq!(
+                w.wait_ready(200, STAGE).await,
+                Some(200),
+                "{} ready again once the database answers",
+                w.name
+            );
+        }
+    };
+    run_through_within(&ctx, tag, N, &[], outage, RUN + OUTAGE).await;
+    assert_eq!(
+        verify::stored_on(&ctx, shared::subjects::Stream::DeadLetter, &ctx.subjects.dead_letters_all()).await,
+        0,
+        "nothing dead-lettered for an outage"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

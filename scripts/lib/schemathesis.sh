@@ -11,20 +11,21 @@ run_schemathesis() {
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q "schemathesis==$version"
     fi
-    local suffix db port token prefix api_pid status=0
+    local suffix db port ops token prefix api_pid status=0
     suffix="$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     db="loopdesk_st_$suffix"
     prefix="st$suffix"
     token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     port=$((20000 + RANDOM % 20000))
+    ops=$((port + 1))
     psql "postgres://postgres@127.0.0.1:${PG_PORT}/postgres" -qc "create database \"$db\""
     LOOPDESK__DATABASE__URL="postgres://postgres@127.0.0.1:${PG_PORT}/$db" \
-        LOOPDESK__PREFIX="$prefix" LOOPDESK__HTTP__ADDR="127.0.0.1:$port" LOOPDESK_ADMIN_TOKEN="$token" \
+        LOOPDESK__PREFIX="$prefix" LOOPDESK__HTTP__ADDR="127.0.0.1:$port" LOOPDESK__HTTP__OPS_ADDR="127.0.0.1:$ops" LOOPDESK_ADMIN_TOKEN="$token" \
         LOOPDESK__API__LOGIN__MAX_FAILURES_PER_ADDRESS=1000000 LOOPDESK__API__LOGIN__MAX_FAILURES_PER_NAME=1000000 \
         target/debug/api >target/schemathesis-api.log 2>&1 &
     api_pid=$!
     for _ in $(seq 1 300); do
-        curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+        curl -fs "http://127.0.0.1:$ops/ready" >/dev/null 2>&1 && break
         sleep 0.2
     done
     log "schemathesis against the api (all checks, 40 examples per operation)"

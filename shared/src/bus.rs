@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use secrecy::ExposeSecret;
 
 use crate::config::NatsSettings;
 use crate::subjects::{Stream, Subjects};
@@ -25,6 +26,16 @@ pub enum BusError {
 /// How long JetStream keeps events; consumers that fall further behind than this lose nothing in Postgres,
 /// which stays the system of record.
 const RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// How long `stream` keeps its messages; zero keeps them until someone removes them. Dead letters are
+/// the one copy of a message no consumer could apply: they stay until a person replays or deletes
+/// them (`loopdesk-ops replay` / `delete-dead-letter`), however long the fix takes.
+pub fn max_age(stream: Stream) -> Duration {
+    match stream {
+        Stream::DeadLetter => Duration::ZERO,
+        _ => RETENTION,
+    }
+}
 /// The window in which a re-published outbox row (same `Nats-Msg-Id`) is dropped as a duplicate.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
@@ -43,10 +54,26 @@ pub async fn connect(
         .map(|u| u.trim().parse::<async_nats::ServerAddr>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(invalid)?;
-    let client = async_nats::ConnectOptions::new()
-        .name("loopdesk")
+    let mut options = async_nats::ConnectOptions::new()
+        .name(settings.user.as_deref().unwrap_or("loopdesk"))
         .retry_on_initial_connect()
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(Duration::from_secs(5));
+    // As its service's user (see `crate::bus_access`): the server then lets it publish and subscribe
+    // only to its own subjects, and its replies come to an inbox no other user may read.
+    if let Some(user) = &settings.user {
+        let password = settings
+            .password
+            .as_ref()
+            .map(|p| p.expose_secret().to_string())
+            .unwrap_or_default();
+        options = options
+            .user_and_password(user.clone(), password)
+            .custom_inbox_prefix(crate::bus_access::inbox_prefix(user));
+    }
+    if let Some(ca) = &settings.tls_ca_file {
+        options = options.require_tls(true).add_root_certificates(ca.clone());
+    }
+    let client = options
         .connect(servers.as_slice())
         .await
         .map_err(|source| BusError::Connect {
@@ -69,7 +96,7 @@ pub async fn ensure_streams(
             subjects: subjects.stream_subjects(stream),
             retention: stream::RetentionPolicy::Limits,
             storage: stream::StorageType::File,
-            max_age: RETENTION,
+            max_age: max_age(stream),
             duplicate_window: DUPLICATE_WINDOW,
             num_replicas: replicas.max(1),
             ..Default::default()

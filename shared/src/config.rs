@@ -27,6 +27,10 @@ pub enum ConfigError {
     Prefix(String),
     #[error(transparent)]
     TrustedProxy(#[from] crate::http::TrustedProxyError),
+    #[error(transparent)]
+    Retention(#[from] crate::retention::RetentionError),
+    #[error("nats.user `{0}` has no row in the bus permission table (shared/src/bus_access.rs)")]
+    NatsUser(String),
 }
 
 /// The settings every worker reads; a service reads its own section from the raw [`config::Config`].
@@ -39,6 +43,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub nats: NatsSettings,
     pub http: HttpSettings,
+    /// How long bookkeeping rows are kept (see [`crate::retention`]); safe defaults when absent.
+    #[serde(default)]
+    pub retention: crate::retention::RetentionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +104,17 @@ pub struct NatsSettings {
     /// the wait fills batches; at a trickle it adds at most this much to each message's latency. 0 takes
     /// only what is ready.
     pub linger_ms: u64,
+    /// The NATS user this worker connects as (its service's row in [`crate::bus_access`]); none on a
+    /// server without authorization (the tests' and the bare local run's).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The user's password: from the environment only (`LOOPDESK__NATS__PASSWORD`).
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// A CA certificate (PEM) to verify the servers with; set, the connection must use TLS (for
+    /// servers reached over a network, `tls://` URLs).
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// See [`NatsSettings::linger_ms`]. In the pipeline bench (README) 10 ms took the end-to-end rate from
@@ -197,6 +215,12 @@ impl Settings {
         self.time_zone()?;
         self.database.connect_options()?;
         self.http.trusted_proxies()?;
+        self.retention.validate()?;
+        if let Some(user) = &self.nats.user {
+            if crate::bus_access::user(user).is_none() {
+                return Err(ConfigError::NatsUser(user.clone()));
+            }
+        }
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 //! same delivery guarantees (SPEC invariants 1–3, 6, 9).
 
 pub mod bus;
+pub mod bus_access;
 pub mod config;
 pub mod consumer;
 pub mod db;
@@ -19,8 +20,10 @@ pub mod ops_http;
 pub mod outbox;
 pub mod pii;
 pub mod readiness;
+pub mod retention;
 pub mod runtime;
 pub mod schema_export;
+pub mod serials;
 pub mod setup;
 pub mod sla;
 pub mod shutdown;

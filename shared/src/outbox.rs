@@ -91,6 +91,10 @@ pub struct OutboxRelay {
     /// Poll interval: finds rows other processes committed (an api replica, a script) and any wake
     /// that came while a pass was running.
     poll: Duration,
+    /// Where the bus is authenticated, the subjects this process's user may publish, as regular
+    /// expressions: the outbox is shared by every worker, and a row of another service's would be
+    /// refused by the server. `None` claims every row.
+    only: Option<Vec<String>>,
 }
 
 /// What one pass of the relay did, deciding whether it sleeps.
@@ -108,7 +112,20 @@ impl OutboxRelay {
             batch: 1000,
             wake,
             poll: Duration::from_millis(100),
+            only: None,
         }
+    }
+
+    /// Claims only rows whose subject matches one of `patterns` (NATS subject patterns): what this
+    /// process's bus user may publish (see [`crate::bus_access`]).
+    pub fn only_subjects(mut self, patterns: &[String]) -> Self {
+        self.only = Some(
+            patterns
+                .iter()
+                .map(|p| crate::bus_access::subject_regex(p))
+                .collect(),
+        );
+        self
     }
 
     /// Publishes one batch: claim (delete) rows, publish them all (pipelined), wait for every ack, commit.
@@ -129,10 +146,12 @@ impl OutboxRelay {
         // the delete on the primary key; `in (…)` was planned as a join over the whole table.)
         let mut rows: Vec<(i64, Uuid, String, Vec<u8>)> = sqlx::query_as(
             "delete from outbox where seq = any(array(
-                 select seq from outbox order by seq limit $1 for update skip locked))
+                 select seq from outbox where $2::text[] is null or subject ~ any($2)
+                 order by seq limit $1 for update skip locked))
              returning seq, msg_id, subject, payload",
         )
         .bind(self.batch)
+        .bind(&self.only)
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {

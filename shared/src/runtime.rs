@@ -91,6 +91,8 @@ pub struct Runtime {
     outbox_wake: Arc<Notify>,
     /// Whether to run the table upkeep (`database.upkeep`).
     upkeep: bool,
+    /// The retention job's settings (`[retention]`, see [`crate::retention`]).
+    retention: crate::retention::RetentionSettings,
     /// What `/ready` reports besides NATS: the database as last probed, and any task that failed.
     readiness: Readiness,
 }
@@ -163,6 +165,7 @@ impl Runtime {
             tasks: JoinSet::new(),
             outbox_wake: Arc::default(),
             upkeep: settings.database.upkeep,
+            retention: settings.retention.clone(),
             readiness: Readiness::new(DatabaseWatch::new(pool.clone())),
             pool,
         })
@@ -268,7 +271,12 @@ impl Runtime {
 
     /// Runs the outbox relay: publishes committed outbox rows, and drains them on shutdown.
     pub fn spawn_outbox_relay(&mut self) {
-        let relay = OutboxRelay::new(self.pool.clone(), self.js.clone(), self.outbox_wake());
+        let mut relay = OutboxRelay::new(self.pool.clone(), self.js.clone(), self.outbox_wake());
+        // An authenticated worker leaves other services' rows to their relays (its user may not
+        // publish them); `Settings::validate` has checked the user has a row.
+        if let Some(row) = self.nats_settings.user.as_deref().and_then(crate::bus_access::user) {
+            relay = relay.only_subjects(&row.event_subjects(&self.subjects));
+        }
         let shutdown = self.shutdown();
         self.spawn("outbox relay", relay.run(shutdown));
     }
@@ -302,7 +310,8 @@ impl Runtime {
         );
     }
 
-    /// The worker is assembled: start the table upkeep unless configured off (see [`crate::upkeep`])
+    /// The worker is assembled: start the table upkeep unless configured off (see [`crate::upkeep`]),
+    /// the retention job unless configured off (see [`crate::retention`]),
     /// and the listener for messages given up without an outcome (see [`crate::missed`]), and hand
     /// back its tasks.
     pub fn start(mut self) -> Tasks {
@@ -311,6 +320,11 @@ impl Runtime {
         if self.upkeep {
             let (pool, shutdown) = (self.pool.clone(), self.shutdown());
             self.spawn("table upkeep", crate::upkeep::run(pool, shutdown));
+        }
+        if self.retention.enabled {
+            let (pool, shutdown) = (self.pool.clone(), self.shutdown());
+            let settings = self.retention.clone();
+            self.spawn("retention", crate::retention::run(pool, settings, shutdown));
         }
         let mut missed = self.consumer(
             Stream::MissedDeliveries,

@@ -53,6 +53,17 @@ impl TestContext {
     /// A context on given servers (a test's private Postgres or NATS cluster); `base_url` names the
     /// server's maintenance database, `nats_url` may list several servers separated by commas.
     pub async fn on_servers(base_url: &str, nats_url: &str, stream_replicas: usize) -> Self {
+        Self::on_servers_as(base_url, nats_url, stream_replicas, None).await
+    }
+
+    /// As [`TestContext::on_servers`], connecting to NATS as `user` (name, password): a server with
+    /// Loopdesk's users and permissions (see [`crate::bus_access`]); the test itself uses `ops`.
+    pub async fn on_servers_as(
+        base_url: &str,
+        nats_url: &str,
+        stream_replicas: usize,
+        user: Option<(&str, &str)>,
+    ) -> Self {
         crate::telemetry::init_for_tests();
         let base_url = base_url.to_string();
         let nats_url = nats_url.to_string();
@@ -89,8 +100,12 @@ impl TestContext {
                 ack_wait_secs: 5,
                 batch_size: 200,
                 linger_ms: crate::config::DEFAULT_LINGER_MS,
+                user: user.map(|(name, _)| name.to_string()),
+                password: user.map(|(_, password)| SecretString::from(password.to_string())),
+                tls_ca_file: None,
             },
             http: HttpSettings::local("127.0.0.1:0"),
+            retention: Default::default(),
         };
         let pool = crate::db::connect(&settings.database)
             .await

@@ -42,6 +42,9 @@ impl SlaRules {
 pub struct Pipeline {
     settings: Settings,
     env: Vec<(&'static str, String)>,
+    /// Each worker's NATS password by worker name, when the server has Loopdesk's users; a worker
+    /// then connects as its own user.
+    passwords: BTreeMap<String, String>,
     /// Live replicas, oldest first.
     pub workers: Vec<WorkerProcess>,
 }
@@ -50,6 +53,17 @@ impl Pipeline {
     /// Starts `replicas` of each worker. Surveys are asked at once (no delay, no quiet hours), so a
     /// resolution turns into a survey request while the test or bench watches.
     pub fn start(settings: &Settings, replicas: usize, sla: SlaRules) -> Self {
+        Self::start_as_users(settings, replicas, sla, BTreeMap::new())
+    }
+
+    /// As [`Pipeline::start`], each worker connecting to NATS as its own user with its password from
+    /// `passwords` (by worker name).
+    pub fn start_as_users(
+        settings: &Settings,
+        replicas: usize,
+        sla: SlaRules,
+        passwords: BTreeMap<String, String>,
+    ) -> Self {
         let mut env = vec![
             (
                 "LOOPDESK__SURVEY__TOKEN_SECRET",
@@ -75,6 +89,7 @@ impl Pipeline {
         let mut p = Self {
             settings: settings.clone(),
             env,
+            passwords,
             workers: Vec::new(),
         };
         for _ in 0..replicas {
@@ -88,11 +103,16 @@ impl Pipeline {
     /// Starts one more replica of `name`, as an orchestrator replaces a dead one.
     pub fn spawn(&mut self, name: &str) {
         let args: &[&str] = if name == "router" { &["run"] } else { &[] };
+        let mut env = self.env.clone();
+        if let Some(password) = self.passwords.get(name) {
+            env.push(("LOOPDESK__NATS__USER", name.to_string()));
+            env.push(("LOOPDESK__NATS__PASSWORD", password.clone()));
+        }
         self.workers.push(WorkerProcess::spawn_with_args(
             name,
             args,
             &self.settings,
-            &self.env,
+            &env,
         ));
     }
 

@@ -37,6 +37,8 @@ pub struct PrivateNats {
     store: PathBuf,
     routes: Vec<u16>,
     name: String,
+    /// A configuration file (users and permissions) and the environment it reads passwords from.
+    config: Option<(PathBuf, Vec<(String, String)>)>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -50,6 +52,28 @@ impl PrivateNats {
             store: dir.path().join("js"),
             routes: Vec::new(),
             name: "solo".into(),
+            config: None,
+            child: None,
+            _dir: Some(dir),
+        };
+        n.spawn();
+        n
+    }
+
+    /// A server that refuses clients without a user: `authorization` is a nats-server
+    /// `authorization { … }` block (Loopdesk's generated one), `passwords` the environment variables
+    /// it reads the passwords from.
+    pub fn start_with_authorization(authorization: &str, passwords: Vec<(String, String)>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("nats.conf");
+        std::fs::write(&file, authorization).expect("config written");
+        let mut n = Self {
+            port: free_port(),
+            cluster_port: 0,
+            store: dir.path().join("js"),
+            routes: Vec::new(),
+            name: "authed".into(),
+            config: Some((file, passwords)),
             child: None,
             _dir: Some(dir),
         };
@@ -75,6 +99,11 @@ impl PrivateNats {
         .args(["-n", &self.name])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+        if let Some((file, env)) = &self.config {
+            // Command-line flags override the file's listen address and store.
+            cmd.arg("-c").arg(file);
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        }
         if self.cluster_port != 0 {
             let routes: Vec<String> = self
                 .routes
@@ -104,6 +133,14 @@ impl PrivateNats {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Replaces the authorization of a server started with
+    /// [`PrivateNats::start_with_authorization`] and restarts it (streams and messages are kept).
+    pub fn reauthorize(&mut self, authorization: &str) {
+        let (file, _) = self.config.as_ref().expect("a server with a configuration file");
+        std::fs::write(file, authorization).expect("config written");
+        self.restart();
     }
 }
 
@@ -136,6 +173,7 @@ impl NatsCluster {
                     .map(|(_, p)| *p)
                     .collect(),
                 name: format!("n{i}"),
+                config: None,
                 child: None,
                 _dir: None,
             })
@@ -274,12 +312,28 @@ impl PrivatePostgres {
             .status();
     }
 
+    /// Stops the server cleanly (`fast`: clients are disconnected, a checkpoint is written), keeping
+    /// its data for [`PrivatePostgres::start_again`]: a planned or lasting outage.
+    pub fn stop(&self) {
+        let status = self
+            .command("pg_ctl")
+            .args(["-D"])
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "-t", "60", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("pg_ctl runs");
+        assert!(status.success(), "pg_ctl stop failed");
+    }
+
     pub fn restart_after_crash(&self) {
         self.crash();
         self.pg_ctl_start();
     }
 
-    /// Starts the server again after [`PrivatePostgres::crash`] (crash recovery included).
+    /// Starts the server again after [`PrivatePostgres::crash`] (crash recovery included) or
+    /// [`PrivatePostgres::stop`].
     pub fn start_again(&self) {
         self.pg_ctl_start();
     }

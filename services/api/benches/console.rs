@@ -77,8 +77,12 @@ async fn main() -> anyhow::Result<()> {
             ack_wait_secs: 5,
             batch_size: 200,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
+            user: None,
+            password: None,
+            tls_ca_file: None,
         },
         http: HttpSettings::local("127.0.0.1:0"),
+        retention: Default::default(),
     };
     let result = run(&settings, tickets, requests, streams, changes).await;
     conn.execute(format!(r#"drop database if exists "{db}" with (force)"#).as_str())

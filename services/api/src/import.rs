@@ -1,7 +1,18 @@
 //! `POST /v1/import`: the team's tracking spreadsheet (CSV or XLSX, Chinese or English headers) becomes
 //! historical tickets with their real times. Each row is checked on its own and answered with
 //! `created`, `duplicate` or `error` (code, field, message); good rows are kept when others are bad.
-//! All created rows commit in one transaction (each inside its own savepoint).
+//! The sheet is read as the team keeps it: the placeholders people type for "nothing" ('-', '—', '/',
+//! '无', 'N/A') are empty cells, and a problem-type label the taxonomy does not know becomes one of the
+//! team's own categories (or, with a `mapping`, an existing one); `POST /v1/import/preview` shows the
+//! rows, the columns found and the unknown labels before anything is written.
+//!
+//! Rows commit in chunks (each row inside its own savepoint), and ticket numbers are taken per chunk in
+//! a short transaction of their own ([`shared::serials`]): a long import never holds the day's serial
+//! counter, which intake needs for every new ticket, for longer than one upsert.
+//!
+//! Nothing a row carries is kept raw: every cell is redacted (national-ID and bank-card numbers) before
+//! it is parsed, stored on the ticket or written into the `imported` timeline entry. A row whose
+//! `部门`/department names a department the importer does not belong to is refused.
 //!
 //! Imported tickets are history: no `ticket.created` event is published, so the router, SLA and survey
 //! workers do not act on tickets closed long ago; the reports count them from their real submit times.
@@ -23,6 +34,7 @@ use uuid::Uuid;
 use crate::auth::{Perm, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query};
+use crate::import_taxonomy::{self, normalize, Known};
 use crate::period;
 use crate::AppState;
 
@@ -46,6 +58,45 @@ enum Col {
     Reason,
     Owner,
     Department,
+}
+
+impl Col {
+    /// The column's name in answers and row errors.
+    fn name(self) -> &'static str {
+        match self {
+            Col::Date => "date",
+            Col::CustomerId => "customer_id",
+            Col::Description => "description",
+            Col::Category => "category",
+            Col::Priority => "priority",
+            Col::SubmitTime => "submit_time",
+            Col::FirstReply => "first_reply_time",
+            Col::FirstResponseMinutes => "first_response_minutes",
+            Col::ResolvedTime => "resolved_time",
+            Col::ResolutionMinutes => "resolution_minutes",
+            Col::FirstContact => "first_contact_resolved",
+            Col::Status => "status",
+            Col::Reason => "unresolved_reason",
+            Col::Owner => "owner",
+            Col::Department => "department",
+        }
+    }
+}
+
+/// The placeholders people type for "nothing": read as an empty cell.
+fn is_placeholder(cell: &str) -> bool {
+    matches!(
+        cell.trim().to_lowercase().as_str(),
+        "-" | "--" | "—" | "——" | "–" | "－" | "/" | "／" | "无" | "n/a" | "na" | "null" | "none"
+    )
+}
+
+/// A cell as the importer keeps it: placeholders empty, national-ID and bank-card numbers redacted.
+fn clean_cell(cell: &str) -> String {
+    if is_placeholder(cell) {
+        return String::new();
+    }
+    shared::pii::redact_text(cell).0
 }
 
 /// Header → column, after trimming, lower-casing and dropping spaces, `_` and `-`.
@@ -94,6 +145,9 @@ pub struct ImportQuery {
     pub format: Option<String>,
     /// Lead department for rows without a department column (supervisors: always their own).
     pub department: Option<String>,
+    /// JSON object: problem-type label of the sheet → existing category (code or name), e.g.
+    /// `{"技术咨询":"technical_fault"}`. Labels neither known nor mapped become the team's own categories.
+    pub mapping: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -114,6 +168,15 @@ pub struct RowResult {
     pub error: Option<RowError>,
 }
 
+/// A problem-type label of the sheet and how many readable rows carry it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LabelCount {
+    pub label: String,
+    pub count: usize,
+    /// The category the rows got (added or mapped); none in a preview of an unknown label.
+    pub category: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub created: usize,
@@ -121,7 +184,46 @@ pub struct ImportReport {
     pub errors: usize,
     /// Headers that matched no known column.
     pub ignored_columns: Vec<String>,
+    /// Labels the taxonomy did not know, added as the team's own categories, with their row counts.
+    pub added_categories: Vec<LabelCount>,
+    /// Labels imported onto an existing category through the `mapping`, with their row counts.
+    pub mapped_labels: Vec<LabelCount>,
     pub rows: Vec<RowResult>,
+}
+
+/// A header of the sheet and the column it was read as.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ColumnFound {
+    pub header: String,
+    /// `date`, `description`, … or none when the header is ignored.
+    pub column: Option<String>,
+}
+
+/// A category the unknown labels can be mapped onto.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CategoryOption {
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+/// What an import of this sheet would do; nothing is written.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportPreview {
+    /// Data rows (blank lines not counted).
+    pub rows: usize,
+    /// Rows that can be read (they would be created or found duplicate).
+    pub readable: usize,
+    pub columns: Vec<ColumnFound>,
+    pub ignored_columns: Vec<String>,
+    /// Problem-type labels the taxonomy does not know (and the mapping does not map), with counts.
+    pub unknown_labels: Vec<LabelCount>,
+    /// Labels the given mapping maps, with counts.
+    pub mapped_labels: Vec<LabelCount>,
+    /// The existing categories, for the mapping.
+    pub categories: Vec<CategoryOption>,
+    /// Rows that cannot be read, with the reason.
+    pub problems: Vec<RowResult>,
 }
 
 /// A sheet as text cells, header first.
@@ -196,6 +298,7 @@ struct Parsed {
     local_day: NaiveDate,
     customer_id: Option<String>,
     description: String,
+    /// The sheet's problem-type label until [`resolve`], then the category code.
     category: Option<String>,
     priority: Option<&'static str>,
     first_reply_at: Option<DateTime<Utc>>,
@@ -205,6 +308,7 @@ struct Parsed {
     reason: Option<String>,
     first_contact: bool,
     owner: Option<String>,
+    /// The sheet's department cell until [`resolve`], then the lead department's code.
     department: Option<String>,
 }
 
@@ -250,19 +354,6 @@ fn to_utc(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     tz.from_local_datetime(&local)
         .earliest()
         .map(|d| d.with_timezone(&Utc))
-}
-
-fn category_code(s: &str) -> Option<&'static str> {
-    Some(match s.trim() {
-        "售前咨询" | "pre_sales" | "pre-sales" | "presales" => "pre_sales",
-        "售中订单" | "order" | "order_in_progress" => "order",
-        "售后退换" | "after_sales" | "after-sales" => "after_sales",
-        "技术故障" | "technical_fault" => "technical_fault",
-        "服务投诉" | "service_complaint" => "service_complaint",
-        "物流延迟" | "logistics_delay" => "logistics_delay",
-        "其他" | "other" => "other",
-        _ => return None,
-    })
 }
 
 fn priority_code(s: &str) -> Option<&'static str> {
@@ -357,11 +448,7 @@ fn later_instant(
     }
 }
 
-fn parse_row(
-    cells: &HashMap<Col, String>,
-    tz: Tz,
-    default_department: Option<&str>,
-) -> Result<Parsed, RowError> {
+fn parse_row(cells: &HashMap<Col, String>, tz: Tz) -> Result<Parsed, RowError> {
     let get = |c: Col| cells.get(&c).map(|s| s.trim()).unwrap_or("");
     let description = get(Col::Description);
     if description.is_empty() {
@@ -482,20 +569,10 @@ fn parse_row(
             "a row not resolved cannot be resolved at first contact",
         ));
     }
-    let category = match get(Col::Category) {
-        "" => None,
-        c => Some(
-            category_code(c)
-                .ok_or_else(|| {
-                    err(
-                        "invalid_value",
-                        "category",
-                        format!("`{c}` is not a known problem type"),
-                    )
-                })?
-                .to_string(),
-        ),
-    };
+    // Matched against the taxonomy (or added) once the whole sheet is read: see [`resolve`].
+    let category = Some(get(Col::Category))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     let priority = match get(Col::Priority) {
         "" => None,
         p => Some(priority_code(p).ok_or_else(|| {
@@ -508,8 +585,7 @@ fn parse_row(
     };
     let department = Some(get(Col::Department))
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .or(default_department.map(str::to_string));
+        .map(str::to_string);
     Ok(Parsed {
         submitted_at,
         local_day: submitted_at.with_timezone(&tz).date_naive(),
@@ -564,21 +640,30 @@ fn external_id(p: &Parsed) -> String {
     format!("sheet:{}", hex::encode(&h.finalize()[..16]))
 }
 
-/// Imports the tracking spreadsheet.
-#[utoipa::path(post, path = "/v1/import", tag = "import", params(ImportQuery),
-    request_body(content = String, description = "CSV (UTF-8) or XLSX bytes", content_type = "text/csv"),
-    responses((status = 200, body = ImportReport), (status = 400), (status = 401), (status = 403), (status = 413)),
-    security(("bearer" = [])))]
-pub async fn import(
-    State(state): State<AppState>,
-    principal: Principal,
-    Query(q): Query<ImportQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<ImportReport>> {
+/// How many rows commit together: large enough that an import pays few commits, small enough that
+/// a chunk's transaction (and the savepoints in it) stays short.
+const CHUNK: usize = 200;
+
+/// The sheet read and checked, before anything is written.
+struct Sheet {
+    columns: Vec<ColumnFound>,
+    ignored: Vec<String>,
+    /// Data rows: 1-based line, cleaned cells (redacted, placeholders empty), parse outcome.
+    rows: Vec<(usize, Vec<String>, Result<Parsed, RowError>)>,
+}
+
+/// Who imports, into which department by default, and what the department column may name.
+struct Importer {
+    actor: String,
+    /// Rows without a department column go here.
+    default_department: Option<String>,
+    /// A department-bound role (supervisor) may import into this department only.
+    only_department: Option<String>,
+}
+
+fn importer(principal: &Principal, q: &ImportQuery) -> ApiResult<Importer> {
     principal.require(Perm::Import)?;
-    let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
-    let department = if principal.role.department_bound() {
+    if principal.role.department_bound() {
         if q.department
             .as_ref()
             .is_some_and(|d| Some(d) != principal.department.as_ref())
@@ -587,10 +672,28 @@ pub async fn import(
                 "you may import only into your own department".into(),
             ));
         }
-        principal.department.clone()
+        Ok(Importer {
+            actor: principal.actor(),
+            default_department: principal.department.clone(),
+            only_department: principal.department.clone(),
+        })
     } else {
-        q.department.clone().filter(|d| !d.is_empty())
-    };
+        Ok(Importer {
+            actor: principal.actor(),
+            default_department: q.department.clone().filter(|d| !d.is_empty()),
+            only_department: None,
+        })
+    }
+}
+
+/// Reads the body as CSV or XLSX, maps the header and parses every row.
+fn read_sheet(
+    q: &ImportQuery,
+    headers: &HeaderMap,
+    body: Bytes,
+    tz: Tz,
+    max_rows: usize,
+) -> ApiResult<Sheet> {
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -624,10 +727,17 @@ pub async fn import(
         .ok_or_else(|| ApiError::bad("missing_field", "the sheet is empty"))?;
     let mut cols: Vec<Option<Col>> = Vec::new();
     let mut ignored = Vec::new();
+    let mut columns = Vec::new();
     for h in &header {
         let c = column(h);
         if c.is_none() && !h.trim().is_empty() {
             ignored.push(h.clone());
+        }
+        if !h.trim().is_empty() {
+            columns.push(ColumnFound {
+                header: h.trim().to_string(),
+                column: c.map(|c| c.name().to_string()),
+            });
         }
         cols.push(c);
     }
@@ -647,117 +757,398 @@ pub async fn import(
         ));
     }
     let rows: Vec<(usize, Vec<String>)> = lines
+        .map(|(i, r)| (i + 1, r.iter().map(|c| clean_cell(c)).collect::<Vec<_>>()))
         .filter(|(_, r)| r.iter().any(|c| !c.trim().is_empty()))
         .collect();
-    if rows.len() > state.api.max_import_rows {
+    if rows.len() > max_rows {
         return Err(ApiError::bad(
             "too_many_rows",
-            format!("at most {} rows per import", state.api.max_import_rows),
+            format!("at most {max_rows} rows per import"),
         ));
     }
+    let rows = rows
+        .into_iter()
+        .map(|(line, cells)| {
+            let map: HashMap<Col, String> = cols
+                .iter()
+                .zip(cells.iter())
+                .filter_map(|(c, v)| c.map(|c| (c, v.clone())))
+                .collect();
+            let parsed = parse_row(&map, tz);
+            (line, cells, parsed)
+        })
+        .collect();
+    Ok(Sheet {
+        columns,
+        ignored,
+        rows,
+    })
+}
 
-    let actor = principal.actor();
-    let mut results = Vec::with_capacity(rows.len());
-    let mut timeline = Vec::new();
-    let mut tx = state.pool.begin().await?;
-    for (index, cells) in rows {
-        let line = index + 1;
-        let map: HashMap<Col, String> = cols
-            .iter()
-            .zip(cells.iter())
-            .filter_map(|(c, v)| c.map(|c| (c, v.clone())))
-            .collect();
-        let parsed = match parse_row(&map, tz, department.as_deref()) {
-            Ok(p) => p,
-            Err(e) => {
-                results.push(RowResult {
-                    line,
-                    result: "error",
-                    ticket_no: None,
-                    error: Some(e),
-                });
-                continue;
-            }
-        };
-        let ext = external_id(&parsed);
-        let existing: Option<String> = sqlx::query_scalar(
-            "select ticket_no from tickets where channel = $1 and external_id = $2",
+/// The `mapping` parameter: sheet label → existing category code.
+fn read_mapping(raw: Option<&str>, known: &Known) -> ApiResult<HashMap<String, String>> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(HashMap::new());
+    };
+    let given: HashMap<String, String> = serde_json::from_str(raw).map_err(|e| {
+        ApiError::field(
+            "invalid_mapping",
+            "mapping",
+            format!("mapping must be a JSON object of label → category: {e}"),
         )
-        .bind(IMPORT_CHANNEL)
-        .bind(&ext)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(no) = existing {
-            results.push(RowResult {
-                line,
-                result: "duplicate",
-                ticket_no: Some(no),
-                error: None,
-            });
+    })?;
+    given
+        .into_iter()
+        .map(|(label, target)| {
+            let code = known.category(&target).ok_or_else(|| {
+                ApiError::field(
+                    "invalid_mapping",
+                    "mapping",
+                    format!("`{target}` (for `{label}`) is not an existing category"),
+                )
+            })?;
+            Ok((normalize(&label), code.to_string()))
+        })
+        .collect()
+}
+
+/// How the readable rows' problem-type labels split: known, mapped, unknown (label, count) in
+/// order of first appearance.
+struct LabelUse {
+    mapped: Vec<(String, String, usize)>,
+    unknown: Vec<(String, usize)>,
+}
+
+fn label_use(sheet: &Sheet, known: &Known, mapping: &HashMap<String, String>) -> LabelUse {
+    let mut mapped: Vec<(String, String, usize)> = Vec::new();
+    let mut unknown: Vec<(String, usize)> = Vec::new();
+    for (_, _, parsed) in &sheet.rows {
+        let Some(label) = parsed.as_ref().ok().and_then(|p| p.category.as_deref()) else {
+            continue;
+        };
+        if known.category(label).is_some() {
             continue;
         }
-        let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-        let inserted = insert(&mut sp, &parsed, &ext).await;
-        match inserted {
-            Ok((id, ticket_no)) => {
-                sp.commit().await?;
-                timeline.push(TimelineEntry {
-                    ticket_id: id,
-                    kind: "imported".into(),
-                    actor: actor.clone(),
-                    at: Utc::now(),
-                    data: json!({"line": line, "row": cells}),
-                });
-                results.push(RowResult {
-                    line,
-                    result: "created",
-                    ticket_no: Some(ticket_no),
-                    error: None,
-                });
+        let label = label.trim();
+        if let Some(code) = mapping.get(&normalize(label)) {
+            match mapped.iter_mut().find(|(l, _, _)| l == label) {
+                Some((_, _, n)) => *n += 1,
+                None => mapped.push((label.to_string(), code.clone(), 1)),
             }
-            Err(e) => {
-                sp.rollback().await?;
-                tracing::warn!(line, error = %e, "import row refused by the database");
-                results.push(RowResult {
-                    line,
-                    result: "error",
-                    ticket_no: None,
-                    error: Some(RowError {
-                        code: "rejected",
-                        field: None,
-                        message: "the database refused this row".into(),
-                    }),
-                });
+        } else {
+            match unknown.iter_mut().find(|(l, _)| l == label) {
+                Some((_, n)) => *n += 1,
+                None => unknown.push((label.to_string(), 1)),
             }
         }
     }
-    shared::timeline::append(&mut tx, &timeline).await?;
-    tx.commit().await?;
+    LabelUse { mapped, unknown }
+}
+
+/// The row's category label and department cell as codes; a department the importer may not import
+/// into refuses the row.
+fn resolve(
+    mut p: Parsed,
+    known: &Known,
+    mapping: &HashMap<String, String>,
+    added: &HashMap<String, String>,
+    who: &Importer,
+) -> Result<Parsed, RowError> {
+    if let Some(label) = p.category.take() {
+        let code = known
+            .category(&label)
+            .map(str::to_string)
+            .or_else(|| mapping.get(&normalize(&label)).cloned())
+            .or_else(|| added.get(label.trim()).cloned())
+            .ok_or_else(|| {
+                err(
+                    "invalid_value",
+                    "category",
+                    format!("`{label}` is not a known problem type"),
+                )
+            })?;
+        p.category = Some(code);
+    }
+    p.department = match p.department.take() {
+        None => who.default_department.clone(),
+        Some(cell) => {
+            let code = known.department(&cell);
+            match (&who.only_department, code) {
+                (Some(own), Some(code)) if code == own => Some(code.to_string()),
+                (Some(own), _) => {
+                    return Err(err(
+                        "forbidden_department",
+                        "department",
+                        format!("`{cell}` is not your department ({own}); you may import only into your own"),
+                    ))
+                }
+                (None, Some(code)) => Some(code.to_string()),
+                (None, None) => {
+                    return Err(err(
+                        "invalid_value",
+                        "department",
+                        format!("`{cell}` is not a known department"),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(p)
+}
+
+fn row_error(line: usize, e: RowError) -> RowResult {
+    RowResult {
+        line,
+        result: "error",
+        ticket_no: None,
+        error: Some(e),
+    }
+}
+
+/// Reads the sheet and says what an import would do, writing nothing.
+#[utoipa::path(post, path = "/v1/import/preview", tag = "import", params(ImportQuery),
+    request_body(content = String, description = "CSV (UTF-8) or XLSX bytes", content_type = "text/csv"),
+    responses((status = 200, body = ImportPreview), (status = 400), (status = 401), (status = 403), (status = 413)),
+    security(("bearer" = [])))]
+pub async fn preview(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ImportPreview>> {
+    let who = importer(&principal, &q)?;
+    let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
+    let sheet = read_sheet(&q, &headers, body, tz, state.api.max_import_rows)?;
+    let known = import_taxonomy::load(&state.pool).await?;
+    let mapping = read_mapping(q.mapping.as_deref(), &known)?;
+    let uses = label_use(&sheet, &known, &mapping);
+    // In a preview, unknown labels resolve to a placeholder so the other checks still run.
+    let pending: HashMap<String, String> = uses
+        .unknown
+        .iter()
+        .map(|(l, _)| (l.clone(), String::new()))
+        .collect();
+    let mut problems = Vec::new();
+    let mut readable = 0;
+    for (line, _, parsed) in &sheet.rows {
+        match parsed
+            .clone()
+            .and_then(|p| resolve(p, &known, &mapping, &pending, &who))
+        {
+            Ok(_) => readable += 1,
+            Err(e) => problems.push(row_error(*line, e)),
+        }
+    }
+    Ok(Json(ImportPreview {
+        rows: sheet.rows.len(),
+        readable,
+        columns: sheet.columns,
+        ignored_columns: sheet.ignored,
+        unknown_labels: uses
+            .unknown
+            .into_iter()
+            .map(|(label, count)| LabelCount {
+                label,
+                count,
+                category: None,
+            })
+            .collect(),
+        mapped_labels: uses
+            .mapped
+            .into_iter()
+            .map(|(label, code, count)| LabelCount {
+                label,
+                count,
+                category: Some(code),
+            })
+            .collect(),
+        categories: known
+            .categories
+            .iter()
+            .map(|e| CategoryOption {
+                code: e.code.clone(),
+                zh: e.zh.clone(),
+                en: e.en.clone(),
+            })
+            .collect(),
+        problems,
+    }))
+}
+
+/// Imports the tracking spreadsheet.
+#[utoipa::path(post, path = "/v1/import", tag = "import", params(ImportQuery),
+    request_body(content = String, description = "CSV (UTF-8) or XLSX bytes", content_type = "text/csv"),
+    responses((status = 200, body = ImportReport), (status = 400), (status = 401), (status = 403), (status = 413)),
+    security(("bearer" = [])))]
+pub async fn import(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<ImportReport>> {
+    let who = importer(&principal, &q)?;
+    let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
+    let sheet = read_sheet(&q, &headers, body, tz, state.api.max_import_rows)?;
+    let known = import_taxonomy::load(&state.pool).await?;
+    let mapping = read_mapping(q.mapping.as_deref(), &known)?;
+    let uses = label_use(&sheet, &known, &mapping);
+    let new_labels: Vec<String> = uses.unknown.iter().map(|(l, _)| l.clone()).collect();
+    let added: HashMap<String, String> = if new_labels.is_empty() {
+        HashMap::new()
+    } else {
+        import_taxonomy::add_categories(
+            &state.pool,
+            &who.actor,
+            &new_labels,
+            who.default_department.as_deref(),
+        )
+        .await?
+            .into_iter()
+            .collect()
+    };
+
+    let mut results = Vec::with_capacity(sheet.rows.len());
+    let mut ready: Vec<(usize, Vec<String>, Parsed)> = Vec::new();
+    for (line, cells, parsed) in sheet.rows {
+        match parsed.and_then(|p| resolve(p, &known, &mapping, &added, &who)) {
+            Ok(p) => ready.push((line, cells, p)),
+            Err(e) => results.push(row_error(line, e)),
+        }
+    }
+    // The same row twice in one sheet is a duplicate of its first appearance.
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for chunk in ready.chunks(CHUNK) {
+        import_chunk(&state, &who.actor, chunk, &mut seen, &mut results).await?;
+    }
+    results.sort_by_key(|r| r.line);
     let count = |r: &str| results.iter().filter(|x| x.result == r).count();
     Ok(Json(ImportReport {
         created: count("created"),
         duplicates: count("duplicate"),
         errors: count("error"),
-        ignored_columns: ignored,
+        ignored_columns: sheet.ignored,
+        added_categories: uses
+            .unknown
+            .into_iter()
+            .map(|(label, count)| LabelCount {
+                category: added.get(&label).cloned(),
+                label,
+                count,
+            })
+            .collect(),
+        mapped_labels: uses
+            .mapped
+            .into_iter()
+            .map(|(label, code, count)| LabelCount {
+                label,
+                count,
+                category: Some(code),
+            })
+            .collect(),
         rows: results,
     }))
 }
 
-/// Allocates the ticket number (the day's next serial, shared with intake) and inserts the ticket.
+/// One chunk: repeats found, numbers taken (in their own short transaction), rows inserted each in a
+/// savepoint, timeline appended, committed.
+async fn import_chunk(
+    state: &AppState,
+    actor: &str,
+    chunk: &[(usize, Vec<String>, Parsed)],
+    seen: &mut HashMap<String, String>,
+    results: &mut Vec<RowResult>,
+) -> ApiResult<()> {
+    let exts: Vec<String> = chunk.iter().map(|(_, _, p)| external_id(p)).collect();
+    let existing: Vec<(String, String)> = sqlx::query_as(
+        "select external_id, ticket_no from tickets where channel = $1 and external_id = any($2)",
+    )
+    .bind(IMPORT_CHANNEL)
+    .bind(&exts)
+    .fetch_all(&state.pool)
+    .await?;
+    seen.extend(existing);
+    let mut fresh = Vec::new();
+    for ((line, cells, p), ext) in chunk.iter().zip(exts) {
+        if let Some(no) = seen.get(&ext) {
+            results.push(RowResult {
+                line: *line,
+                result: "duplicate",
+                ticket_no: Some(no.clone()),
+                error: None,
+            });
+            continue;
+        }
+        // Claimed now so a repeat later in the chunk is a duplicate; replaced by the number below.
+        seen.insert(ext.clone(), String::new());
+        fresh.push((*line, cells, p, ext));
+    }
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let days: Vec<NaiveDate> = fresh.iter().map(|(_, _, p, _)| p.local_day).collect();
+    let numbers = shared::serials::allocate(&state.pool, &days).await?;
+    let mut timeline = Vec::with_capacity(fresh.len());
+    let mut done = Vec::with_capacity(fresh.len());
+    let mut tx = state.pool.begin().await?;
+    for ((line, cells, p, ext), ticket_no) in fresh.into_iter().zip(numbers) {
+        let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+        match insert(&mut sp, p, &ext, &ticket_no).await {
+            Ok(id) => {
+                sp.commit().await?;
+                timeline.push(TimelineEntry {
+                    ticket_id: id,
+                    kind: "imported".into(),
+                    actor: actor.to_string(),
+                    at: Utc::now(),
+                    data: json!({"line": line, "row": cells}),
+                });
+                done.push((line, ext, Ok(ticket_no)));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                tracing::warn!(line, error = %e, "import row refused by the database");
+                done.push((line, ext, Err(())));
+            }
+        }
+    }
+    shared::timeline::append(&mut tx, &timeline).await?;
+    tx.commit().await?;
+    for (line, ext, outcome) in done {
+        match outcome {
+            Ok(no) => {
+                seen.insert(ext, no.clone());
+                results.push(RowResult {
+                    line,
+                    result: "created",
+                    ticket_no: Some(no),
+                    error: None,
+                });
+            }
+            Err(()) => {
+                seen.remove(&ext);
+                results.push(row_error(
+                    line,
+                    RowError {
+                        code: "rejected",
+                        field: None,
+                        message: "the database refused this row".into(),
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inserts the ticket under the number already taken for it.
 async fn insert(
     conn: &mut sqlx::PgConnection,
     p: &Parsed,
     ext: &str,
-) -> Result<(Uuid, String), sqlx::Error> {
-    let serial: i64 = sqlx::query_scalar(
-        "insert into ticket_serials (day, last_serial) values ($1, 1)
-         on conflict (day) do update set last_serial = ticket_serials.last_serial + 1
-         returning last_serial",
-    )
-    .bind(p.local_day)
-    .fetch_one(&mut *conn)
-    .await?;
-    let ticket_no = format!("{}{:03}", p.local_day.format("%Y%m%d"), serial);
+    ticket_no: &str,
+) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     let departments: Vec<String> = p.department.iter().cloned().collect();
     sqlx::query(
@@ -767,7 +1158,7 @@ async fn insert(
          values ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18, $19, true, 'import')",
     )
     .bind(id)
-    .bind(&ticket_no)
+    .bind(ticket_no)
     .bind(IMPORT_CHANNEL)
     .bind(ext)
     .bind(p.submitted_at)
@@ -787,5 +1178,5 @@ async fn insert(
     .bind(p.resolution.map(|_| p.first_contact))
     .execute(&mut *conn)
     .await?;
-    Ok((id, ticket_no))
+    Ok(id)
 }

@@ -11,7 +11,9 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod history;
+pub mod classifier;
 pub mod import;
+pub mod import_taxonomy;
 pub mod inbox;
 pub mod labels;
 pub mod model;
@@ -199,6 +201,16 @@ pub fn router(state: AppState) -> Router {
                 state.api.max_import_bytes,
             )),
         )
+        .route(
+            "/v1/import/preview",
+            post(import::preview).layer(axum::extract::DefaultBodyLimit::max(
+                state.api.max_import_bytes,
+            )),
+        )
+        .route("/v1/classifier/trainings", post(classifier::train))
+        .route("/v1/classifier/models", get(classifier::list))
+        .route("/v1/classifier/models/{version}", get(classifier::show))
+        .route("/v1/classifier/models/{version}/adopt", post(classifier::adopt))
         .route("/v1/reports/summary", get(reports::summary))
         .route("/v1/reports/overdue", get(reports::overdue))
         .route(

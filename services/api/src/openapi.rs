@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::extract::Json;
 use crate::{
-    actions, auth, events, history, import, inbox, model, reports, session, setup, supplement, tickets,
-    users,
+    actions, auth, classifier, events, history, import, inbox, model, reports, session, setup, supplement,
+    tickets, users,
 };
 
 struct Conventions;
@@ -138,6 +138,8 @@ impl Modify for Conventions {
         actions::priority, actions::assign, actions::reclassify, actions::merge, actions::resolve,
         actions::approve, actions::review, actions::reopen, actions::archive,
         import::import,
+        import::preview,
+        classifier::train, classifier::list, classifier::show, classifier::adopt,
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
         setup::taxonomy, setup::current, setup::put, setup::history, setup::rollback, setup::export,
@@ -150,6 +152,7 @@ impl Modify for Conventions {
         (name = "tickets", description = "Reading tickets"),
         (name = "actions", description = "Handling: each action is a timeline entry and an event"),
         (name = "import", description = "The team's tracking spreadsheet"),
+        (name = "classifier", description = "Train the category model on the business's history, compare, adopt"),
         (name = "reports", description = "Metrics, overdue and unresolved lists, exports"),
         (name = "setup", description = "The business's own setup: taxonomy, departments, routes; versioned"),
     )

@@ -334,3 +334,269 @@ async fn xlsx_with_english_headers_and_typed_cells() {
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+const TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/data/api/tracking_template.csv"
+);
+
+fn counts(v: &Value, key: &str) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {v:#}"))
+        .iter()
+        .map(|l| {
+            (
+                l["label"].as_str().unwrap().to_string(),
+                l["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = list.iter().map(|(l, n)| (l.to_string(), *n)).collect();
+    out.sort();
+    out
+}
+
+/// The tracking template's example rows, as the team keeps them (their own problem types, '-', '/',
+/// '无', 'N/A', '—' for nothing), import whole, and the weekly report shows the template's own figures.
+#[tokio::test]
+async fn template_rows_import_as_they_are_and_the_week_shows_the_template_figures() {
+    let app = TestApp::spawn().await;
+    let sheet = std::fs::read(TEMPLATE).expect("template");
+
+    // Preview: rows, columns found, unknown labels with counts; nothing written.
+    let (s, p) = upload(
+        &app,
+        ADMIN,
+        "/preview?department=customer_service",
+        sheet.clone(),
+        "text/csv",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!((p["rows"].as_u64(), p["readable"].as_u64()), (Some(8), Some(8)), "{p:#}");
+    assert_eq!(p["columns"].as_array().unwrap().len(), 14);
+    assert_eq!(p["columns"][3]["header"], "问题类型");
+    assert_eq!(p["columns"][3]["column"], "category");
+    let team = pairs(&[("技术咨询", 2), ("售后投诉", 2), ("咨询反馈", 2), ("售后咨询", 2)]);
+    assert_eq!(counts(&p, "unknown_labels"), team);
+    assert!(p["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["code"] == "technical_fault"));
+    let (_, r) = app
+        .get("/v1/reports/summary?from=2024-04-01&to=2024-04-07&group_by=week", ADMIN)
+        .await;
+    assert_eq!(r["total"]["tickets"], 0, "a preview writes nothing");
+
+    // Import: every row created, the team's labels added with their counts.
+    let (s, v) = upload(
+        &app,
+        ADMIN,
+        "?department=customer_service",
+        sheet,
+        "text/csv",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["created"].as_u64(), v["errors"].as_u64()),
+        (Some(8), Some(0)),
+        "{v:#}"
+    );
+    assert_eq!(counts(&v, "added_categories"), team);
+    let code = v["added_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["label"] == "技术咨询")
+        .and_then(|l| l["category"].as_str())
+        .expect("the added label has a category code")
+        .to_string();
+    let (_, d) = app.get("/v1/tickets/20240401001", ADMIN).await;
+    assert_eq!(d["ticket"]["category"], code.as_str());
+    assert_eq!(d["ticket"]["unresolved_reason"], Value::Null, "'-' is empty");
+    let (_, d) = app.get("/v1/tickets/20240403001", ADMIN).await;
+    assert_eq!(d["ticket"]["status"], "open");
+    assert_eq!(d["ticket"]["resolved_at"], Value::Null, "'-' minutes are empty");
+
+    // The template's definitions over its example rows (8 tickets in ISO week 2024-W14):
+    // first response (20+30+10+50+15+60+5+30)/8 = 27.5 min; resolution over the 6 resolved
+    // (90+120+40+120+25+75)/6 = 78.33 min; resolution rate 6/8 = 75 %; first contact 4/8 = 50 %.
+    let (s, r) = app
+        .get("/v1/reports/summary?from=2024-04-01&to=2024-04-07&group_by=week", ADMIN)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let week = &r["groups"][0];
+    assert_eq!(week["key"], "2024-W14", "{r:#}");
+    assert_eq!(week["tickets"], 8);
+    assert_eq!(week["resolved"], 6);
+    assert_eq!(week["avg_first_response_minutes"], 27.5);
+    let resolution = week["avg_resolution_minutes"].as_f64().unwrap();
+    assert!((resolution - 470.0 / 6.0).abs() < 0.01, "{resolution}");
+    assert_eq!(week["resolution_rate"], 75.0);
+    assert_eq!(week["first_contact_resolution_rate"], 50.0);
+}
+
+/// A mapping puts an unknown label onto an existing category; the rest are added; a mapping onto a
+/// category that does not exist is refused as a whole.
+#[tokio::test]
+async fn mapping_puts_unknown_labels_on_existing_categories() {
+    let app = TestApp::spawn().await;
+    let sheet = std::fs::read(TEMPLATE).expect("template");
+    let mapping = urlencode(r#"{"技术咨询":"technical_fault","售后投诉":"服务投诉"}"#);
+    let (s, p) = upload(
+        &app,
+        ADMIN,
+        &format!("/preview?department=customer_service&mapping={mapping}"),
+        sheet.clone(),
+        "text/csv",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(
+        counts(&p, "unknown_labels"),
+        pairs(&[("咨询反馈", 2), ("售后咨询", 2)])
+    );
+    assert_eq!(
+        counts(&p, "mapped_labels"),
+        pairs(&[("技术咨询", 2), ("售后投诉", 2)])
+    );
+    let (s, v) = upload(
+        &app,
+        ADMIN,
+        &format!("?department=customer_service&mapping={mapping}"),
+        sheet.clone(),
+        "text/csv",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["created"], 8, "{v:#}");
+    assert_eq!(
+        counts(&v, "added_categories"),
+        pairs(&[("咨询反馈", 2), ("售后咨询", 2)])
+    );
+    let (_, d) = app.get("/v1/tickets/20240401001", ADMIN).await;
+    assert_eq!(d["ticket"]["category"], "technical_fault");
+    let (_, d) = app.get("/v1/tickets/20240401002", ADMIN).await;
+    assert_eq!(d["ticket"]["category"], "service_complaint");
+
+    let bad = urlencode(r#"{"技术咨询":"no_such_category"}"#);
+    let (s, v) = upload(&app, ADMIN, &format!("?mapping={bad}"), sheet, "text/csv").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["code"], "invalid_mapping");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Issue 19.1: a row whose department column names another department than the importer's own is
+/// refused; rows of the importer's department (by code or name) and rows without one are created.
+#[tokio::test]
+async fn a_department_column_cannot_place_tickets_outside_the_importers_department() {
+    let app = TestApp::spawn().await;
+    let boss = app.user("zhao", "supervisor", Some("logistics")).await;
+    let sheet = "日期,问题描述,提交时间,部门\n\
+        2024-03-10,包裹破损,09:00,物流部\n\
+        2024-03-10,投诉客服态度,09:10,customer_service\n\
+        2024-03-10,快递丢件,09:20,-\n\
+        2024-03-10,发货太慢,09:30,logistics\n";
+    let (s, v) = upload(&app, &boss, "", sheet.as_bytes().to_vec(), "text/csv").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["created"].as_u64(), v["errors"].as_u64()),
+        (Some(3), Some(1)),
+        "{v:#}"
+    );
+    assert_eq!(
+        outcome(&v, 3),
+        (
+            "error".into(),
+            Some("forbidden_department".into()),
+            Some("department".into())
+        )
+    );
+    for line in [2, 4, 5] {
+        let no = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["line"] == line)
+            .and_then(|r| r["ticket_no"].as_str())
+            .unwrap()
+            .to_string();
+        let (_, d) = app.get(&format!("/v1/tickets/{no}"), ADMIN).await;
+        assert_eq!(d["ticket"]["lead_department"], "logistics", "line {line}");
+    }
+    // The customer-service department holds no imported ticket.
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from tickets where imported and (lead_department = 'customer_service' or 'customer_service' = any(departments))",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(n, 0);
+    // An admin may name any known department, not an unknown one.
+    let sheet = "日期,问题描述,提交时间,部门\n2024-03-11,投诉客服态度,09:10,客服部\n2024-03-11,别的,09:20,火星部\n";
+    let (_, v) = upload(&app, ADMIN, "", sheet.as_bytes().to_vec(), "text/csv").await;
+    assert_eq!(outcome(&v, 2).0, "created", "{v:#}");
+    assert_eq!(outcome(&v, 3).1.as_deref(), Some("invalid_value"));
+}
+
+/// Issue 19.2: national-ID and bank-card numbers in any cell are redacted before anything is stored:
+/// the ticket, its detail and the `imported` timeline entry keep no raw number.
+#[tokio::test]
+async fn imported_cells_keep_no_national_id_or_bank_card_number() {
+    let app = TestApp::spawn().await;
+    let id = "11010519491231002X";
+    let card = "6222021234567890128";
+    let sheet = format!(
+        "日期,客户编号,问题描述,提交时间,解决时间,解决状态,未解决原因,责任人,备注\n\
+         2024-03-12,{card},身份证{id}无法实名,09:00,10:00,未解决,用户卡号{card}冻结,王芳,证件 {id}\n"
+    );
+    let (s, v) = upload(
+        &app,
+        ADMIN,
+        "?department=customer_service",
+        sheet.into_bytes(),
+        "text/csv",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["created"], 1, "{v:#}");
+    let no = v["rows"][0]["ticket_no"].as_str().unwrap().to_string();
+    let (_, d) = app.get(&format!("/v1/tickets/{no}"), ADMIN).await;
+    let text = d.to_string();
+    assert!(
+        !text.contains(id) && !text.contains(card) && !text.contains("1234567890128"),
+        "{d:#}"
+    );
+    assert!(text.contains("[REDACTED:national_id]") && text.contains("[REDACTED:bank_card]"));
+    assert_eq!(d["timeline"][0]["kind"], "imported");
+    // Nothing stored anywhere keeps them: the ticket row and every timeline entry.
+    let stored: Vec<String> = sqlx::query_scalar(
+        "select t::text from tickets t where imported
+         union all select e::text from ticket_events e",
+    )
+    .fetch_all(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(!stored.is_empty());
+    for row in stored {
+        assert!(!row.contains(id) && !row.contains(card), "{row}");
+    }
+}

@@ -60,7 +60,7 @@ export class Stack {
     this.nc = null
   }
 
-  env(port, extra = {}) {
+  env(port, opsPort, extra = {}) {
     return {
       ...process.env,
       LOOPDESK_CONFIG_DIR: '/nonexistent-loopdesk-config',
@@ -69,6 +69,8 @@ export class Stack {
       LOOPDESK__NATS__URL: NATS_URL,
       LOOPDESK__PREFIX: this.prefix,
       LOOPDESK__HTTP__ADDR: `127.0.0.1:${port}`,
+      // Health, readiness and metrics answer on their own listener, never on the public one.
+      LOOPDESK__HTTP__OPS_ADDR: `127.0.0.1:${opsPort}`,
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...extra,
     }
@@ -78,14 +80,15 @@ export class Stack {
     const bin = join(ROOT, 'target', PROFILE, name)
     if (!existsSync(bin)) throw new Error(`${bin} is missing: build the workers first (cargo build --workspace --bins)`)
     const port = await freePort()
+    const opsPort = await freePort()
     // The router binary also holds its training tools; `run` is the worker.
     const proc = spawn(bin, name === 'router' ? ['run'] : [], {
       cwd: ROOT,
-      env: this.env(port, extra),
+      env: this.env(port, opsPort, extra),
       stdio: ['ignore', process.env.TEST_LOG ? 'inherit' : 'ignore', process.env.TEST_LOG ? 'inherit' : 'ignore'],
     })
     this.procs.push(proc)
-    await waitReady(`http://127.0.0.1:${port}/ready`, proc, name)
+    await waitReady(`http://127.0.0.1:${opsPort}/ready`, proc, name)
     return port
   }
 

@@ -118,3 +118,53 @@ pub async fn replay(
     }
     Ok(replayed)
 }
+
+/// Which dead letters [`delete`] removes: never "everything" by accident.
+#[derive(Debug, Clone)]
+pub enum Deletion<'a> {
+    /// The one letter at this dead-letter stream sequence (as `dead-letters` lists it).
+    Sequence(u64),
+    /// Every letter of this consumer.
+    Consumer(&'a str),
+    /// Every letter of every consumer.
+    All,
+}
+
+/// Deletes dead letters a person has decided are not worth replaying (the dead-letter stream keeps
+/// them otherwise: it has no age limit). Returns how many were deleted; a sequence that holds no dead
+/// letter is an input error.
+pub async fn delete(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    which: Deletion<'_>,
+) -> Result<usize, OpsError> {
+    let stream = js
+        .get_stream(subjects.stream_name(Stream::DeadLetter))
+        .await
+        .map_err(OpsError::nats)?;
+    let sequences: Vec<u64> = match which {
+        Deletion::Sequence(sequence) => {
+            stream.get_raw_message(sequence).await.map_err(|e| {
+                OpsError::Input(format!("no dead letter at sequence {sequence}: {e}"))
+            })?;
+            vec![sequence]
+        }
+        Deletion::Consumer(c) => list(js, subjects, Some(c))
+            .await?
+            .iter()
+            .map(|l| l.sequence)
+            .collect(),
+        Deletion::All => list(js, subjects, None)
+            .await?
+            .iter()
+            .map(|l| l.sequence)
+            .collect(),
+    };
+    for sequence in &sequences {
+        stream
+            .delete_message(*sequence)
+            .await
+            .map_err(OpsError::nats)?;
+    }
+    Ok(sequences.len())
+}

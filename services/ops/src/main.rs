@@ -30,6 +30,22 @@ enum Command {
         #[arg(long)]
         consumer: Option<String>,
     },
+    /// Delete dead letters that will not be replayed (they are kept until replayed or deleted). Name
+    /// one by its `--sequence` (from `dead-letters`), a `--consumer`'s, or `--all`.
+    DeleteDeadLetter {
+        #[arg(long, conflicts_with_all = ["consumer", "all"])]
+        sequence: Option<u64>,
+        #[arg(long, conflicts_with = "all")]
+        consumer: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write the NATS server's users and permissions, generated from the bus permission table
+    /// (shared/src/bus_access.rs), for the configured prefix. Needs no server.
+    NatsAccounts {
+        #[arg(long, default_value = "deploy/nats/accounts.conf")]
+        out: PathBuf,
+    },
     /// Push one example per channel through the pipeline and print the tickets made.
     DemoFeed {
         #[arg(long, default_value = "shared/examples")]
@@ -62,6 +78,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (settings, _) = shared::config::load()?;
     let subjects = Subjects::new(settings.prefix.clone());
+    if let Command::NatsAccounts { out } = &cli.command {
+        std::fs::write(out, shared::bus_access::server_config(&subjects))?;
+        println!("wrote {} for prefix {}", out.display(), subjects.prefix());
+        return Ok(());
+    }
     let (_client, js) = shared::bus::connect(&settings.nats).await?;
     match cli.command {
         Command::Status => {
@@ -87,6 +108,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay { consumer } => {
             let n = ops::dead_letters::replay(&js, &subjects, consumer.as_deref()).await?;
             println!("replayed={n}");
+        }
+        Command::DeleteDeadLetter {
+            sequence,
+            consumer,
+            all,
+        } => {
+            use ops::dead_letters::Deletion;
+            let which = match (sequence, consumer.as_deref(), all) {
+                (Some(s), None, false) => Deletion::Sequence(s),
+                (None, Some(c), false) => Deletion::Consumer(c),
+                (None, None, true) => Deletion::All,
+                _ => anyhow::bail!("name what to delete: --sequence N, --consumer NAME or --all"),
+            };
+            let n = ops::dead_letters::delete(&js, &subjects, which).await?;
+            println!("deleted={n}");
         }
         Command::DemoFeed { examples, wait } => {
             let feed = ops::demo::examples(&examples)?;
@@ -144,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Command::NatsAccounts { .. } => unreachable!("handled before connecting"),
         Command::Tickets { limit } => {
             let pool = shared::db::connect(&settings.database).await?;
             print_tickets(&pool, None, limit).await?;

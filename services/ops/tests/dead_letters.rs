@@ -339,3 +339,63 @@ async fn status_lists_streams_consumers_and_the_demo_feed_makes_no_errors() {
     assert_eq!(feedback.messages, 7);
     assert_eq!(status.len(), Stream::ALL.len());
 }
+
+/// Dead letters are kept until a person acts: the stream has no age limit, and `delete-dead-letter`
+/// removes exactly what it names (one letter, or one consumer's).
+#[tokio::test]
+async fn dead_letters_are_kept_until_replayed_or_deleted_by_a_person() {
+    let ctx = TestContext::new().await;
+    let info = ctx
+        .js
+        .get_stream(ctx.subjects.stream_name(Stream::DeadLetter))
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(
+        info.config.max_age,
+        Duration::ZERO,
+        "the dead-letter stream never expires its letters"
+    );
+    assert!(info.config.max_bytes < 0 && info.config.max_messages < 0, "nor drops them for room");
+
+    let shutdown = CancellationToken::new();
+    let handler = Arc::new(Recorder::default());
+    let a = spawn_consumer(&ctx, ticket_consumer(&ctx, "deleter_a", "a"), handler.clone(), &shutdown);
+    let b = spawn_consumer(&ctx, ticket_consumer(&ctx, "deleter_b", "b"), handler, &shutdown);
+    for subject in ["ticket.a", "ticket.a", "ticket.b", "ticket.b"] {
+        ctx.publish(ctx.subjects.subject(subject), "reject").await;
+    }
+    let letters = dead_letters(&ctx, 4, Duration::from_secs(20)).await;
+    let of_a: Vec<u64> = letters
+        .iter()
+        .filter(|l| l.consumer == ctx.subjects.durable("deleter_a"))
+        .map(|l| l.sequence)
+        .collect();
+    assert_eq!(of_a.len(), 2);
+
+    use ops::dead_letters::{delete, list, Deletion};
+    assert_eq!(delete(&ctx.js, &ctx.subjects, Deletion::Sequence(of_a[0])).await.unwrap(), 1);
+    assert!(
+        matches!(
+            delete(&ctx.js, &ctx.subjects, Deletion::Sequence(of_a[0])).await,
+            Err(ops::OpsError::Input(_))
+        ),
+        "a sequence holding no letter is refused"
+    );
+    let b_durable = ctx.subjects.durable("deleter_b");
+    assert_eq!(delete(&ctx.js, &ctx.subjects, Deletion::Consumer(&b_durable)).await.unwrap(), 2);
+    let left = list(&ctx.js, &ctx.subjects, None).await.unwrap();
+    assert_eq!(
+        left.iter().map(|l| l.sequence).collect::<Vec<_>>(),
+        vec![of_a[1]],
+        "only what was named is gone"
+    );
+    assert_eq!(delete(&ctx.js, &ctx.subjects, Deletion::All).await.unwrap(), 1);
+    assert!(list(&ctx.js, &ctx.subjects, None).await.unwrap().is_empty());
+    shutdown.cancel();
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+}

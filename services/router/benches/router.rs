@@ -146,6 +146,7 @@ async fn throughput(texts: &[String], n: usize) {
             config_dir: root().join("config/router"),
             reload_ms: 2000,
             examples: root().join("tests/data/router/labelled.tsv"),
+            ..RouterSettings::default()
         },
         shutdown.clone(),
     )

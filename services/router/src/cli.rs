@@ -65,6 +65,12 @@ pub enum Command {
         #[command(flatten)]
         params: ParamArgs,
     },
+    /// Hold out a stratified fifth, train the product's model and the baseline (character n-gram
+    /// TF-IDF + linear SVM) on the rest, and score both on the held-out fifth.
+    Compare {
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Train every model named in labels.toml from one file with a column per dimension.
     TrainAll {
         #[arg(long)]
@@ -229,6 +235,12 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), CliError> {
                     }
                 }
             }
+        }
+        Command::Compare { data } => {
+            let ex = examples::load(&data.examples, data.label_column.as_deref())?;
+            let (product, baseline) = crate::training::compare_on_split(&Segmenter::new(), &ex)?;
+            w(out, &product.to_lines("product_"));
+            w(out, &baseline.to_lines("baseline_"));
         }
         Command::TrainAll { examples, params } => {
             let report = train_all_with(&cli.config, &examples, &[], &params.params())?;

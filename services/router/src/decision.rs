@@ -23,6 +23,9 @@ use crate::rules::{RuleOutcome, RuleSet, TicketFacts, Votes};
 use crate::text::{features, Analyzed, Features, Segmenter};
 use crate::ConfigError;
 
+/// The version name of the category model shipped in config/router.
+pub const SHIPPED: &str = "shipped";
+
 /// Where a label came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +66,9 @@ pub struct Decision {
     /// True when a person should check the decision before it is trusted.
     pub needs_review: bool,
     pub review_reasons: Vec<String>,
+    /// Which category model made the decision: `shipped` (config/router) or an adopted `v12`.
+    #[serde(default)]
+    pub model_version: String,
 }
 
 /// Labels a person already set on the ticket; the router keeps them.
@@ -100,6 +106,9 @@ pub struct Engine {
     model_segmenter: Segmenter,
     /// Jieba taught the rule phrases, so phrases come out as whole words.
     rule_segmenter: Segmenter,
+    /// The category model's version, recorded on every decision: `shipped` for the file in
+    /// config/router, `v12` for a model an admin adopted ([`crate::training`]).
+    pub model_version: String,
 }
 
 /// The config files of a config directory.
@@ -193,7 +202,23 @@ impl Engine {
             vector_source,
             model_segmenter: Segmenter::new(),
             rule_segmenter,
+            model_version: SHIPPED.to_string(),
         }
+    }
+
+    /// This engine with another category model (an adopted one). Its classes are the business's
+    /// own categories, which the taxonomy holds, so they are not checked against labels.toml.
+    pub fn with_category_model(&self, category: TextModel, version: String) -> Self {
+        let mut engine = Self::new(
+            self.labels.clone(),
+            self.rules.clone(),
+            self.routing.clone(),
+            category,
+            self.priority.clone(),
+            self.feedback_type.clone(),
+        );
+        engine.model_version = version;
+        engine
     }
 
     /// Re-read `rules.toml` and `routing.toml`; the models and labels stay. On error
@@ -203,14 +228,84 @@ impl Engine {
         let rules = RuleSet::from_toml(&files.rules(), &read(&files.rules())?, &self.labels)?;
         let routing =
             RoutingTable::from_toml(&files.routing(), &read(&files.routing())?, &self.labels)?;
-        Ok(Self::new(
+        let mut engine = Self::new(
             self.labels.clone(),
             rules,
             routing,
             self.category.clone(),
             self.priority.clone(),
             self.feedback_type.clone(),
-        ))
+        );
+        engine.model_version = self.model_version.clone();
+        Ok(engine)
+    }
+
+    /// The same rules and models with the business's lists and routing table from its setup (what
+    /// admins edit in the console, `shared::setup`); the files' lists and routes were only its
+    /// first-start defaults. A label the models or rules know and the taxonomy no longer has is still
+    /// decided, and routed to the default department.
+    pub fn with_setup(&self, setup: &shared::setup::Setup) -> Self {
+        use crate::labels::Label;
+        use crate::routing::{Assignment, Department, Route, RouteWhen};
+        let named = |list: &[shared::setup::Named]| -> Vec<Label> {
+            list.iter()
+                .map(|n| Label {
+                    code: n.code.clone(),
+                    name: n.name_zh.clone(),
+                    name_en: (!n.name_en.is_empty()).then(|| n.name_en.clone()),
+                })
+                .collect()
+        };
+        let mut labels = self.labels.clone();
+        labels.category = named(&setup.taxonomy.categories);
+        labels.priority = named(&setup.taxonomy.priorities);
+        labels.feedback_type = named(&setup.taxonomy.feedback_types);
+        labels.tag = named(&setup.taxonomy.tags);
+        let routing = RoutingTable {
+            default_department: setup.departments.default_department.clone(),
+            departments: setup
+                .departments
+                .departments
+                .iter()
+                .map(|d| Department {
+                    code: d.code.clone(),
+                    name: d.name_zh.clone(),
+                    name_en: (!d.name_en.is_empty()).then(|| d.name_en.clone()),
+                    assignment: match d.assignment {
+                        shared::setup::Assignment::None => Assignment::None,
+                        shared::setup::Assignment::RoundRobin => Assignment::RoundRobin,
+                        shared::setup::Assignment::LeastOpen => Assignment::LeastOpen,
+                    },
+                })
+                .collect(),
+            routes: setup
+                .routing
+                .routes
+                .iter()
+                .map(|r| Route {
+                    when: RouteWhen {
+                        category: r.when.category.clone(),
+                        feedback_type: r.when.feedback_type.clone(),
+                        tag: r.when.tag.clone(),
+                    },
+                    departments: r.departments.clone(),
+                    lead: r.lead.clone(),
+                    stop: r.stop,
+                })
+                .collect(),
+            first_response_hours: setup.routing.first_response_hours.clone(),
+        };
+        let mut engine = Self::new(
+            labels,
+            self.rules.clone(),
+            routing,
+            self.category.clone(),
+            self.priority.clone(),
+            self.feedback_type.clone(),
+        );
+        // The models are this engine's (an adopted one included), so is their version.
+        engine.model_version = self.model_version.clone();
+        engine
     }
 
     /// The model of a dimension.
@@ -375,6 +470,7 @@ impl Engine {
             route,
             needs_review: !review_reasons.is_empty(),
             review_reasons,
+            model_version: self.model_version.clone(),
         }
     }
 }

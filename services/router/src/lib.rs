@@ -6,6 +6,7 @@
 //! ([`eval`]) and the command line ([`cli`]); the worker ([`worker`], [`store`], [`live`], [`startup`])
 //! consumes `ticket.created` and `ticket.reclassify` and publishes through the shared outbox.
 
+pub mod baseline;
 pub mod cli;
 pub mod decision;
 pub mod eval;
@@ -19,6 +20,7 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod text;
+pub mod training;
 pub mod worker;
 
 use std::path::Path;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::decision::{ConfigFiles, Engine};
 use crate::labels::Dimension;
+use crate::model::TextModel;
 use crate::ConfigError;
 
 /// (modification time, length) of each watched file.
@@ -26,6 +27,11 @@ pub struct Live {
     last_error: Mutex<Option<String>>,
     /// Successful reloads since start, for tests and metrics.
     reloads: Mutex<u64>,
+    /// The category model an admin adopted (version, model): it outlives reloads of the files.
+    adopted: Mutex<Option<(String, TextModel)>>,
+    /// The business's setup (lists and routing) laid over the files' defaults, once the replica has
+    /// read it from the database; every engine built afterwards carries it.
+    setup: RwLock<Option<Arc<shared::setup::Setup>>>,
 }
 
 fn stamp(p: &Path) -> Option<(SystemTime, u64)> {
@@ -43,6 +49,8 @@ impl Live {
             engine: RwLock::new(Arc::new(engine)),
             last_error: Mutex::new(None),
             reloads: Mutex::new(0),
+            adopted: Mutex::new(None),
+            setup: RwLock::new(None),
         });
         let s = live.current_stamps();
         if let Ok(mut g) = live.stamps.lock() {
@@ -98,8 +106,18 @@ impl Live {
 
     /// Build a new engine from the files and swap it in, or keep the old one on error.
     pub fn reload_now(&self) -> Result<(), ConfigError> {
-        match Engine::load(&self.dir) {
+        let setup = self.setup.read().ok().and_then(|g| g.clone());
+        let loaded = Engine::load(&self.dir).map(|e| match &setup {
+            Some(s) => e.with_setup(s),
+            None => e,
+        });
+        match loaded {
             Ok(engine) => {
+                let adopted = self.adopted.lock().ok().and_then(|g| g.clone());
+                let engine = match adopted {
+                    Some((version, model)) => engine.with_category_model(model, version),
+                    None => engine,
+                };
                 // Bookkeeping first, so whoever sees the new engine also sees it counted.
                 if let Ok(mut e) = self.last_error.lock() {
                     *e = None;
@@ -121,6 +139,40 @@ impl Live {
                 Err(e)
             }
         }
+    }
+
+    /// Make `model` the live category model (an adopted one): decisions from now on use it and record
+    /// `version`; a later reload of the config files keeps it.
+    pub fn adopt(&self, model: TextModel, version: String) {
+        if let Ok(mut g) = self.adopted.lock() {
+            *g = Some((version.clone(), model.clone()));
+        }
+        let engine = self.current().with_category_model(model, version.clone());
+        if let Ok(mut g) = self.engine.write() {
+            *g = Arc::new(engine);
+        }
+        tracing::info!(%version, "category model adopted");
+    }
+
+    /// Lay the business's setup over the engine in force (its lists and routing table), now and on every
+    /// later reload. Rules and models stay as they are.
+    pub fn apply_setup(&self, setup: shared::setup::Setup) {
+        let engine = self.current().with_setup(&setup);
+        if let Ok(mut g) = self.setup.write() {
+            *g = Some(Arc::new(setup));
+        }
+        if let Ok(mut n) = self.reloads.lock() {
+            *n += 1;
+        }
+        if let Ok(mut g) = self.engine.write() {
+            *g = Arc::new(engine);
+        }
+        tracing::info!("router setup applied");
+    }
+
+    /// The versions of the setup in force, if one was applied.
+    pub fn setup_versions(&self) -> Option<std::collections::BTreeMap<shared::setup::Kind, i32>> {
+        self.setup.read().ok().and_then(|g| g.as_ref().map(|s| s.versions.clone()))
     }
 
     /// Poll for changes every `every` until shutdown. Loading runs on a blocking thread

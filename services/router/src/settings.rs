@@ -13,6 +13,9 @@ pub struct RouterSettings {
     pub reload_ms: u64,
     /// The base labelled set `router retrain` learns from, together with stored corrections.
     pub examples: PathBuf,
+    /// How often each replica checks for a newly adopted model besides the bus announcement (which a
+    /// replica misses while disconnected).
+    pub adopted_poll_secs: u64,
 }
 
 impl Default for RouterSettings {
@@ -21,6 +24,7 @@ impl Default for RouterSettings {
             config_dir: PathBuf::from("config/router"),
             reload_ms: 2000,
             examples: PathBuf::from("tests/data/router/labelled.tsv"),
+            adopted_poll_secs: 30,
         }
     }
 }

@@ -43,6 +43,36 @@ impl Application {
             .and_then(|loaded| loaded)
             .map_err(|e| StartupError::service("router config", e))?;
 
+        // The business's lists and routes come from its setup in the database (seeded from the files on
+        // first start), and follow every change announced on the bus.
+        let setup = shared::setup::load(&rt.pool)
+            .await
+            .map_err(|e| StartupError::service("setup", e))?;
+        let seen = setup.versions.clone();
+        {
+            let live = live.clone();
+            tokio::task::spawn_blocking(move || live.apply_setup(setup))
+                .await
+                .map_err(|e| StartupError::service("setup", e))?;
+        }
+        let follow = shared::setup::follow(
+            rt.pool.clone(),
+            rt.nats.clone(),
+            rt.subjects.clone(),
+            Duration::from_millis(router.reload_ms.max(50)).max(Duration::from_secs(2)),
+            rt.shutdown(),
+            seen,
+            {
+                let live = live.clone();
+                move |setup| {
+                    let live = live.clone();
+                    async move {
+                        let _ = tokio::task::spawn_blocking(move || live.apply_setup(setup)).await;
+                    }
+                }
+            },
+        );
+        rt.spawn("setup follower", follow);
         let watch = live.clone().watch(
             Duration::from_millis(router.reload_ms.max(50)),
             rt.shutdown(),
@@ -70,6 +100,33 @@ impl Application {
             subjects: rt.subjects.clone(),
         });
         rt.spawn_consumer(reclassify, handler);
+        // The adopted category model, before anything is classified, then kept current.
+        if let Err(e) = crate::training::sync_adopted(&rt.pool, &live).await {
+            tracing::warn!(error = %e, "could not read the adopted model; starting on the shipped one");
+        }
+        let announcements = rt
+            .nats
+            .subscribe(rt.subjects.subject(crate::training::ADOPTED_SUBJECT))
+            .await
+            .map_err(|e| StartupError::service("adopted-model subscription", e))?;
+        let watch = crate::training::watch_adopted(
+            rt.pool.clone(),
+            live.clone(),
+            announcements,
+            Duration::from_secs(router.adopted_poll_secs.max(1)),
+            rt.shutdown(),
+        );
+        rt.spawn("adopted-model watcher", watch);
+        let training = rt.consumer(
+            Stream::Ticket,
+            crate::training::TRAIN_CONSUMER,
+            rt.subjects.subject(crate::training::TRAIN_SUBJECT),
+        );
+        let handler = Arc::new(crate::training::TrainHandler {
+            pool: rt.pool.clone(),
+            live: live.clone(),
+        });
+        rt.spawn_consumer(training, handler);
         rt.spawn_outbox_relay();
         // Only the ops endpoints.
         rt.serve_ops(listener);

@@ -279,8 +279,10 @@ fn plan_from_decision(row: TicketRow, d: Decision) -> Plan {
             tags.push(t.code.clone());
         }
     }
+    // The model version sits at the top too, so "which model made this decision" is one key away.
     let detail = json!({
         "decision": &d,
+        "model_version": &d.model_version,
         "revision": 0,
     });
     Plan {
@@ -398,7 +400,13 @@ pub struct ReclassifyHandler {
 /// Check a correction against the label sets; the error is the dead-letter reason.
 fn validate(engine: &Engine, m: &TicketReclassify) -> Result<(), String> {
     let l = &engine.labels;
-    if !l.has(Dimension::Category, &m.category) {
+    // The business's own categories an adopted model was trained on count as known too.
+    let adopted_class = engine
+        .model(Dimension::Category)
+        .classes
+        .iter()
+        .any(|c| c == &m.category);
+    if !l.has(Dimension::Category, &m.category) && !adopted_class {
         return Err(format!("unknown_label: category `{}`", m.category));
     }
     if let Some(p) = m.priority {

@@ -494,6 +494,7 @@ async fn retrain_learns_from_stored_corrections() {
             config_dir: cfg.clone(),
             reload_ms: 100,
             examples: base,
+            ..Default::default()
         },
         &mut out,
     )

@@ -4,6 +4,7 @@
 //! One file per area; JSON Schemas for all of them are exported by `cargo run -p loopdesk-shared --bin
 //! export-schemas` into `shared/schemas/` for channel adapters written in other languages.
 
+pub mod classifier;
 pub mod feedback;
 pub mod lifecycle;
 pub mod router;

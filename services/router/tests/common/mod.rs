@@ -46,6 +46,7 @@ pub async fn start(ctx: &TestContext, config_dir: &Path) -> (Application, Cancel
             config_dir: config_dir.to_path_buf(),
             reload_ms: 100,
             examples: repo_config().join("../../tests/data/router/labelled.tsv"),
+            adopted_poll_secs: 1,
         },
         shutdown.clone(),
     )

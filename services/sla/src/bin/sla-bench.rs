@@ -86,8 +86,12 @@ async fn main() -> anyhow::Result<()> {
             ack_wait_secs: 30,
             batch_size: 500,
             linger_ms: shared::config::DEFAULT_LINGER_MS,
+            user: None,
+            password: None,
+            tls_ca_file: None,
         },
         http: HttpSettings::local("127.0.0.1:0"),
+        retention: Default::default(),
     };
     let result = run(&settings, pending, rate, seconds, measured).await;
 
