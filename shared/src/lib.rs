@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod schema_export;
 pub mod serials;
 pub mod setup;
+pub mod sla;
 pub mod shutdown;
 pub mod subjects;
 pub mod telemetry;

@@ -201,6 +201,8 @@ pub enum Perm {
     ReadReports,
     ReadTicketReports,
     ManageUsers,
+    /// Change the business's setup (taxonomy, departments, routes, deadlines, calendars, targets).
+    ManageSetup,
     /// Train a classifier on the business's history and adopt it.
     TrainClassifier,
 }
@@ -220,7 +222,7 @@ pub fn allowed(role: Role, perm: Perm) -> bool {
         ReadReports => matches!(role, Inspector | Supervisor | Admin | Ops),
         // Lists of tickets (overdue, unresolved) name customers' tickets and owners.
         ReadTicketReports => matches!(role, Inspector | Supervisor | Admin),
-        ManageUsers | TrainClassifier => role == Admin,
+        ManageUsers | ManageSetup | TrainClassifier => role == Admin,
     }
 }
 

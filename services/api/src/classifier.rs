@@ -60,7 +60,7 @@ async fn one(state: &AppState, version: i64) -> ApiResult<ModelInfo> {
 }
 
 /// Asks the router to train a new category model; answers at once (202), the figures follow.
-#[utoipa::path(post, path = "/v1/classifier/trainings", tag = "classifier",
+#[utoipa::path(post, path = "/v1/classifier/trainings", tag = "classifier", operation_id = "classifier_train",
     responses((status = 202, body = ModelInfo), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn train(
@@ -86,7 +86,7 @@ pub async fn train(
 }
 
 /// Every model, newest first.
-#[utoipa::path(get, path = "/v1/classifier/models", tag = "classifier",
+#[utoipa::path(get, path = "/v1/classifier/models", tag = "classifier", operation_id = "classifier_list",
     responses((status = 200, body = ModelList), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<ModelList>> {
@@ -105,7 +105,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiRes
 }
 
 /// One model with its figures.
-#[utoipa::path(get, path = "/v1/classifier/models/{version}", tag = "classifier",
+#[utoipa::path(get, path = "/v1/classifier/models/{version}", tag = "classifier", operation_id = "classifier_show",
     params(("version" = i64, Path)),
     responses((status = 200, body = ModelInfo), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
@@ -119,7 +119,7 @@ pub async fn show(
 }
 
 /// Adopts a trained model (or a retired one again, to roll back): the router replicas switch to it.
-#[utoipa::path(post, path = "/v1/classifier/models/{version}/adopt", tag = "classifier",
+#[utoipa::path(post, path = "/v1/classifier/models/{version}/adopt", tag = "classifier", operation_id = "classifier_adopt",
     params(("version" = i64, Path)),
     responses((status = 200, body = ModelInfo), (status = 401), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]

@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod pdf;
 pub mod session;
 pub mod settings;
+pub mod setup;
 pub mod supplement;
 pub mod tickets;
 pub mod users;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub events: Arc<events::EventHub>,
     /// The font of PDF reports, found at start-up.
     pub report_font: Option<Arc<pdf::ReportFont>>,
+    /// Announces setup changes to the workers (`{prefix}.config.changed`).
+    pub nats: async_nats::Client,
 }
 
 /// Why the api could not start (the start-up error every worker shares).
@@ -77,6 +80,7 @@ impl AppState {
         settings: &Settings,
         api: ApiSettings,
         relay: Arc<tokio::sync::Notify>,
+        nats: async_nats::Client,
     ) -> Result<Self, StartError> {
         let admin_token = api
             .admin_token
@@ -123,6 +127,7 @@ impl AppState {
             web: Arc::new(web),
             events: Arc::default(),
             report_font: report_font.map(Arc::new),
+            nats,
         })
     }
 }
@@ -203,6 +208,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/reports/unresolved-categories",
             get(reports::unresolved_categories),
         )
+        .route("/v1/taxonomy", get(setup::taxonomy))
+        .route("/v1/setup/export", get(setup::export))
+        .route("/v1/setup/{kind}", get(setup::current).put(setup::put))
+        .route("/v1/setup/{kind}/history", get(setup::history))
+        .route("/v1/setup/{kind}/rollback", post(setup::rollback))
         .route("/openapi.json", get(openapi::document))
         .with_state(state)
         .fallback_service(
@@ -263,7 +273,7 @@ impl Worker for Api {
         api: ApiSettings,
     ) -> Result<Assembled<AppState>, StartError> {
         let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
-        let state = AppState::new(rt.pool.clone(), settings, api, rt.outbox_wake()).await?;
+        let state = AppState::new(rt.pool.clone(), settings, api, rt.outbox_wake(), rt.nats.clone()).await?;
         if let Err(e) = users::bootstrap_advice(&state).await {
             tracing::warn!(error = %e, "could not check the bootstrap admin token");
         }

@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::extract::Json;
 use crate::{
-    actions, auth, classifier, events, history, import, inbox, model, reports, session, supplement, tickets, users,
+    actions, auth, classifier, events, history, import, inbox, model, reports, session, setup, supplement,
+    tickets, users,
 };
 
 struct Conventions;
@@ -141,9 +142,11 @@ impl Modify for Conventions {
         classifier::train, classifier::list, classifier::show, classifier::adopt,
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
+        setup::taxonomy, setup::current, setup::put, setup::history, setup::rollback, setup::export,
     ),
     components(schemas(model::TicketSummary, model::TicketFull, ErrorBody, crate::period::TimeZoneName,
-        crate::render::ReportFormat, crate::labels::Lang, reports::ExportFormat, events::EventData)),
+        crate::render::ReportFormat, crate::labels::Lang, reports::ExportFormat, events::EventData,
+        shared::setup::Taxonomy, shared::setup::Departments, shared::setup::Routing, shared::setup::Problem)),
     tags(
         (name = "auth", description = "Sign-in, sessions, users, tokens, roles"),
         (name = "tickets", description = "Reading tickets"),
@@ -151,6 +154,7 @@ impl Modify for Conventions {
         (name = "import", description = "The team's tracking spreadsheet"),
         (name = "classifier", description = "Train the category model on the business's history, compare, adopt"),
         (name = "reports", description = "Metrics, overdue and unresolved lists, exports"),
+        (name = "setup", description = "The business's own setup: taxonomy, departments, routes; versioned"),
     )
 )]
 pub struct ApiDoc;

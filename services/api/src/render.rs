@@ -332,9 +332,31 @@ impl ReportDoc {
     }
 }
 
-/// The business labels of the taxonomy, when the setup tables hold one.
-async fn taxonomy(_state: &AppState) -> Business {
-    Business::new()
+/// The business labels of the current setup; the product defaults (and codes) when it cannot be read.
+async fn taxonomy(state: &AppState) -> Business {
+    use crate::labels::BusinessKind as K;
+    let s = match shared::setup::load(&state.pool).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "setup unreadable; the report shows default labels");
+            return Business::new();
+        }
+    };
+    let mut out = Business::new();
+    let mut add = |k: K, code: &str, zh: &str, en: &str| {
+        let en = if en.is_empty() { code } else { en };
+        out.insert((k, code.to_string()), (zh.to_string(), en.to_string()));
+    };
+    for c in &s.taxonomy.categories {
+        add(K::Category, &c.code, &c.name_zh, &c.name_en);
+    }
+    for f in &s.taxonomy.feedback_types {
+        add(K::FeedbackType, &f.code, &f.name_zh, &f.name_en);
+    }
+    for d in &s.departments.departments {
+        add(K::Department, &d.code, &d.name_zh, &d.name_en);
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]

@@ -240,6 +240,74 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The same rules and models with the business's lists and routing table from its setup (what
+    /// admins edit in the console, `shared::setup`); the files' lists and routes were only its
+    /// first-start defaults. A label the models or rules know and the taxonomy no longer has is still
+    /// decided, and routed to the default department.
+    pub fn with_setup(&self, setup: &shared::setup::Setup) -> Self {
+        use crate::labels::Label;
+        use crate::routing::{Assignment, Department, Route, RouteWhen};
+        let named = |list: &[shared::setup::Named]| -> Vec<Label> {
+            list.iter()
+                .map(|n| Label {
+                    code: n.code.clone(),
+                    name: n.name_zh.clone(),
+                    name_en: (!n.name_en.is_empty()).then(|| n.name_en.clone()),
+                })
+                .collect()
+        };
+        let mut labels = self.labels.clone();
+        labels.category = named(&setup.taxonomy.categories);
+        labels.priority = named(&setup.taxonomy.priorities);
+        labels.feedback_type = named(&setup.taxonomy.feedback_types);
+        labels.tag = named(&setup.taxonomy.tags);
+        let routing = RoutingTable {
+            default_department: setup.departments.default_department.clone(),
+            departments: setup
+                .departments
+                .departments
+                .iter()
+                .map(|d| Department {
+                    code: d.code.clone(),
+                    name: d.name_zh.clone(),
+                    name_en: (!d.name_en.is_empty()).then(|| d.name_en.clone()),
+                    assignment: match d.assignment {
+                        shared::setup::Assignment::None => Assignment::None,
+                        shared::setup::Assignment::RoundRobin => Assignment::RoundRobin,
+                        shared::setup::Assignment::LeastOpen => Assignment::LeastOpen,
+                    },
+                })
+                .collect(),
+            routes: setup
+                .routing
+                .routes
+                .iter()
+                .map(|r| Route {
+                    when: RouteWhen {
+                        category: r.when.category.clone(),
+                        feedback_type: r.when.feedback_type.clone(),
+                        tag: r.when.tag.clone(),
+                    },
+                    departments: r.departments.clone(),
+                    lead: r.lead.clone(),
+                    stop: r.stop,
+                })
+                .collect(),
+            first_response_hours: setup.routing.first_response_hours.clone(),
+        };
+        let mut engine = Self::new(
+            labels,
+            self.rules.clone(),
+            routing,
+            self.category.clone(),
+            self.priority.clone(),
+            self.feedback_type.clone(),
+        );
+        // The models are this engine's (an adopted one included), so is their version.
+        engine.model_version = self.model_version.clone();
+        engine
+    }
+
     /// The model of a dimension.
     pub fn model(&self, d: Dimension) -> &TextModel {
         match d {

@@ -29,6 +29,9 @@ pub struct Live {
     reloads: Mutex<u64>,
     /// The category model an admin adopted (version, model): it outlives reloads of the files.
     adopted: Mutex<Option<(String, TextModel)>>,
+    /// The business's setup (lists and routing) laid over the files' defaults, once the replica has
+    /// read it from the database; every engine built afterwards carries it.
+    setup: RwLock<Option<Arc<shared::setup::Setup>>>,
 }
 
 fn stamp(p: &Path) -> Option<(SystemTime, u64)> {
@@ -47,6 +50,7 @@ impl Live {
             last_error: Mutex::new(None),
             reloads: Mutex::new(0),
             adopted: Mutex::new(None),
+            setup: RwLock::new(None),
         });
         let s = live.current_stamps();
         if let Ok(mut g) = live.stamps.lock() {
@@ -102,7 +106,12 @@ impl Live {
 
     /// Build a new engine from the files and swap it in, or keep the old one on error.
     pub fn reload_now(&self) -> Result<(), ConfigError> {
-        match Engine::load(&self.dir) {
+        let setup = self.setup.read().ok().and_then(|g| g.clone());
+        let loaded = Engine::load(&self.dir).map(|e| match &setup {
+            Some(s) => e.with_setup(s),
+            None => e,
+        });
+        match loaded {
             Ok(engine) => {
                 let adopted = self.adopted.lock().ok().and_then(|g| g.clone());
                 let engine = match adopted {
@@ -143,6 +152,27 @@ impl Live {
             *g = Arc::new(engine);
         }
         tracing::info!(%version, "category model adopted");
+    }
+
+    /// Lay the business's setup over the engine in force (its lists and routing table), now and on every
+    /// later reload. Rules and models stay as they are.
+    pub fn apply_setup(&self, setup: shared::setup::Setup) {
+        let engine = self.current().with_setup(&setup);
+        if let Ok(mut g) = self.setup.write() {
+            *g = Some(Arc::new(setup));
+        }
+        if let Ok(mut n) = self.reloads.lock() {
+            *n += 1;
+        }
+        if let Ok(mut g) = self.engine.write() {
+            *g = Arc::new(engine);
+        }
+        tracing::info!("router setup applied");
+    }
+
+    /// The versions of the setup in force, if one was applied.
+    pub fn setup_versions(&self) -> Option<std::collections::BTreeMap<shared::setup::Kind, i32>> {
+        self.setup.read().ok().and_then(|g| g.as_ref().map(|s| s.versions.clone()))
     }
 
     /// Poll for changes every `every` until shutdown. Loading runs on a blocking thread

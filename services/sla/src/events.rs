@@ -208,7 +208,7 @@ fn lifecycle(m: TicketLifecycleEvent) -> Decision {
 /// Applies ticket events to clocks. Shared by every consumer lane of every replica.
 pub struct TicketEventHandler {
     pub pool: PgPool,
-    pub rules: Arc<SlaRules>,
+    pub rules: crate::live::LiveRules,
     pub subjects: Subjects,
     /// This replica's firing loop, to wake when a batch plans a timer it would otherwise look for too
     /// late; `None` where no loop runs beside the handler (tests fire by hand).
@@ -390,7 +390,7 @@ impl TicketEventHandler {
                         received_at: p.received_at,
                         attrs: w.record.sla.attrs.clone(),
                     };
-                    record_changes(&mut w, &creation, &self.rules, id, timeline);
+                    record_changes(&mut w, &creation, &self.rules.current(), id, timeline);
                 }
                 (id, w)
             })
@@ -456,14 +456,14 @@ impl TicketEventHandler {
                     attrs,
                     registered: true,
                 };
-                record_changes(w, &ev, &self.rules, id, timeline);
+                record_changes(w, &ev, &self.rules.current(), id, timeline);
             }
             let a = &mut w.record.sla.attrs;
             if a.priority.is_none() {
                 a.priority = h.priority;
             }
         }
-        record_changes(w, event, &self.rules, id, timeline);
+        record_changes(w, event, &self.rules.current(), id, timeline);
     }
 
     /// Starts the clocks of tickets whose creation waited `start_within` without another event (the
@@ -542,12 +542,12 @@ impl TicketEventHandler {
                 let Some(c) = w.record.sla.clocks.get(kind) else {
                     continue;
                 };
-                clocks.push((*id, c, store::projected_due(&w.record.sla, c, &self.rules)));
+                clocks.push((*id, c, store::projected_due(&w.record.sla, c, &self.rules.current())));
                 replan.push((*id, *kind));
                 timers.extend(
                     w.record
                         .sla
-                        .next_timer(*kind, &self.rules, None)
+                        .next_timer(*kind, &self.rules.current(), None)
                         .map(|p| NewTimer::planned(*id, &p)),
                 );
             }

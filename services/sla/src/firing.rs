@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use crate::clock::{Clock, ClockStatus, Deadline, DeadlineEvent};
 use crate::events::ACTOR;
-use crate::policy::{ClockKind, SlaRules};
+use crate::policy::ClockKind;
 use crate::store::{self, NewTimer, TicketRecord, TimerEvent};
 use crate::ticket::deadline_rank;
 
@@ -81,7 +81,7 @@ pub struct Pass {
 #[derive(Clone)]
 pub struct Firer {
     pub pool: PgPool,
-    pub rules: Arc<SlaRules>,
+    pub rules: crate::live::LiveRules,
     pub subjects: Subjects,
     pub settings: FiringSettings,
     pub observer: Option<FireObserver>,
@@ -171,7 +171,7 @@ impl Firer {
                 planned.extend(
                     ticket
                         .sla
-                        .next_timer(kind, &self.rules, Some(deadline_rank(&deadline)))
+                        .next_timer(kind, &self.rules.current(), Some(deadline_rank(&deadline)))
                         .map(|p| NewTimer::planned(c.ticket_id, &p)),
                 );
             }
@@ -189,7 +189,7 @@ impl Firer {
             .filter_map(|(id, kind)| {
                 let t = tickets.get(id)?;
                 let c = t.sla.clocks.get(kind)?;
-                Some((*id, c, store::projected_due(&t.sla, c, &self.rules)))
+                Some((*id, c, store::projected_due(&t.sla, c, &self.rules.current())))
             })
             .collect();
         store::save_clocks(&mut tx, &clocks).await?;
@@ -234,7 +234,8 @@ impl Firer {
         escalations: &mut Vec<NewTimer>,
     ) -> Option<(Vec<SlaNotice>, Vec<TimelineEntry>)> {
         let department = ticket.sla.attrs.department.clone();
-        let dept = self.rules.department(department.as_deref());
+        let rules = self.rules.current();
+        let dept = rules.department(department.as_deref());
         let ticket_no = ticket.ticket_no.clone();
         let priority = ticket
             .sla
@@ -274,9 +275,9 @@ impl Firer {
         };
         let projected = {
             let clock = ticket.sla.clocks.get(&kind)?;
-            store::projected_due(&ticket.sla, clock, &self.rules)
+            store::projected_due(&ticket.sla, clock, &self.rules.current())
         };
-        let escalate_at = ticket.sla.escalation_at(now, &self.rules);
+        let escalate_at = ticket.sla.escalation_at(now, &self.rules.current());
         let clock = ticket.sla.clocks.get_mut(&kind)?;
         if event == TimerEvent::Escalation {
             // Not version-checked: the breach it reports happened whatever the clock did since.
@@ -295,7 +296,8 @@ impl Firer {
         if clock.version != c.version || clock.status != ClockStatus::Running {
             return None;
         }
-        let measure = self.rules.measure(clock.basis, department.as_deref());
+        let rules = self.rules.current();
+        let measure = rules.measure(clock.basis, department.as_deref());
         let deadline_at = projected.unwrap_or(c.due_at);
         let alert = match event {
             TimerEvent::Warning(fraction) => {

@@ -6,15 +6,17 @@
 //! events in batches, [`firing`] fires due timers exactly once across replicas, [`view`] shows a
 //! ticket's clocks.
 
-pub mod calendar;
 pub mod clock;
 pub mod events;
 pub mod firing;
-pub mod policy;
+pub mod live;
 pub mod startup;
 pub mod store;
 pub mod ticket;
 pub mod view;
+
+// The rules live in shared so the api validates a change with the code that applies it.
+pub use shared::sla::{calendar, policy};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,6 +41,10 @@ pub struct SlaSettings {
     /// classification a moment later, so both are written once (0: start at creation). Only the
     /// clocks' appearance waits; their deadlines count from the submission.
     pub start_within_ms: u64,
+    /// Take the rules from the business's setup in Postgres (seeded from `rules_file`'s defaults) and
+    /// apply every change announced on `{prefix}.config.changed` without a restart. Off, the rules
+    /// given at start (the file) stay for the life of the replica.
+    pub from_setup: bool,
 }
 
 impl Default for SlaSettings {
@@ -49,6 +55,7 @@ impl Default for SlaSettings {
             poll_ms: 1000,
             coalesce_ms: 20,
             start_within_ms: 30_000,
+            from_setup: false,
         }
     }
 }

@@ -43,6 +43,42 @@ impl SlaConfig {
 }
 
 /// The SLA worker.
+/// Puts the setup's SLA rules in force and follows its changes (`{prefix}.config.changed`, and a poll).
+/// A change the rules refuse is logged and the rules in force stay; the setup store refuses such a
+/// change before it is stored, so that happens only with a hand-edited database.
+async fn follow_setup(rt: &mut Runtime, rules: &crate::live::LiveRules) -> Result<(), StartupError> {
+    let setup = shared::setup::load(&rt.pool)
+        .await
+        .map_err(|e| StartupError::service("setup", e))?;
+    let first = setup
+        .sla_rules()
+        .map_err(|e| StartupError::service("SLA rules of the setup", e))?;
+    rules.set(Arc::new(first));
+    let live = rules.clone();
+    let follow = shared::setup::follow(
+        rt.pool.clone(),
+        rt.nats.clone(),
+        rt.subjects.clone(),
+        std::time::Duration::from_secs(2),
+        rt.shutdown(),
+        setup.versions.clone(),
+        move |setup| {
+            let live = live.clone();
+            async move {
+                match setup.sla_rules() {
+                    Ok(r) => {
+                        live.set(Arc::new(r));
+                        tracing::info!(versions = ?setup.versions, "SLA rules of the setup applied");
+                    }
+                    Err(e) => tracing::error!(error = %e, "the setup's SLA rules are invalid; the previous rules stay"),
+                }
+            }
+        },
+    );
+    rt.spawn("setup follower", follow);
+    Ok(())
+}
+
 pub struct Sla;
 
 /// A running SLA replica (ops routes only: `addr` is the ops listener).
@@ -53,7 +89,8 @@ impl Worker for Sla {
     const LOG_TARGET: &'static str = "loopdesk_sla";
     const PUBLIC: bool = false;
     type Config = SlaConfig;
-    type Handle = ();
+    /// The rules in force (tests watch a setup change arrive).
+    type Handle = crate::live::LiveRules;
 
     /// Reads `[sla]` and loads its rules file: a broken file stops the start.
     fn configure(_: &Settings, raw: &config::Config) -> Result<SlaConfig, StartupError> {
@@ -68,12 +105,16 @@ impl Worker for Sla {
         rt: &mut Runtime,
         _: &Settings,
         config: SlaConfig,
-    ) -> Result<Assembled<()>, StartupError> {
+    ) -> Result<Assembled<crate::live::LiveRules>, StartupError> {
         let SlaConfig {
             settings: sla,
             rules,
             observer,
         } = config;
+        let rules = crate::live::LiveRules::new(rules);
+        if sla.from_setup {
+            follow_setup(rt, &rules).await?;
+        }
         let planned = Arc::new(Notify::new());
         let firing = sla.firing();
         let handler = Arc::new(TicketEventHandler {
@@ -110,7 +151,7 @@ impl Worker for Sla {
         );
         let firer = Firer {
             pool: rt.pool.clone(),
-            rules,
+            rules: rules.clone(),
             subjects: rt.subjects.clone(),
             settings: firing,
             observer,
@@ -120,7 +161,7 @@ impl Worker for Sla {
         rt.spawn_outbox_relay();
         Ok(Assembled {
             routes: None,
-            handle: (),
+            handle: rules,
         })
     }
 }

@@ -188,7 +188,7 @@ fn delivery<T: serde::Serialize>(ctx: &TestContext, rest: &str, m: &T, seq: u64)
 async fn seed_overdue(ctx: &TestContext, rules: &Arc<SlaRules>, n: usize) -> Vec<Uuid> {
     let handler = TicketEventHandler {
         pool: ctx.pool.clone(),
-        rules: rules.clone(),
+        rules: rules.clone().into(),
         subjects: ctx.subjects.clone(),
         firing: None,
         start_within: Duration::ZERO,
@@ -218,7 +218,7 @@ async fn seed_overdue(ctx: &TestContext, rules: &Arc<SlaRules>, n: usize) -> Vec
 fn firer(ctx: &TestContext, rules: &Arc<SlaRules>, batch: i64) -> Firer {
     Firer {
         pool: ctx.pool.clone(),
-        rules: rules.clone(),
+        rules: rules.clone().into(),
         subjects: ctx.subjects.clone(),
         settings: FiringSettings {
             batch,
@@ -444,7 +444,7 @@ async fn lifecycle_events_drive_the_clocks_and_redelivery_changes_nothing() {
     let rules = rules(FAST);
     let handler = TicketEventHandler {
         pool: ctx.pool.clone(),
-        rules: rules.clone(),
+        rules: rules.clone().into(),
         subjects: ctx.subjects.clone(),
         firing: None,
         start_within: Duration::ZERO,
@@ -787,7 +787,7 @@ async fn escalations_wait_for_the_departments_hours() {
     let rules = rules(&text);
     let handler = TicketEventHandler {
         pool: ctx.pool.clone(),
-        rules: rules.clone(),
+        rules: rules.clone().into(),
         subjects: ctx.subjects.clone(),
         firing: None,
         start_within: Duration::ZERO,
@@ -889,7 +889,7 @@ async fn a_creation_waits_to_start_the_clocks_with_the_next_event_or_on_its_own(
     let rules = rules(FAST);
     let handler = |start_within: Duration| TicketEventHandler {
         pool: ctx.pool.clone(),
-        rules: rules.clone(),
+        rules: rules.clone().into(),
         subjects: ctx.subjects.clone(),
         firing: None,
         start_within,

@@ -8,6 +8,20 @@ use super::documents::{Departments, Route, Routing, Taxonomy};
 
 const LABELS: &str = include_str!("../../../config/router/labels.toml");
 const ROUTING: &str = include_str!("../../../config/router/routing.toml");
+const SLA: &str = include_str!("../../../config/sla/sla.toml");
+
+/// The keys of sla.toml that make the calendars kind; the rest is the SLA kind.
+const CALENDAR_KEYS: [&str; 2] = ["calendars", "holiday_sets"];
+
+/// One part of a TOML document as JSON: the keys listed (`keep`) or all but them.
+fn part(text: &str, keys: &[&str], keep: bool) -> Result<serde_json::Value, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let part: toml::Table = table
+        .into_iter()
+        .filter(|(k, _)| keys.contains(&k.as_str()) == keep)
+        .collect();
+    serde_json::to_value(part).map_err(|e| e.to_string())
+}
 
 /// Reads a TOML document of the given type after dropping the keys that belong to another reader
 /// (labels.toml also holds the classifier's model paths and review threshold).
@@ -26,6 +40,8 @@ pub fn from_toml(kind: super::Kind, text: &str) -> Result<serde_json::Value, Str
         Kind::Taxonomy => serde_json::to_value(read::<Taxonomy>(text, &["review", "models"])?),
         Kind::Departments => serde_json::to_value(departments_from(text)?),
         Kind::Routing => serde_json::to_value(routing_from(text)?),
+        Kind::Sla => return part(text, &CALENDAR_KEYS, false),
+        Kind::Calendars => return part(text, &CALENDAR_KEYS, true),
     };
     v.map_err(|e| e.to_string())
 }
@@ -77,4 +93,14 @@ pub fn departments() -> Departments {
 #[allow(clippy::expect_used)]
 pub fn routing() -> Routing {
     routing_from(ROUTING).expect("config/router/routing.toml reads as a routing table")
+}
+
+#[allow(clippy::expect_used)]
+pub fn sla() -> serde_json::Value {
+    part(SLA, &CALENDAR_KEYS, false).expect("config/sla/sla.toml reads as TOML")
+}
+
+#[allow(clippy::expect_used)]
+pub fn calendars() -> serde_json::Value {
+    part(SLA, &CALENDAR_KEYS, true).expect("config/sla/sla.toml reads as TOML")
 }

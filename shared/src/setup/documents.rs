@@ -9,8 +9,31 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::Problem;
 use super::Kind;
+use super::Problem;
+use crate::sla::calendar::{CalendarConfig, CalendarError, HolidaySetConfig};
+use crate::sla::policy::{DepartmentConfig, PolicyConfig, PolicyError, SlaFileConfig, SlaRules};
+
+/// The SLA kind's document: config/sla/sla.toml without its calendars.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaPart {
+    #[serde(default)]
+    policy: PolicyConfig,
+    default_calendar: Option<String>,
+    #[serde(default)]
+    departments: BTreeMap<String, DepartmentConfig>,
+}
+
+/// The calendars kind's document: the calendars and holiday sets of config/sla/sla.toml.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarsPart {
+    #[serde(default)]
+    calendars: BTreeMap<String, CalendarConfig>,
+    #[serde(default)]
+    holiday_sets: BTreeMap<String, HolidaySetConfig>,
+}
 
 /// One entry of a business list: a stable code (in events, routes, training files, imports) and its
 /// names in Chinese and English.
@@ -24,6 +47,7 @@ pub struct Named {
     pub name_zh: String,
     /// English name; empty when nobody gave one (the console then shows the code).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub name_en: String,
 }
 
@@ -95,6 +119,7 @@ pub struct Department {
     #[serde(alias = "name")]
     pub name_zh: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub name_en: String,
     #[serde(default)]
     pub assignment: Assignment,
@@ -232,6 +257,13 @@ pub struct Setup {
     pub taxonomy: Taxonomy,
     pub departments: Departments,
     pub routing: Routing,
+    /// SLA policy: targets per clock and priority, overrides, each department's calendar and
+    /// supervisor (the `[policy]`, `default_calendar` and `[departments]` of config/sla/sla.toml), kept
+    /// as written (durations such as `"2h"`) and read by [`crate::sla::policy`].
+    pub sla: serde_json::Value,
+    /// Business calendars: opening hours, holiday sets, make-up working days (the `[calendars]` and
+    /// `[holiday_sets]` of config/sla/sla.toml).
+    pub calendars: serde_json::Value,
     /// The version of each kind this setup was read at.
     pub versions: BTreeMap<Kind, i32>,
 }
@@ -239,10 +271,18 @@ pub struct Setup {
 impl Setup {
     /// The whole setup as the files in `config/` give it (the first-start defaults).
     pub fn defaults() -> Setup {
+        // Parsed once per process: every load starts from them.
+        static DEFAULTS: std::sync::OnceLock<Setup> = std::sync::OnceLock::new();
+        DEFAULTS.get_or_init(Self::read_defaults).clone()
+    }
+
+    fn read_defaults() -> Setup {
         Setup {
             taxonomy: super::defaults::taxonomy(),
             departments: super::defaults::departments(),
             routing: super::defaults::routing(),
+            sla: super::defaults::sla(),
+            calendars: super::defaults::calendars(),
             versions: BTreeMap::new(),
         }
     }
@@ -253,6 +293,8 @@ impl Setup {
             Kind::Taxonomy => serde_json::to_value(&self.taxonomy),
             Kind::Departments => serde_json::to_value(&self.departments),
             Kind::Routing => serde_json::to_value(&self.routing),
+            Kind::Sla => Ok(self.sla.clone()),
+            Kind::Calendars => Ok(self.calendars.clone()),
         };
         v.unwrap_or(serde_json::Value::Null)
     }
@@ -269,8 +311,35 @@ impl Setup {
             Kind::Taxonomy => self.taxonomy = read(kind, body)?,
             Kind::Departments => self.departments = read(kind, body)?,
             Kind::Routing => self.routing = read(kind, body)?,
+            Kind::Sla => {
+                read::<SlaPart>(kind, body)?;
+                self.sla = body.clone();
+            }
+            Kind::Calendars => {
+                read::<CalendarsPart>(kind, body)?;
+                self.calendars = body.clone();
+            }
         }
         Ok(())
+    }
+
+    /// The SLA rules file as one document (policy, departments' calendars, calendars, holidays).
+    pub fn sla_config(&self) -> Result<SlaFileConfig, String> {
+        let sla: SlaPart = serde_json::from_value(self.sla.clone()).map_err(|e| e.to_string())?;
+        let cal: CalendarsPart =
+            serde_json::from_value(self.calendars.clone()).map_err(|e| e.to_string())?;
+        Ok(SlaFileConfig {
+            policy: sla.policy,
+            default_calendar: sla.default_calendar,
+            departments: sla.departments,
+            calendars: cal.calendars,
+            holiday_sets: cal.holiday_sets,
+        })
+    }
+
+    /// The validated SLA rules the SLA worker measures deadlines with.
+    pub fn sla_rules(&self) -> Result<SlaRules, String> {
+        SlaRules::from_config(&self.sla_config()?).map_err(|e| e.to_string())
     }
 
     /// Every reason this setup would leave the system broken; empty when it is sound.
@@ -279,6 +348,7 @@ impl Setup {
         check_taxonomy(&self.taxonomy, &mut out);
         check_departments(&self.departments, &mut out);
         check_routing(self, &mut out);
+        check_sla(self, &mut out);
         out
     }
 }
@@ -420,6 +490,53 @@ fn check_routing(s: &Setup, out: &mut Vec<Problem>) {
     }
 }
 
+fn check_sla(s: &Setup, out: &mut Vec<Problem>) {
+    let cfg = match s.sla_config() {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Problem::new(Kind::Sla, "unreadable", "", None, e));
+            return;
+        }
+    };
+    for name in cfg.departments.keys() {
+        if !s.departments.has(name) {
+            out.push(Problem::new(
+                Kind::Sla,
+                "unknown_department",
+                format!("departments.{name}"),
+                Some(name),
+                format!("the SLA policy sets a calendar for `{name}`, which is not a department"),
+            ));
+        }
+    }
+    if let Err(e) = SlaRules::from_config(&cfg) {
+        let (kind, code, subject) = match &e {
+            PolicyError::Calendar(CalendarError::NeverOpen { calendar }) => {
+                (Kind::Calendars, "no_working_hours", Some(calendar.clone()))
+            }
+            PolicyError::Calendar(c) => (Kind::Calendars, "bad_calendar", calendar_name(c)),
+            PolicyError::BadTarget(what) => (Kind::Sla, "zero_deadline", Some(what.clone())),
+            PolicyError::BadFraction(_) => (Kind::Sla, "bad_fraction", None),
+            PolicyError::UnknownCalendar { calendar, .. } => {
+                (Kind::Sla, "unknown_calendar", Some(calendar.clone()))
+            }
+            _ => (Kind::Sla, "unreadable", None),
+        };
+        out.push(Problem::new(kind, code, "", subject.as_ref(), e.to_string()));
+    }
+}
+
+fn calendar_name(e: &CalendarError) -> Option<String> {
+    match e {
+        CalendarError::BadSpan { calendar, .. }
+        | CalendarError::BadDate { calendar, .. }
+        | CalendarError::HolidayAndWorkday { calendar, .. }
+        | CalendarError::NeverOpen { calendar }
+        | CalendarError::UnknownHolidaySet { calendar, .. }
+        | CalendarError::BadTimeZone { calendar, .. } => Some(calendar.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,6 +562,24 @@ mod tests {
         assert!(codes.contains(&"unknown_department"), "{codes:?}");
         assert!(codes.contains(&"zero_deadline"), "{codes:?}");
         assert!(codes.contains(&"category_without_route"), "{codes:?}");
+    }
+
+    #[test]
+    fn sla_and_calendar_changes_are_checked_with_the_sla_rules() {
+        let s = Setup::defaults();
+        assert!(s.sla_rules().is_ok());
+        let mut zero = s.clone();
+        zero.sla["policy"]["clocks"]["first_response"]["urgent"] = serde_json::json!("0m");
+        let problems = zero.problems();
+        assert_eq!(problems[0].code, "zero_deadline", "{problems:?}");
+        let mut closed = s.clone();
+        closed.calendars["calendars"]["cn-office"]["weekly"] = serde_json::json!({});
+        let problems = closed.problems();
+        assert_eq!(problems[0].code, "no_working_hours", "{problems:?}");
+        assert_eq!(problems[0].subject.as_deref(), Some("cn-office"));
+        let mut unknown = s.clone();
+        unknown.sla["departments"]["warehouse"] = serde_json::json!({"calendar": "cn-office"});
+        assert_eq!(unknown.problems()[0].code, "unknown_department");
     }
 
     #[test]

@@ -38,16 +38,28 @@ pub enum Kind {
     Departments,
     /// Routes from category / feedback type / tag to departments.
     Routing,
+    /// SLA targets, overrides, each department's calendar and supervisor.
+    Sla,
+    /// Business calendars: opening hours, holidays, make-up working days.
+    Calendars,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Taxonomy, Kind::Departments, Kind::Routing];
+    pub const ALL: [Kind; 5] = [
+        Kind::Taxonomy,
+        Kind::Departments,
+        Kind::Routing,
+        Kind::Sla,
+        Kind::Calendars,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Taxonomy => "taxonomy",
             Kind::Departments => "departments",
             Kind::Routing => "routing",
+            Kind::Sla => "sla",
+            Kind::Calendars => "calendars",
         }
     }
 

@@ -77,6 +77,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/classifier/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every model, newest first. */
+        get: operations["classifier_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/classifier/models/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One model with its figures. */
+        get: operations["classifier_show"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/classifier/models/{version}/adopt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Adopts a trained model (or a retired one again, to roll back): the router replicas switch to it. */
+        post: operations["classifier_adopt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/classifier/trainings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Asks the router to train a new category model; answers at once (202), the figures follow. */
+        post: operations["classifier_train"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -109,6 +177,23 @@ export interface paths {
         put?: never;
         /** Imports the tracking spreadsheet. */
         post: operations["import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reads the sheet and says what an import would do, writing nothing. */
+        post: operations["preview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -195,6 +280,104 @@ export interface paths {
         };
         /** The categories that most often stay unresolved in a period. */
         get: operations["unresolved_categories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every kind's current document, keyed by kind: a backup, or another deployment's starting point
+         *     (each document goes back in with `PUT /v1/setup/{kind}`).
+         */
+        get: operations["setup_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current document of a kind (admin). */
+        get: operations["setup_current"];
+        /**
+         * Replaces a kind's document (admin). A change that would leave the system broken is refused with
+         *     422 `setup_refused` and `details.problems` (each with a code, the path and the code at fault).
+         */
+        put: operations["setup_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup/{kind}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A kind's versions, newest first, each with who, when, why and what changed (admin). */
+        get: operations["setup_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup/{kind}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Goes back one step: the previous version becomes current again, as a new version (admin). Refused
+         *     (422) when the other kinds changed since in a way the old version no longer fits.
+         */
+        post: operations["setup_rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/taxonomy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Categories, feedback types, priorities, tags and departments with Chinese and English names: the
+         *     labels the console shows for the business's codes. Any signed-in person.
+         */
+        get: operations["setup_taxonomy"];
         put?: never;
         post?: never;
         delete?: never;
@@ -768,6 +951,17 @@ export interface components {
             /** @description The owner's user name. */
             owner: string;
         };
+        /**
+         * @description How a department gets an owner for a routed ticket.
+         * @enum {string}
+         */
+        Assignment: "none" | "round_robin" | "least_open";
+        /** @description A category the unknown labels can be mapped onto. */
+        CategoryOption: {
+            code: string;
+            en: string;
+            zh: string;
+        };
         CategoryUnresolved: {
             category: string;
             /** Format: int64 */
@@ -782,6 +976,15 @@ export interface components {
              * @description unresolved ÷ tickets × 100.
              */
             unresolved_rate: number;
+        };
+        /** @description One difference between two versions. */
+        Change: {
+            after?: Record<string, never> | null;
+            before?: Record<string, never> | null;
+            /** @description `added`, `removed` or `changed`. */
+            op: string;
+            /** @description Where, e.g. `categories[technical_fault].name_en` or `routes[3].departments`. */
+            path: string;
         };
         /**
          * @description What changed, as the console keys its handling on it.
@@ -813,11 +1016,30 @@ export interface components {
         ClockKind: "first_response" | "proactive_contact" | "resolution";
         /** @enum {string} */
         ClockState: "running" | "paused" | "met" | "breached";
+        /** @description A header of the sheet and the column it was read as. */
+        ColumnFound: {
+            /** @description `date`, `description`, … or none when the header is ignored. */
+            column?: string | null;
+            header: string;
+        };
         ContactBody: {
             note?: string | null;
         };
         /** @enum {string} */
         CustomerType: "new" | "returning";
+        /** @description A department that can receive tickets. */
+        Department: {
+            assignment?: components["schemas"]["Assignment"];
+            code: string;
+            name_en: string;
+            name_zh: string;
+        };
+        /** @description The departments and where a ticket goes when no route matches. */
+        Departments: {
+            /** @description Lead when no route matches (every ticket lands somewhere). */
+            default_department: string;
+            departments: components["schemas"]["Department"][];
+        };
         /** @description The error body, as the OpenAPI document describes it. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -892,12 +1114,44 @@ export interface components {
             hidden: number;
             likely_duplicate?: null | components["schemas"]["TicketSummary"];
         };
+        /** @description One version in a kind's history, with what changed from the version before it. */
+        HistoryEntry: {
+            author: string;
+            /** @description Empty for the first version. */
+            changes: components["schemas"]["Change"][];
+            /** Format: date-time */
+            created_at: string;
+            note: string;
+            /** Format: int32 */
+            version: number;
+        };
+        /** @description What an import of this sheet would do; nothing is written. */
+        ImportPreview: {
+            /** @description The existing categories, for the mapping. */
+            categories: components["schemas"]["CategoryOption"][];
+            columns: components["schemas"]["ColumnFound"][];
+            ignored_columns: string[];
+            /** @description Labels the given mapping maps, with counts. */
+            mapped_labels: components["schemas"]["LabelCount"][];
+            /** @description Rows that cannot be read, with the reason. */
+            problems: components["schemas"]["RowResult"][];
+            /** @description Rows that can be read (they would be created or found duplicate). */
+            readable: number;
+            /** @description Data rows (blank lines not counted). */
+            rows: number;
+            /** @description Problem-type labels the taxonomy does not know (and the mapping does not map), with counts. */
+            unknown_labels: components["schemas"]["LabelCount"][];
+        };
         ImportReport: {
+            /** @description Labels the taxonomy did not know, added as the team's own categories, with their row counts. */
+            added_categories: components["schemas"]["LabelCount"][];
             created: number;
             duplicates: number;
             errors: number;
             /** @description Headers that matched no known column. */
             ignored_columns: string[];
+            /** @description Labels imported onto an existing category through the `mapping`, with their row counts. */
+            mapped_labels: components["schemas"]["LabelCount"][];
             rows: components["schemas"]["RowResult"][];
         };
         IssuedToken: {
@@ -908,6 +1162,18 @@ export interface components {
             /** Format: uuid */
             token_id: string;
             user: components["schemas"]["UserView"];
+        };
+        /**
+         * @description The kinds of setup document.
+         * @enum {string}
+         */
+        Kind: "taxonomy" | "departments" | "routing" | "sla" | "calendars";
+        /** @description A problem-type label of the sheet and how many readable rows carry it. */
+        LabelCount: {
+            /** @description The category the rows got (added or mapped); none in a preview of an unknown label. */
+            category?: string | null;
+            count: number;
+            label: string;
         };
         /** @enum {string} */
         Lang: "zh" | "en";
@@ -927,6 +1193,51 @@ export interface components {
         MergeBody: {
             /** @description The ticket (id or number) this one duplicates; it stays, this one is archived into it. */
             into: string;
+        };
+        /** @description A trained (or training) model and its figures. */
+        ModelInfo: {
+            /** Format: date-time */
+            adopted_at?: string | null;
+            adopted_by?: string | null;
+            error?: string | null;
+            /**
+             * @description `{train, held_out, split, candidate, live, baseline, better_than_live}`; each of the three with
+             *     `macro_f1`, `accuracy` and per-label `precision`/`recall`/`f1`/`support`.
+             */
+            evaluation?: Record<string, never> | null;
+            /**
+             * Format: int32
+             * @description Labelled examples used (training and held out).
+             */
+            examples?: number | null;
+            /** Format: date-time */
+            requested_at: string;
+            requested_by: string;
+            /** @description requested | training | trained | failed | adopted | retired. */
+            status: string;
+            /** Format: date-time */
+            trained_at?: string | null;
+            /** Format: int64 */
+            version: number;
+        };
+        ModelList: {
+            /**
+             * Format: int64
+             * @description The adopted model's version, none while the shipped model is in force.
+             */
+            adopted?: number | null;
+            models: components["schemas"]["ModelInfo"][];
+        };
+        /**
+         * @description One entry of a business list: a stable code (in events, routes, training files, imports) and its
+         *     names in Chinese and English.
+         */
+        Named: {
+            code: string;
+            /** @description English name; empty when nobody gave one (the console then shows the code). */
+            name_en: string;
+            /** @description 中文名 (the files' `name`). */
+            name_zh: string;
         };
         NewToken: {
             /**
@@ -973,6 +1284,19 @@ export interface components {
             priority: string;
             reason?: string | null;
         };
+        /** @description One reason a setup is refused. */
+        Problem: {
+            /** @description Machine-readable reason, e.g. `unknown_department`, `category_without_route`, `zero_deadline`. */
+            code: string;
+            /** @description The kind whose document is at fault (may differ from the one being saved). */
+            kind: components["schemas"]["Kind"];
+            /** @description English sentence for people and logs. */
+            message: string;
+            /** @description Where in that kind's document (a path such as `routes[3].departments[0]`). */
+            path: string;
+            /** @description The code the reason is about (the unknown department, the unserved category), for translations. */
+            subject?: string | null;
+        };
         ReclassifyBody: {
             /** @description Corrected problem category code, e.g. `technical_fault`. */
             category?: string | null;
@@ -1017,6 +1341,34 @@ export interface components {
          * @enum {string}
          */
         Role: "agent" | "inspector" | "supervisor" | "admin" | "ops";
+        /**
+         * @description One line of the routing table. Routes are read in order: every matching route adds its departments,
+         *     the first matching route names the lead; `stop` ends the search.
+         */
+        Route: {
+            departments: string[];
+            /** @description Lead department; defaults to the first of `departments`. */
+            lead?: string | null;
+            stop?: boolean;
+            when: components["schemas"]["RouteWhen"];
+        };
+        /** @description What a route matches on: exactly one of these. */
+        RouteWhen: {
+            category?: string | null;
+            feedback_type?: string | null;
+            tag?: string | null;
+        };
+        /** @description The routing table: which category / feedback type / tag goes to which departments. */
+        Routing: {
+            /**
+             * @description Nominal first-response target per priority code, in hours (wall clock), carried on routed
+             *     tickets; the SLA worker holds the business-hours clocks.
+             */
+            first_response_hours?: {
+                [key: string]: number;
+            };
+            routes: components["schemas"]["Route"][];
+        };
         RowError: {
             /** @description e.g. `missing_field`, `invalid_value`, `invalid_time`, `inconsistent`. */
             code: string;
@@ -1031,6 +1383,17 @@ export interface components {
             result: string;
             ticket_no?: string | null;
         };
+        /** @description The outcome of a save or rollback. */
+        Saved: {
+            /** @description False when the document equalled the current one: no version was added. */
+            changed: boolean;
+            kind: components["schemas"]["Kind"];
+            /**
+             * Format: int32
+             * @description The version now current.
+             */
+            version: number;
+        };
         SessionUser: {
             department?: string | null;
             name: string;
@@ -1040,6 +1403,19 @@ export interface components {
             /** @description Send as `X-CSRF-Token` with every state-changing request; keep it in memory only. */
             csrf_token: string;
             user: components["schemas"]["SessionUser"];
+        };
+        /** @description A new version of a kind's document. */
+        SetupChange: {
+            /**
+             * Format: int32
+             * @description The version the editor started from: when another admin saved since, the change is refused
+             *     (409) instead of silently undoing theirs.
+             */
+            base_version?: number | null;
+            /** @description The whole document of the kind (as `GET /v1/setup/{kind}` returns it in `body`). */
+            body: Record<string, never>;
+            /** @description Why (kept in the history). */
+            note?: string;
         };
         SignIn: {
             name: string;
@@ -1101,6 +1477,29 @@ export interface components {
             target: number;
             /** Format: double */
             value?: number | null;
+        };
+        /** @description The business's lists (问题类型, 反馈类型, 标签, 优先级): what the router decides and people pick. */
+        Taxonomy: {
+            /** @description 问题类型 problem categories. */
+            categories: components["schemas"]["Named"][];
+            /** @description 反馈类型 feedback types (a fixed list on the forms, never free text). */
+            feedback_types: components["schemas"]["Named"][];
+            /** @description 优先级: the SLA policy has targets per priority code. */
+            priorities: components["schemas"]["Named"][];
+            /** @description 标签 tags (set by rules or picked by agents). */
+            tags?: components["schemas"]["Named"][];
+        };
+        /** @description The business's lists with their names in both languages (GET /v1/taxonomy). */
+        TaxonomyView: {
+            categories: components["schemas"]["Named"][];
+            departments: components["schemas"]["Named"][];
+            feedback_types: components["schemas"]["Named"][];
+            priorities: components["schemas"]["Named"][];
+            tags: components["schemas"]["Named"][];
+            /** @description The setup versions these lists were read at (taxonomy, departments). */
+            versions: {
+                [key: string]: number;
+            };
         };
         TicketDetail: {
             /** @description What the caller may do to the ticket now (as `GET /v1/tickets/{id}/actions`). */
@@ -1266,6 +1665,17 @@ export interface components {
             id: string;
             name: string;
             role: components["schemas"]["Role"];
+        };
+        /** @description One stored version of a kind. */
+        Versioned: {
+            author: string;
+            body: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            kind: components["schemas"]["Kind"];
+            note: string;
+            /** Format: int32 */
+            version: number;
         };
         View: {
             /** Format: date-time */
@@ -1563,6 +1973,203 @@ export interface operations {
             };
         };
     };
+    classifier_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    classifier_show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    classifier_adopt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The ticket's state refuses this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    classifier_train: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stream: {
         parameters: {
             query?: never;
@@ -1610,6 +2217,11 @@ export interface operations {
                 format?: string;
                 /** @description Lead department for rows without a department column (supervisors: always their own). */
                 department?: string;
+                /**
+                 * @description JSON object: problem-type label of the sheet → existing category (code or name), e.g.
+                 *     `{"技术咨询":"technical_fault"}`. Labels neither known nor mapped become the team's own categories.
+                 */
+                mapping?: string;
             };
             header?: never;
             path?: never;
@@ -1628,6 +2240,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview: {
+        parameters: {
+            query?: {
+                /** @description Time zone of the sheet's dates and times (default: the configured one). */
+                tz?: components["schemas"]["TimeZoneName"];
+                /** @description csv | xlsx; detected from the content when absent. */
+                format?: string;
+                /** @description Lead department for rows without a department column (supervisors: always their own). */
+                department?: string;
+                /**
+                 * @description JSON object: problem-type label of the sheet → existing category (code or name), e.g.
+                 *     `{"技术咨询":"technical_fault"}`. Labels neither known nor mapped become the team's own categories.
+                 */
+                mapping?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description CSV (UTF-8) or XLSX bytes */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreview"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -1907,6 +2591,346 @@ export interface operations {
             };
             /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description taxonomy | departments | routing | sla | calendars */
+                kind: components["schemas"]["Kind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Versioned"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description taxonomy | departments | routing | sla | calendars */
+                kind: components["schemas"]["Kind"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetupChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Saved"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Another admin saved a newer version since `base_version` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The change would break the setup: `details.problems` says how */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_history: {
+        parameters: {
+            query?: {
+                /** @description How many versions, newest first (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description taxonomy | departments | routing | sla | calendars */
+                kind: components["schemas"]["Kind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryEntry"][];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_rollback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description taxonomy | departments | routing | sla | calendars */
+                kind: components["schemas"]["Kind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Saved"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Only one version exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The previous version no longer fits the rest of the setup */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_taxonomy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaxonomyView"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

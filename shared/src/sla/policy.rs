@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::calendar::{Calendar, CalendarConfig, CalendarError, HolidaySetConfig};
+use super::calendar::{Calendar, CalendarConfig, CalendarError, HolidaySetConfig};
 
 /// Why a policy file was rejected (at start-up or reload; a running worker keeps its last good one).
 #[derive(Debug, thiserror::Error)]
