@@ -272,8 +272,16 @@ fn cell_text(cell: &calamine::Data) -> String {
     }
 }
 
-fn read_xlsx(body: Bytes) -> ApiResult<Vec<Vec<String>>> {
+/// Widest sheet an import reads: the tracking template has about twenty columns.
+const MAX_XLSX_COLUMNS: u32 = 256;
+
+/// Reads the first sheet cell by cell, refusing a cell outside the bounds before anything is laid
+/// out: calamine's whole-sheet range allocates every cell between the first and the last used one,
+/// so a few-byte file with cells at A1 and XFD1048576 would ask for seventeen billion of them.
+fn read_xlsx(body: Bytes, max_rows: usize) -> ApiResult<Vec<Vec<String>>> {
     use calamine::Reader;
+    let unreadable =
+        |e: calamine::XlsxError| ApiError::bad("malformed_xlsx", format!("first sheet unreadable: {e}"));
     let mut book: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(body)).map_err(|e| {
             ApiError::bad(
@@ -281,14 +289,53 @@ fn read_xlsx(body: Bytes) -> ApiResult<Vec<Vec<String>>> {
                 format!("not a readable XLSX workbook: {e}"),
             )
         })?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| ApiError::bad("malformed_xlsx", "the workbook has no sheet"))?
-        .map_err(|e| ApiError::bad("malformed_xlsx", format!("first sheet unreadable: {e}")))?;
-    Ok(range
-        .rows()
-        .map(|r| r.iter().map(cell_text).collect())
-        .collect())
+    let first = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| ApiError::bad("malformed_xlsx", "the workbook has no sheet"))?;
+    // Room for the header and blank rows people leave between blocks; the row count is checked
+    // again once blank rows are dropped.
+    let max_row = u32::try_from(max_rows.saturating_mul(2).saturating_add(100)).unwrap_or(u32::MAX);
+    let too_large = || {
+        ApiError::bad(
+            "sheet_too_large",
+            format!(
+                "the sheet reaches past {MAX_XLSX_COLUMNS} columns or {max_row} rows; \
+                 import at most {max_rows} rows of the tracking sheet at a time"
+            ),
+        )
+    };
+    let mut cells = book.worksheet_cells_reader(&first).map_err(unreadable)?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut first_col = u32::MAX;
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (r, c) = cell.get_position();
+        if r >= max_row || c >= MAX_XLSX_COLUMNS {
+            return Err(too_large());
+        }
+        let text = cell_text(&calamine::Data::from(cell.get_value().clone()));
+        if text.is_empty() {
+            continue;
+        }
+        first_col = first_col.min(c);
+        let (r, c) = (r as usize, c as usize);
+        if rows.len() <= r {
+            rows.resize_with(r + 1, Vec::new);
+        }
+        if rows[r].len() <= c {
+            rows[r].resize(c + 1, String::new());
+        }
+        rows[r][c] = text;
+    }
+    // The sheet starts at its first used row and column, as a spreadsheet's used range does.
+    let first_row = rows.iter().position(|r| !r.is_empty()).unwrap_or(rows.len());
+    rows.drain(..first_row);
+    let skip = first_col as usize;
+    for row in &mut rows {
+        row.drain(..skip.min(row.len()));
+    }
+    Ok(rows)
 }
 
 /// One row, checked and ready to insert.
@@ -686,19 +733,37 @@ fn importer(principal: &Principal, q: &ImportQuery) -> ApiResult<Importer> {
     }
 }
 
-/// Reads the body as CSV or XLSX, maps the header and parses every row.
-fn read_sheet(
+/// Reads the upload on the blocking pool: unzipping and parsing a sheet is CPU work that would
+/// otherwise stall every request sharing the executor thread.
+async fn read_upload(
     q: &ImportQuery,
     headers: &HeaderMap,
     body: Bytes,
     tz: Tz,
     max_rows: usize,
 ) -> ApiResult<Sheet> {
+    let format = q.format.clone();
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let is_xlsx = match q.format.as_deref() {
+        .unwrap_or("")
+        .to_string();
+    tokio::task::spawn_blocking(move || {
+        read_sheet(format.as_deref(), &content_type, body, tz, max_rows)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("reading the sheet failed: {e}")))?
+}
+
+/// Reads the body as CSV or XLSX, maps the header and parses every row.
+fn read_sheet(
+    format: Option<&str>,
+    content_type: &str,
+    body: Bytes,
+    tz: Tz,
+    max_rows: usize,
+) -> ApiResult<Sheet> {
+    let is_xlsx = match format {
         Some("xlsx") => true,
         Some("csv") => false,
         Some(other) => {
@@ -716,7 +781,7 @@ fn read_sheet(
         ));
     }
     let sheet = if is_xlsx {
-        read_xlsx(body)?
+        read_xlsx(body, max_rows)?
     } else {
         read_csv(&body)?
     };
@@ -919,7 +984,7 @@ pub async fn preview(
 ) -> ApiResult<Json<ImportPreview>> {
     let who = importer(&principal, &q)?;
     let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
-    let sheet = read_sheet(&q, &headers, body, tz, state.api.max_import_rows)?;
+    let sheet = read_upload(&q, &headers, body, tz, state.api.max_import_rows).await?;
     let known = import_taxonomy::load(&state.pool).await?;
     let mapping = read_mapping(q.mapping.as_deref(), &known)?;
     let uses = label_use(&sheet, &known, &mapping);
@@ -990,7 +1055,7 @@ pub async fn import(
 ) -> ApiResult<Json<ImportReport>> {
     let who = importer(&principal, &q)?;
     let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
-    let sheet = read_sheet(&q, &headers, body, tz, state.api.max_import_rows)?;
+    let sheet = read_upload(&q, &headers, body, tz, state.api.max_import_rows).await?;
     let known = import_taxonomy::load(&state.pool).await?;
     let mapping = read_mapping(q.mapping.as_deref(), &known)?;
     let uses = label_use(&sheet, &known, &mapping);

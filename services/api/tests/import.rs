@@ -600,3 +600,38 @@ async fn imported_cells_keep_no_national_id_or_bank_card_number() {
         assert!(!row.contains(id) && !row.contains(card), "{row}");
     }
 }
+
+/// Issue 19 item 10: a few-kilobyte workbook whose used range spans the whole grid (A1 and
+/// XFD1048576) is refused by its cells' positions before any grid is allocated, and the api stays up.
+#[tokio::test]
+async fn a_sheet_spanning_the_whole_grid_is_refused_and_the_api_stays_up() {
+    use rust_xlsxwriter::Workbook;
+    let app = TestApp::spawn().await;
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "日期").unwrap();
+    sheet.write_string(1_048_575, 16_383, "x").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    assert!(bytes.len() < 16 * 1024, "the bomb is small: {} bytes", bytes.len());
+    for path in ["", "/preview"] {
+        let resp = app
+            .http
+            .post(format!("{}/v1/import{path}?department=customer_service&format=xlsx", app.base))
+            .bearer_auth(ADMIN)
+            .body(bytes.clone())
+            .send()
+            .await
+            .expect("upload is sent");
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("sheet_too_large")),
+            "{path}: {v}"
+        );
+    }
+    // Still answering, and a normal sheet still imports.
+    let sheet = std::fs::read(SHEET).expect("test sheet");
+    let (s, _) = upload(&app, ADMIN, "?department=customer_service", sheet, "text/csv").await;
+    assert_eq!(s, StatusCode::OK);
+}
