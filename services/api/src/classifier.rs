@@ -86,7 +86,7 @@ pub async fn train(
 }
 
 /// Every model, newest first.
-#[utoipa::path(get, path = "/v1/classifier/models", tag = "classifier",
+#[utoipa::path(get, path = "/v1/classifier/models", tag = "classifier", operation_id = "list_classifier_models",
     responses((status = 200, body = ModelList), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<ModelList>> {

@@ -41,7 +41,7 @@ const USER_INFO: &str = "select u.id, u.name, u.role, u.department, u.password_h
      from api_users u";
 
 /// Every user with role, department and state (admin only).
-#[utoipa::path(get, path = "/v1/users", tag = "auth",
+#[utoipa::path(get, path = "/v1/users", tag = "auth", operation_id = "list_users",
     responses((status = 200, body = Vec<UserInfo>), (status = 401), (status = 403)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list(

@@ -77,6 +77,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/classifier/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every model, newest first. */
+        get: operations["list_classifier_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/classifier/models/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One model with its figures. */
+        get: operations["show"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/classifier/models/{version}/adopt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Adopts a trained model (or a retired one again, to roll back): the router replicas switch to it. */
+        post: operations["adopt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/classifier/trainings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Asks the router to train a new category model; answers at once (202), the figures follow. */
+        post: operations["train"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -109,6 +177,23 @@ export interface paths {
         put?: never;
         /** Imports the tracking spreadsheet. */
         post: operations["import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/import/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reads the sheet and says what an import would do, writing nothing. */
+        post: operations["preview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -626,7 +711,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every user with role, department and state (admin only). */
-        get: operations["list"];
+        get: operations["list_users"];
         put?: never;
         /** Creates a user (admin only). */
         post: operations["create_user"];
@@ -768,6 +853,12 @@ export interface components {
             /** @description The owner's user name. */
             owner: string;
         };
+        /** @description A category the unknown labels can be mapped onto. */
+        CategoryOption: {
+            code: string;
+            en: string;
+            zh: string;
+        };
         CategoryUnresolved: {
             category: string;
             /** Format: int64 */
@@ -813,6 +904,12 @@ export interface components {
         ClockKind: "first_response" | "proactive_contact" | "resolution";
         /** @enum {string} */
         ClockState: "running" | "paused" | "met" | "breached";
+        /** @description A header of the sheet and the column it was read as. */
+        ColumnFound: {
+            /** @description `date`, `description`, … or none when the header is ignored. */
+            column?: string | null;
+            header: string;
+        };
         ContactBody: {
             note?: string | null;
         };
@@ -892,12 +989,33 @@ export interface components {
             hidden: number;
             likely_duplicate?: null | components["schemas"]["TicketSummary"];
         };
+        /** @description What an import of this sheet would do; nothing is written. */
+        ImportPreview: {
+            /** @description The existing categories, for the mapping. */
+            categories: components["schemas"]["CategoryOption"][];
+            columns: components["schemas"]["ColumnFound"][];
+            ignored_columns: string[];
+            /** @description Labels the given mapping maps, with counts. */
+            mapped_labels: components["schemas"]["LabelCount"][];
+            /** @description Rows that cannot be read, with the reason. */
+            problems: components["schemas"]["RowResult"][];
+            /** @description Rows that can be read (they would be created or found duplicate). */
+            readable: number;
+            /** @description Data rows (blank lines not counted). */
+            rows: number;
+            /** @description Problem-type labels the taxonomy does not know (and the mapping does not map), with counts. */
+            unknown_labels: components["schemas"]["LabelCount"][];
+        };
         ImportReport: {
+            /** @description Labels the taxonomy did not know, added as the team's own categories, with their row counts. */
+            added_categories: components["schemas"]["LabelCount"][];
             created: number;
             duplicates: number;
             errors: number;
             /** @description Headers that matched no known column. */
             ignored_columns: string[];
+            /** @description Labels imported onto an existing category through the `mapping`, with their row counts. */
+            mapped_labels: components["schemas"]["LabelCount"][];
             rows: components["schemas"]["RowResult"][];
         };
         IssuedToken: {
@@ -908,6 +1026,13 @@ export interface components {
             /** Format: uuid */
             token_id: string;
             user: components["schemas"]["UserView"];
+        };
+        /** @description A problem-type label of the sheet and how many readable rows carry it. */
+        LabelCount: {
+            /** @description The category the rows got (added or mapped); none in a preview of an unknown label. */
+            category?: string | null;
+            count: number;
+            label: string;
         };
         /** @enum {string} */
         Lang: "zh" | "en";
@@ -927,6 +1052,40 @@ export interface components {
         MergeBody: {
             /** @description The ticket (id or number) this one duplicates; it stays, this one is archived into it. */
             into: string;
+        };
+        /** @description A trained (or training) model and its figures. */
+        ModelInfo: {
+            /** Format: date-time */
+            adopted_at?: string | null;
+            adopted_by?: string | null;
+            error?: string | null;
+            /**
+             * @description `{train, held_out, split, candidate, live, baseline, better_than_live}`; each of the three with
+             *     `macro_f1`, `accuracy` and per-label `precision`/`recall`/`f1`/`support`.
+             */
+            evaluation?: Record<string, never> | null;
+            /**
+             * Format: int32
+             * @description Labelled examples used (training and held out).
+             */
+            examples?: number | null;
+            /** Format: date-time */
+            requested_at: string;
+            requested_by: string;
+            /** @description requested | training | trained | failed | adopted | retired. */
+            status: string;
+            /** Format: date-time */
+            trained_at?: string | null;
+            /** Format: int64 */
+            version: number;
+        };
+        ModelList: {
+            /**
+             * Format: int64
+             * @description The adopted model's version, none while the shipped model is in force.
+             */
+            adopted?: number | null;
+            models: components["schemas"]["ModelInfo"][];
         };
         NewToken: {
             /**
@@ -1563,6 +1722,203 @@ export interface operations {
             };
         };
     };
+    list_classifier_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    show: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adopt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The ticket's state refuses this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    train: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stream: {
         parameters: {
             query?: never;
@@ -1610,6 +1966,11 @@ export interface operations {
                 format?: string;
                 /** @description Lead department for rows without a department column (supervisors: always their own). */
                 department?: string;
+                /**
+                 * @description JSON object: problem-type label of the sheet → existing category (code or name), e.g.
+                 *     `{"技术咨询":"technical_fault"}`. Labels neither known nor mapped become the team's own categories.
+                 */
+                mapping?: string;
             };
             header?: never;
             path?: never;
@@ -1628,6 +1989,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview: {
+        parameters: {
+            query?: {
+                /** @description Time zone of the sheet's dates and times (default: the configured one). */
+                tz?: components["schemas"]["TimeZoneName"];
+                /** @description csv | xlsx; detected from the content when absent. */
+                format?: string;
+                /** @description Lead department for rows without a department column (supervisors: always their own). */
+                department?: string;
+                /**
+                 * @description JSON object: problem-type label of the sheet → existing category (code or name), e.g.
+                 *     `{"技术咨询":"technical_fault"}`. Labels neither known nor mapped become the team's own categories.
+                 */
+                mapping?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description CSV (UTF-8) or XLSX bytes */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreview"];
                 };
             };
             /** @description Bad input: malformed JSON, a wrong type, a bad path or query value */
@@ -3588,7 +4021,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_users: {
         parameters: {
             query?: never;
             header?: never;
