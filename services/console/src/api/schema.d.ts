@@ -765,7 +765,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Ends every session and revokes every token of a user (the user itself or an admin). */
-        post: operations["revoke_all"];
+        post: operations["revoke_all_of_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4239,7 +4239,7 @@ export interface operations {
             };
         };
     };
-    revoke_all: {
+    revoke_all_of_user: {
         parameters: {
             query?: never;
             header?: never;
