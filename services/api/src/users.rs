@@ -41,7 +41,7 @@ const USER_INFO: &str = "select u.id, u.name, u.role, u.department, u.password_h
      from api_users u";
 
 /// Every user with role, department and state (admin only).
-#[utoipa::path(get, path = "/v1/users", tag = "auth",
+#[utoipa::path(get, path = "/v1/users", tag = "auth", operation_id = "list_users",
     responses((status = 200, body = Vec<UserInfo>), (status = 401), (status = 403)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn list(
@@ -251,7 +251,7 @@ pub async fn tokens(
 }
 
 /// Ends every session and revokes every token of a user (the user itself or an admin).
-#[utoipa::path(post, path = "/v1/users/{name}/revoke-all", tag = "auth",
+#[utoipa::path(post, path = "/v1/users/{name}/revoke-all", tag = "auth", operation_id = "revoke_all_of_user",
     params(("name" = String, Path, description = "user name")),
     responses((status = 204), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]

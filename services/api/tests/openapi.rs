@@ -47,3 +47,20 @@ fn every_reference_in_the_openapi_document_resolves() {
         .collect();
     assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
 }
+
+/// Generated clients key operations by id: two operations with one id give one of them the other's types.
+#[test]
+fn every_operation_id_is_unique() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&api::openapi::pretty_document().expect("serialises")).expect("JSON");
+    let mut seen = std::collections::HashMap::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                if let Some(other) = seen.insert(id.to_string(), format!("{method} {path}")) {
+                    panic!("operationId {id} is used by {other} and {method} {path}");
+                }
+            }
+        }
+    }
+}

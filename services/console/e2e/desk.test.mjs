@@ -216,6 +216,8 @@ describe('the agents desk', () => {
         await assertAccessible(page, `inbox ${locale} ${viewport.width}`)
         await page.keyboard.press('?')
         await page.locator('[data-test=shortcut-help]').waitFor()
+        // The dialog fades in: axe measures contrast, so wait until no transition runs.
+        await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'))
         await screenshot(page, 'shortcuts')
         await assertAccessible(page, `shortcut help ${locale} ${viewport.width}`)
         await page.keyboard.press('Escape')

@@ -809,7 +809,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every user with role, department and state (admin only). */
-        get: operations["list"];
+        get: operations["list_users"];
         put?: never;
         /** Creates a user (admin only). */
         post: operations["create_user"];
@@ -863,7 +863,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Ends every session and revokes every token of a user (the user itself or an admin). */
-        post: operations["revoke_all"];
+        post: operations["revoke_all_of_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4612,7 +4612,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_users: {
         parameters: {
             query?: never;
             header?: never;
@@ -4830,7 +4830,7 @@ export interface operations {
             };
         };
     };
-    revoke_all: {
+    revoke_all_of_user: {
         parameters: {
             query?: never;
             header?: never;
