@@ -124,6 +124,14 @@ async fn only_one_process_runs_a_pass_at_a_time() {
         Vec::new(),
         "another process holds the pass"
     );
+    // Released explicitly: a closed session's locks go only when its backend has exited, which
+    // can be after the next pass has looked.
+    let released: bool = sqlx::query_scalar("select pg_advisory_unlock($1)")
+        .bind(upkeep::LOCK_KEY)
+        .fetch_one(&mut other)
+        .await
+        .expect("unlock");
+    assert!(released);
     other.close().await.ok();
     assert!(touches_outbox(
         &upkeep::pass(&ctx.pool).await.expect("pass")
