@@ -49,7 +49,12 @@ fn millis(h: &Histogram<u64>, q: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let env = |k: &str, d: i64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: i64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let tickets = env("CONSOLE_BENCH_TICKETS", 1_000_000);
     let requests = env("CONSOLE_BENCH_REQUESTS", 200) as usize;
     let streams = env("CONSOLE_BENCH_STREAMS", 50) as usize;
@@ -61,7 +66,8 @@ async fn main() -> anyhow::Result<()> {
     let db = format!("loopdesk_bench_console_{}", uuid::Uuid::new_v4().simple());
     let admin: sqlx::postgres::PgConnectOptions = base.parse()?;
     let mut conn = PgConnection::connect_with(&admin).await?;
-    conn.execute(format!(r#"create database "{db}""#).as_str()).await?;
+    conn.execute(format!(r#"create database "{db}""#).as_str())
+        .await?;
     let url = format!("{}/{db}", &base[..base.rfind('/').unwrap_or(base.len())]);
     let settings = Settings {
         prefix: format!("cbench{}", &db[db.len() - 8..]),
@@ -142,9 +148,12 @@ async fn run(
             .json(&body)
             .send()
     };
-    post("/v1/users", json!({"name": "li", "role": "agent", "department": "customer_service"}))
-        .await?
-        .error_for_status()?;
+    post(
+        "/v1/users",
+        json!({"name": "li", "role": "agent", "department": "customer_service"}),
+    )
+    .await?
+    .error_for_status()?;
     let agent: Value = post("/v1/users/li/tokens", json!({})).await?.json().await?;
     let agent = agent["token"].as_str().unwrap_or_default().to_string();
 
@@ -153,11 +162,21 @@ async fn run(
     let mut page = Histogram::<u64>::new(3)?;
     let mut numbers = Vec::new();
     for i in 0..requests {
-        let v = timed(&http, &format!("{base}/v1/tickets?limit=50"), &agent, &mut first).await?;
+        let v = timed(
+            &http,
+            &format!("{base}/v1/tickets?limit=50"),
+            &agent,
+            &mut first,
+        )
+        .await?;
         if i == 0 {
             numbers = v["items"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|t| t["ticket_no"].as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t["ticket_no"].as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
         }
         timed(
@@ -178,23 +197,40 @@ async fn run(
     for no in sample.iter().chain(numbers.iter()).take(requests) {
         let started = Instant::now();
         let (d, h) = tokio::join!(
-            http.get(format!("{base}/v1/tickets/{no}")).bearer_auth(&agent).send(),
-            http.get(format!("{base}/v1/tickets/{no}/history")).bearer_auth(&agent).send(),
+            http.get(format!("{base}/v1/tickets/{no}"))
+                .bearer_auth(&agent)
+                .send(),
+            http.get(format!("{base}/v1/tickets/{no}/history"))
+                .bearer_auth(&agent)
+                .send(),
         );
-        anyhow::ensure!(d?.status().is_success() && h?.status().is_success(), "ticket page {no}");
+        anyhow::ensure!(
+            d?.status().is_success() && h?.status().is_success(),
+            "ticket page {no}"
+        );
         page.record(started.elapsed().as_micros() as u64)?;
     }
     println!("inbox_first_page_p50_ms={:.1}", millis(&first, 0.5));
     println!("inbox_first_page_p95_ms={:.1}", millis(&first, 0.95));
-    println!("inbox_deadline_page_p50_ms={:.1}", millis(&by_deadline, 0.5));
-    println!("inbox_deadline_page_p95_ms={:.1}", millis(&by_deadline, 0.95));
+    println!(
+        "inbox_deadline_page_p50_ms={:.1}",
+        millis(&by_deadline, 0.5)
+    );
+    println!(
+        "inbox_deadline_page_p95_ms={:.1}",
+        millis(&by_deadline, 0.95)
+    );
     println!("ticket_page_p50_ms={:.1}", millis(&page, 0.5));
     println!("ticket_page_p95_ms={:.1}", millis(&page, 0.95));
 
     // Live updates: streams open, then changes published one by one as the relay publishes them.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
     for _ in 0..streams {
-        let resp = http.get(format!("{base}/v1/events")).bearer_auth(&agent).send().await?;
+        let resp = http
+            .get(format!("{base}/v1/events"))
+            .bearer_auth(&agent)
+            .send()
+            .await?;
         let tx = tx.clone();
         let mut body = resp.bytes_stream();
         tokio::spawn(async move {

@@ -96,13 +96,17 @@ async fn run(settings: &Settings, tickets: i64, requests: usize) -> anyhow::Resu
     shared::db::migrate(&pool).await?;
     let started = Instant::now();
     // Bulk load: the rollup trigger is off, one rebuild afterwards does the same work in bulk.
-    sqlx::query(&format!("alter table tickets disable trigger {REPORT_INSERT_TRIGGER}"))
-        .execute(&pool)
-        .await?;
+    sqlx::query(&format!(
+        "alter table tickets disable trigger {REPORT_INSERT_TRIGGER}"
+    ))
+    .execute(&pool)
+    .await?;
     sqlx::query(SEED).bind(tickets).execute(&pool).await?;
-    sqlx::query(&format!("alter table tickets enable trigger {REPORT_INSERT_TRIGGER}"))
-        .execute(&pool)
-        .await?;
+    sqlx::query(&format!(
+        "alter table tickets enable trigger {REPORT_INSERT_TRIGGER}"
+    ))
+    .execute(&pool)
+    .await?;
     let seeded = started.elapsed();
     let started = Instant::now();
     sqlx::query("select report_rebuild()")

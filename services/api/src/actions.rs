@@ -311,7 +311,12 @@ impl Acting {
         let after = model::load(&mut self.tx, &t.id.to_string(), false).await?;
         let mut messages = Vec::with_capacity(effect.messages.len() + 1);
         if let Some(change) = effect.change {
-            debug_assert_eq!(Some(change.kind()), rule.event, "{}: event kind", self.action);
+            debug_assert_eq!(
+                Some(change.kind()),
+                rule.event,
+                "{}: event kind",
+                self.action
+            );
             let event = TicketLifecycleEvent {
                 schema_version: SCHEMA_VERSION,
                 event_id: Uuid::now_v7(),
@@ -658,11 +663,9 @@ pub async fn assign(
                 format!("{owner} already owns this ticket"),
             ));
         }
-        Ok(
-            Effect::entry(json!({"owner": owner, "previous": t.owner}))
-                .set("owner", owner.clone())
-                .event(LifecycleChange::Assigned { owner }),
-        )
+        Ok(Effect::entry(json!({"owner": owner, "previous": t.owner}))
+            .set("owner", owner.clone())
+            .event(LifecycleChange::Assigned { owner }))
     })
     .await
 }
@@ -694,7 +697,12 @@ pub async fn reclassify(
     Path(key): Path<String>,
     Json(body): Json<ReclassifyBody>,
 ) -> ApiResult<Json<ActedTicket>> {
-    let category = match body.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let category = match body
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         None => None,
         Some(c) => Some(text("category", c, 100)?),
     };
@@ -708,15 +716,26 @@ pub async fn reclassify(
             "name at least one of category, feedback_type, priority, tags",
         ));
     }
-    if let Some(c) = &category {
-        if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-            return Err(ApiError::field(
-                "invalid_value",
-                "category",
-                "category is a code such as technical_fault",
-            ));
+    // A team's own categories have codes in its own language (an import adds `售后投诉`), so the
+    // category is checked against the business's taxonomy, by code or either name, not by spelling.
+    let category = match category {
+        None => None,
+        Some(c) => {
+            let setup = shared::setup::load(&state.pool)
+                .await
+                .map_err(|e| ApiError::Internal(format!("setup: {e}")))?;
+            match setup.taxonomy.find_category(&c) {
+                Some(known) => Some(known.code.clone()),
+                None => {
+                    return Err(ApiError::field(
+                        "invalid_value",
+                        "category",
+                        "no such category in the business's taxonomy (see GET /v1/taxonomy)",
+                    ))
+                }
+            }
         }
-    }
+    };
     let reason = opt_prose("reason", body.reason.as_deref(), 2_000)?;
     act(&state, &principal, &key, Action::Reclassify, |t| {
         // The router's correction always names the category: the current one when only others change.
@@ -938,8 +957,7 @@ pub async fn reopen(
 ) -> ApiResult<Json<ActedTicket>> {
     let reason = opt_prose("reason", body.reason.as_deref(), 2_000)?;
     act(&state, &principal, &key, Action::Reopen, |_| {
-        Ok(Effect::entry(json!({ "reason": reason }))
-            .event(LifecycleChange::Reopened { reason }))
+        Ok(Effect::entry(json!({ "reason": reason })).event(LifecycleChange::Reopened { reason }))
     })
     .await
 }
@@ -957,12 +975,12 @@ pub async fn archive(
     let step = HandlingStep::Archive;
     act(&state, &principal, &key, Action::Archive, |_| {
         let who = principal.name.clone();
-        Ok(Effect::entry(
-            json!({"step": step.number(), "name": step.code(), "archiver": who}),
+        Ok(
+            Effect::entry(json!({"step": step.number(), "name": step.code(), "archiver": who}))
+                .set("archived_at", Utc::now())
+                .set("archived_by", who)
+                .event(LifecycleChange::Archived),
         )
-        .set("archived_at", Utc::now())
-        .set("archived_by", who)
-        .event(LifecycleChange::Archived))
     })
     .await
 }

@@ -241,6 +241,39 @@ pub fn check_department_for(role: Role, department: Option<&str>) -> ApiResult<(
     Ok(())
 }
 
+/// The department a user is placed in, as the business's setup names it: its code, or either of
+/// its names (`物流部`) resolved to the code. A department the setup does not know is refused, since
+/// such a user would see no ticket at all.
+pub async fn known_department(
+    pool: &sqlx::PgPool,
+    department: Option<&str>,
+) -> ApiResult<Option<String>> {
+    let Some(d) = department else { return Ok(None) };
+    let setup = shared::setup::load(pool)
+        .await
+        .map_err(|e| ApiError::Internal(format!("setup: {e}")))?;
+    let key = d.trim().to_lowercase();
+    setup
+        .departments
+        .departments
+        .iter()
+        .find(|x| {
+            [&x.code, &x.name_zh, &x.name_en]
+                .iter()
+                .any(|n| n.trim().to_lowercase() == key)
+        })
+        .map(|x| Some(x.code.clone()))
+        .ok_or_else(|| {
+            ApiError::field(
+                "unknown_department",
+                "department",
+                format!(
+                    "no department {d} in the business's setup (see GET /v1/setup/departments)"
+                ),
+            )
+        })
+}
+
 /// Creates a user (admin only).
 #[utoipa::path(post, path = "/v1/users", tag = "auth", request_body = NewUser,
     responses((status = 201, body = UserView), (status = 400), (status = 401), (status = 403), (status = 409)),
@@ -258,6 +291,8 @@ pub async fn create_user(
         .map(str::trim)
         .filter(|d| !d.is_empty());
     check_department_for(body.role, department)?;
+    let department = known_department(&state.pool, department).await?;
+    let department = department.as_deref();
     let password_hash = match body.password.as_deref() {
         Some(p) => {
             crate::passwords::check_new("password", p)?;
@@ -368,7 +403,11 @@ pub struct NewToken {
 fn label(l: Option<String>) -> ApiResult<Option<String>> {
     let l = l.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     if l.as_ref().is_some_and(|s| s.chars().count() > 100) {
-        return Err(ApiError::field("field_too_long", "label", "label is longer than 100 characters"));
+        return Err(ApiError::field(
+            "field_too_long",
+            "label",
+            "label is longer than 100 characters",
+        ));
     }
     Ok(l)
 }
@@ -420,7 +459,10 @@ pub async fn login(
         role: account.role,
         department: account.department,
     };
-    Ok((StatusCode::CREATED, Json(issue(&state, user, None, None).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(issue(&state, user, None, None).await?),
+    ))
 }
 
 /// Revokes a token: the caller's own, or any token for an admin.

@@ -39,7 +39,8 @@ pub struct ModelInfo {
     pub adopted_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "version, status, requested_by, requested_at, trained_at, examples, evaluation,
+const COLUMNS: &str =
+    "version, status, requested_by, requested_at, trained_at, examples, evaluation,
     error, adopted_by, adopted_at";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -89,7 +90,10 @@ pub async fn train(
 #[utoipa::path(get, path = "/v1/classifier/models", tag = "classifier", operation_id = "classifier_list",
     responses((status = 200, body = ModelList), (status = 401), (status = 403)),
     security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<ModelList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<ModelList>> {
     principal.require(Perm::TrainClassifier)?;
     let models: Vec<ModelInfo> = sqlx::query_as(&format!(
         "select {COLUMNS} from classifier_models order by version desc limit 100"

@@ -206,10 +206,8 @@ impl IntoResponse for ApiError {
         let mut resp = (status, Json(body)).into_response();
         match &self {
             ApiError::Unauthorized => {
-                resp.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer"),
-                );
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::RateLimited { retry_after_secs } => {
                 resp.headers_mut()

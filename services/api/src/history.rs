@@ -53,7 +53,9 @@ pub async fn history(
     .fetch_one(&state.pool)
     .await?;
     let same_customer = |qb: &mut QueryBuilder<'_, Postgres>| {
-        qb.push(" where t.id <> ").push_bind(t.id).push(" and (false");
+        qb.push(" where t.id <> ")
+            .push_bind(t.id)
+            .push(" and (false");
         if let Some(c) = t.customer_id.clone() {
             qb.push(" or t.customer_id = ").push_bind(c);
         }
@@ -81,7 +83,11 @@ pub async fn history(
         push_visibility(&mut qb, &principal);
         qb.build_query_scalar().fetch_one(&state.pool).await?
     };
-    let earlier = summaries(&state, rows.into_iter().map(|r| (r.row, r.unread)).collect()).await?;
+    let earlier = summaries(
+        &state,
+        rows.into_iter().map(|r| (r.row, r.unread)).collect(),
+    )
+    .await?;
     let likely_duplicate = match duplicate_of {
         Some(id) => match readable(&state, &principal, &id.to_string()).await {
             Ok(d) => summaries(&state, vec![(d, false)]).await?.pop(),

@@ -280,8 +280,9 @@ const MAX_XLSX_COLUMNS: u32 = 256;
 /// so a few-byte file with cells at A1 and XFD1048576 would ask for seventeen billion of them.
 fn read_xlsx(body: Bytes, max_rows: usize) -> ApiResult<Vec<Vec<String>>> {
     use calamine::Reader;
-    let unreadable =
-        |e: calamine::XlsxError| ApiError::bad("malformed_xlsx", format!("first sheet unreadable: {e}"));
+    let unreadable = |e: calamine::XlsxError| {
+        ApiError::bad("malformed_xlsx", format!("first sheet unreadable: {e}"))
+    };
     let mut book: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(Cursor::new(body)).map_err(|e| {
             ApiError::bad(
@@ -329,7 +330,10 @@ fn read_xlsx(body: Bytes, max_rows: usize) -> ApiResult<Vec<Vec<String>>> {
         rows[r][c] = text;
     }
     // The sheet starts at its first used row and column, as a spreadsheet's used range does.
-    let first_row = rows.iter().position(|r| !r.is_empty()).unwrap_or(rows.len());
+    let first_row = rows
+        .iter()
+        .position(|r| !r.is_empty())
+        .unwrap_or(rows.len());
     rows.drain(..first_row);
     let skip = first_col as usize;
     for row in &mut rows {
@@ -1070,9 +1074,20 @@ pub async fn import(
             who.default_department.as_deref(),
         )
         .await?
-            .into_iter()
-            .collect()
+        .into_iter()
+        .collect()
     };
+    if !added.is_empty() {
+        // The workers learn the new categories and routes now rather than at their next poll.
+        let versions = shared::setup::versions(&state.pool)
+            .await
+            .map_err(|e| ApiError::Internal(format!("setup: {e}")))?;
+        for kind in [shared::setup::Kind::Taxonomy, shared::setup::Kind::Routing] {
+            if let Some(&version) = versions.get(&kind) {
+                crate::setup::announce(&state, kind, version, &who.actor).await;
+            }
+        }
+    }
 
     let mut results = Vec::with_capacity(sheet.rows.len());
     let mut ready: Vec<(usize, Vec<String>, Parsed)> = Vec::new();

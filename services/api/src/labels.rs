@@ -72,7 +72,11 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("classified", "自动分类", "Classified"),
     ("routed", "分派部门", "Routed"),
     ("reclassified", "重新分类", "Reclassified"),
-    ("reclassify_requested", "申请重新分类", "Reclassification requested"),
+    (
+        "reclassify_requested",
+        "申请重新分类",
+        "Reclassification requested",
+    ),
     ("replied", "回复客户", "Replied"),
     ("note", "内部备注", "Internal note"),
     ("step", "处理步骤", "Handling step"),
@@ -98,7 +102,11 @@ const KINDS: &[(&str, &str, &str)] = &[
     ("survey_answered", "客户评价", "Survey answered"),
     ("survey_skipped", "跳过回访调查", "Survey skipped"),
     ("survey_cancelled", "取消回访调查", "Survey cancelled"),
-    ("survey_escalated", "评价不满意升级", "Unsatisfied answer escalated"),
+    (
+        "survey_escalated",
+        "评价不满意升级",
+        "Unsatisfied answer escalated",
+    ),
 ];
 
 /// The product's default categories (问题类型).

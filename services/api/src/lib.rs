@@ -7,22 +7,22 @@
 
 pub mod actions;
 pub mod auth;
+pub mod classifier;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod history;
-pub mod classifier;
 pub mod import;
 pub mod import_taxonomy;
 pub mod inbox;
 pub mod labels;
 pub mod model;
 pub mod openapi;
+pub mod passwords;
+pub mod pdf;
 pub mod period;
 pub mod render;
 pub mod reports;
-pub mod passwords;
-pub mod pdf;
 pub mod session;
 pub mod settings;
 pub mod setup;
@@ -34,8 +34,8 @@ pub mod web;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{delete, get, post};
 use axum::middleware;
+use axum::routing::{delete, get, post};
 use axum::Router;
 use chrono_tz::Tz;
 use secrecy::ExposeSecret;
@@ -104,9 +104,10 @@ impl AppState {
             .map_err(|e| StartError::service("password hashing", e))?
             .map_err(|e| StartError::service("password hashing", e.to_string()))?;
         let configured = api.pdf_font.clone();
-        let report_font = tokio::task::spawn_blocking(move || pdf::ReportFont::find(configured.as_deref()))
-            .await
-            .map_err(|e| StartError::service("report font", e))?;
+        let report_font =
+            tokio::task::spawn_blocking(move || pdf::ReportFont::find(configured.as_deref()))
+                .await
+                .map_err(|e| StartError::service("report font", e))?;
         match &report_font {
             Some(f) if f.has_cjk() => tracing::info!(font = %f.path, face = f.index, "PDF report font"),
             Some(f) => tracing::warn!(font = %f.path, "the PDF report font has no Chinese glyphs: install fonts-noto-cjk or fonts-wqy-microhei"),
@@ -201,7 +202,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/classifier/trainings", post(classifier::train))
         .route("/v1/classifier/models", get(classifier::list))
         .route("/v1/classifier/models/{version}", get(classifier::show))
-        .route("/v1/classifier/models/{version}/adopt", post(classifier::adopt))
+        .route(
+            "/v1/classifier/models/{version}/adopt",
+            post(classifier::adopt),
+        )
         .route("/v1/reports/summary", get(reports::summary))
         .route("/v1/reports/overdue", get(reports::overdue))
         .route(
@@ -215,11 +219,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/setup/{kind}/rollback", post(setup::rollback))
         .route("/openapi.json", get(openapi::document))
         .with_state(state)
-        .fallback_service(
-            Router::new()
-                .fallback(web::console)
-                .with_state(web.clone()),
-        )
+        .fallback_service(Router::new().fallback(web::console).with_state(web.clone()))
         .layer(middleware::from_fn(error::json_errors))
         .layer(middleware::from_fn_with_state(web, web::security_headers))
 }
@@ -256,8 +256,8 @@ impl Worker for Api {
     /// Reads `[api]`; without a configured bootstrap admin token, `LOOPDESK_ADMIN_TOKEN` (first start,
     /// and tests against a running binary).
     fn configure(_: &Settings, raw: &config::Config) -> Result<ApiSettings, StartError> {
-        let mut api = ApiSettings::from_config(raw)
-            .map_err(|e| StartError::service("[api] section", e))?;
+        let mut api =
+            ApiSettings::from_config(raw).map_err(|e| StartError::service("[api] section", e))?;
         if api.admin_token.is_none() {
             api.admin_token = std::env::var("LOOPDESK_ADMIN_TOKEN")
                 .ok()
@@ -273,7 +273,14 @@ impl Worker for Api {
         api: ApiSettings,
     ) -> Result<Assembled<AppState>, StartError> {
         let fold_every = Duration::from_millis(api.rollup_fold_ms.max(50));
-        let state = AppState::new(rt.pool.clone(), settings, api, rt.outbox_wake(), rt.nats.clone()).await?;
+        let state = AppState::new(
+            rt.pool.clone(),
+            settings,
+            api,
+            rt.outbox_wake(),
+            rt.nats.clone(),
+        )
+        .await?;
         if let Err(e) = users::bootstrap_advice(&state).await {
             tracing::warn!(error = %e, "could not check the bootstrap admin token");
         }

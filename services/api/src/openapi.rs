@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
 use crate::error::ErrorBody;
 use crate::extract::Json;
 use crate::{
-    actions, auth, classifier, events, history, import, inbox, model, reports, session, setup, supplement,
-    tickets, users,
+    actions, auth, classifier, events, history, import, inbox, model, reports, session, setup,
+    supplement, tickets, users,
 };
 
 struct Conventions;
@@ -49,12 +49,9 @@ fn describe(status: &str) -> &'static str {
 }
 
 fn conventions(op: &mut Operation, mutating: bool) {
-    let secured = op
-        .security
-        .as_ref()
-        .is_some_and(|s| !s.is_empty());
-    let reads_input = op.request_body.is_some()
-        || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let reads_input =
+        op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let mut add = |status: &str| {
         op.responses
             .responses

@@ -182,7 +182,9 @@ impl<'f> Layout<'f> {
             }
             for (n, line) in text.iter().enumerate() {
                 let baseline = top - PAD - SIZE - n as f32 * LEADING + 1.5;
-                self.page().texts.push((x + PAD, baseline, SIZE, line.clone()));
+                self.page()
+                    .texts
+                    .push((x + PAD, baseline, SIZE, line.clone()));
             }
             self.page().rules.push((x, top - height, *w, height));
             x += w;
@@ -282,8 +284,15 @@ fn write(layout: &Layout<'_>, font: &ReportFont) -> ApiResult<Vec<u8>> {
         next += 1;
         r
     };
-    let (catalog, tree, type0, cid, descriptor, file, cmap) =
-        (alloc(), alloc(), alloc(), alloc(), alloc(), alloc(), alloc());
+    let (catalog, tree, type0, cid, descriptor, file, cmap) = (
+        alloc(),
+        alloc(),
+        alloc(),
+        alloc(),
+        alloc(),
+        alloc(),
+        alloc(),
+    );
     let page_ids: Vec<(Ref, Ref)> = layout.pages.iter().map(|_| (alloc(), alloc())).collect();
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);

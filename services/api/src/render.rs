@@ -241,11 +241,14 @@ pub fn build(
     };
     let mut plan = t.follow_up_plan.clone().unwrap_or_default();
     if let Some(reason) = &t.unresolved_reason {
-        plan = [plan, format!("{}{reason}", l("未解决原因：", "unresolved because: "))]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n");
+        plan = [
+            plan,
+            format!("{}{reason}", l("未解决原因：", "unresolved because: ")),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
     }
     let fields = vec![
         (l("报告编号", "Report no."), t.ticket_no.clone()),
@@ -269,7 +272,10 @@ pub fn build(
     ];
     ReportDoc {
         lang,
-        title: l("问题解决与反馈报告", "Problem resolution and feedback report"),
+        title: l(
+            "问题解决与反馈报告",
+            "Problem resolution and feedback report",
+        ),
         fields,
         log_title: l("处理记录", "Handling log"),
         log_heads: [
@@ -311,9 +317,16 @@ impl ReportDoc {
             esc(&self.title)
         );
         for (k, v) in &self.fields {
-            h.push_str(&format!("<tr><th scope=\"row\">{}</th><td>{}</td></tr>", esc(k), esc(v)));
+            h.push_str(&format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                esc(k),
+                esc(v)
+            ));
         }
-        h.push_str(&format!("</table><h2>{}</h2><table><tr>", esc(&self.log_title)));
+        h.push_str(&format!(
+            "</table><h2>{}</h2><table><tr>",
+            esc(&self.log_title)
+        ));
         for head in &self.log_heads {
             h.push_str(&format!("<th scope=\"col\">{}</th>", esc(head)));
         }
@@ -395,7 +408,13 @@ pub async fn ticket_report(
     let t = tickets::readable(&state, &principal, &key).await?;
     let tz = crate::period::parse_tz(q.tz.as_deref(), state.tz)?;
     let timeline = tickets::timeline(&state, t.id).await?;
-    let doc = build(&t, &timeline, tz, q.lang.unwrap_or_default(), &taxonomy(&state).await);
+    let doc = build(
+        &t,
+        &timeline,
+        tz,
+        q.lang.unwrap_or_default(),
+        &taxonomy(&state).await,
+    );
     match q.format.unwrap_or_default() {
         ReportFormat::Html => Ok((
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -404,9 +423,10 @@ pub async fn ticket_report(
             .into_response()),
         ReportFormat::Pdf => {
             let font = state.report_font.clone();
-            let bytes = tokio::task::spawn_blocking(move || crate::pdf::render(&doc, font.as_deref()))
-                .await
-                .map_err(|e| ApiError::Internal(format!("pdf task: {e}")))??;
+            let bytes =
+                tokio::task::spawn_blocking(move || crate::pdf::render(&doc, font.as_deref()))
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("pdf task: {e}")))??;
             Ok((
                 [
                     (header::CONTENT_TYPE, "application/pdf".to_string()),

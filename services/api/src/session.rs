@@ -74,7 +74,11 @@ fn mac(secret: &str, nonce: &[u8]) -> HmacSha256 {
 pub fn csrf_token(secret: &str) -> String {
     let nonce: [u8; 16] = rand::random();
     let tag = mac(secret, &nonce).finalize().into_bytes();
-    format!("{}.{}", URL_SAFE_NO_PAD.encode(nonce), URL_SAFE_NO_PAD.encode(tag))
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(nonce),
+        URL_SAFE_NO_PAD.encode(tag)
+    )
 }
 
 /// Whether `token` was issued for the session whose secret is `secret` (constant-time comparison).
@@ -234,10 +238,12 @@ pub async fn sign_in(
 }
 
 fn session_secret(principal: &Principal) -> ApiResult<&str> {
-    principal
-        .session_secret
-        .as_deref()
-        .ok_or_else(|| ApiError::forbidden("no_session", "this needs a browser session (cookie), not a bearer token"))
+    principal.session_secret.as_deref().ok_or_else(|| {
+        ApiError::forbidden(
+            "no_session",
+            "this needs a browser session (cookie), not a bearer token",
+        )
+    })
 }
 
 /// The signed-in user and a fresh CSRF token; 401 without a live session.
@@ -267,7 +273,10 @@ pub async fn sign_out(State(state): State<AppState>, principal: Principal) -> Ap
         .bind(principal.session_id)
         .execute(&state.pool)
         .await?;
-    Ok(with_cookie(StatusCode::NO_CONTENT, set_cookie(&state, "", 0)))
+    Ok(with_cookie(
+        StatusCode::NO_CONTENT,
+        set_cookie(&state, "", 0),
+    ))
 }
 
 /// Ends every session and revokes every token of a user.
@@ -279,10 +288,12 @@ pub async fn revoke_everything(state: &AppState, user_id: Uuid) -> ApiResult<()>
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "update api_tokens set revoked_at = now() where user_id = $1 and revoked_at is null",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -292,10 +303,19 @@ pub async fn revoke_everything(state: &AppState, user_id: Uuid) -> ApiResult<()>
     responses((status = 204, headers(("Set-Cookie" = String, description = "clears the session cookie"))),
         (status = 401), (status = 403)),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
-pub async fn revoke_all(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Response> {
     let user_id = principal.user_id.ok_or_else(|| {
-        ApiError::forbidden("no_user", "the bootstrap token has no sessions: revoke it with DELETE /v1/auth/bootstrap-token")
+        ApiError::forbidden(
+            "no_user",
+            "the bootstrap token has no sessions: revoke it with DELETE /v1/auth/bootstrap-token",
+        )
     })?;
     revoke_everything(&state, user_id).await?;
-    Ok(with_cookie(StatusCode::NO_CONTENT, set_cookie(&state, "", 0)))
+    Ok(with_cookie(
+        StatusCode::NO_CONTENT,
+        set_cookie(&state, "", 0),
+    ))
 }

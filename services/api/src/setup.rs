@@ -149,21 +149,38 @@ pub async fn put(
     principal.require(Perm::ManageSetup)?;
     let kind = kind_of(&kind)?;
     if change.note.chars().count() > 500 {
-        return Err(ApiError::field("field_too_long", "note", "note is longer than 500 characters"));
+        return Err(ApiError::field(
+            "field_too_long",
+            "note",
+            "note is longer than 500 characters",
+        ));
     }
     if let Some(base) = change.base_version {
-        let now = setup::versions(&state.pool).await?.get(&kind).copied().unwrap_or(0);
+        let now = setup::versions(&state.pool)
+            .await?
+            .get(&kind)
+            .copied()
+            .unwrap_or(0);
         if now != base {
             return Err(ApiError::Detailed {
                 status: StatusCode::CONFLICT,
                 code: "stale_version",
-                message: format!("{kind} is at version {now} now, not {base}: reload and apply the change again"),
+                message: format!(
+                    "{kind} is at version {now} now, not {base}: reload and apply the change again"
+                ),
                 field: Some("base_version".into()),
                 details: Some(json!({ "current_version": now })),
             });
         }
     }
-    let saved = setup::save(&state.pool, kind, &change.body, &principal.actor(), change.note.trim()).await?;
+    let saved = setup::save(
+        &state.pool,
+        kind,
+        &change.body,
+        &principal.actor(),
+        change.note.trim(),
+    )
+    .await?;
     if saved.changed {
         announce(&state, kind, saved.version, &principal.actor()).await;
     }
@@ -202,7 +219,9 @@ pub async fn history(
 ) -> ApiResult<Json<Vec<setup::HistoryEntry>>> {
     principal.require(Perm::ManageSetup)?;
     let kind = kind_of(&kind)?;
-    Ok(Json(setup::history(&state.pool, kind, q.limit.unwrap_or(50)).await?))
+    Ok(Json(
+        setup::history(&state.pool, kind, q.limit.unwrap_or(50)).await?,
+    ))
 }
 
 /// Goes back one step: the previous version becomes current again, as a new version (admin). Refused
@@ -231,10 +250,7 @@ pub async fn rollback(
 #[utoipa::path(get, path = "/v1/setup/export", tag = "setup", operation_id = "setup_export",
     responses((status = 200, body = Object), (status = 401), (status = 403)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn export(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> ApiResult<Json<Value>> {
+pub async fn export(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
     principal.require(Perm::ManageSetup)?;
     let s = setup::load(&state.pool).await?;
     let mut out = serde_json::Map::new();

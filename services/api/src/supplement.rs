@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::lifecycle::Action;
 
-use crate::actions::{opt_prose, prose, Acting, ActedTicket, Effect};
+use crate::actions::{opt_prose, prose, ActedTicket, Acting, Effect};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
@@ -82,7 +82,10 @@ pub async fn supplement(
         effect_sets.push(("order_number", o.into()));
     }
     if let Some(at) = body.expected_resolution_at {
-        previous.insert("expected_resolution_at".into(), json!(t.expected_resolution_at));
+        previous.insert(
+            "expected_resolution_at".into(),
+            json!(t.expected_resolution_at),
+        );
         fields.insert("expected_resolution_at".into(), json!(at));
         effect_sets.push(("expected_resolution_at", at.into()));
     }
@@ -131,7 +134,11 @@ pub async fn reveal(
     .flatten()
     .collect();
     acting
-        .commit(&state, &principal, Effect::entry(json!({ "fields": shown })))
+        .commit(
+            &state,
+            &principal,
+            Effect::entry(json!({ "fields": shown })),
+        )
         .await?;
     Ok(Json(revealed))
 }

@@ -78,7 +78,9 @@ pub struct ListQuery {
     /// `submitted` (default, newest first) or `deadline` (nearest SLA deadline first).
     pub sort: Option<Sort>,
     /// The `next_cursor` of the previous page.
-    #[param(pattern = r"^[sd]\.-?[0-9]{1,16}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    #[param(
+        pattern = r"^[sd]\.-?[0-9]{1,16}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -133,7 +135,13 @@ fn encode_cursor(c: Cursor) -> String {
 }
 
 fn decode_cursor(s: &str) -> ApiResult<Cursor> {
-    let bad = || ApiError::field("invalid_cursor", "cursor", "cursor is not one this api issued");
+    let bad = || {
+        ApiError::field(
+            "invalid_cursor",
+            "cursor",
+            "cursor is not one this api issued",
+        )
+    };
     let mut parts = s.splitn(3, '.');
     let (kind, micros, id) = (
         parts.next().ok_or_else(bad)?,
@@ -343,8 +351,7 @@ async fn by_submitted(
     limit: i64,
     without_running_clock: bool,
 ) -> ApiResult<Vec<Listed>> {
-    let mut qb: QueryBuilder<Postgres> =
-        QueryBuilder::new(select_listed("null::timestamptz"));
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(select_listed("null::timestamptz"));
     qb.push(" from tickets t");
     push_reads(&mut qb, principal);
     qb.push(" where true");
@@ -438,7 +445,11 @@ pub async fn list(
             let after = match c {
                 Some(Cursor::Submitted(at, id)) => Some((at, id)),
                 Some(Cursor::Deadline(..)) => {
-                    return Err(ApiError::field("invalid_cursor", "cursor", "the cursor is of another sort order"))
+                    return Err(ApiError::field(
+                        "invalid_cursor",
+                        "cursor",
+                        "the cursor is of another sort order",
+                    ))
                 }
                 None => None,
             };

@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::{
-    check_department_for, user_by_name, Perm, Principal, Role,
-};
+use crate::auth::{check_department_for, user_by_name, Perm, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 use crate::AppState;
@@ -102,6 +100,11 @@ pub async fn change(
         None => user.department.clone(),
     };
     check_department_for(role, department.as_deref())?;
+    let department = if department == user.department {
+        department
+    } else {
+        crate::auth::known_department(&state.pool, department.as_deref()).await?
+    };
     let mut tx = state.pool.begin().await?;
     sqlx::query(
         "update api_users set role = $2, department = $3,
@@ -149,11 +152,13 @@ pub async fn reset_password(
 }
 
 async fn set_password(state: &AppState, user_id: Uuid, hash: &str) -> ApiResult<()> {
-    sqlx::query("update api_users set password_hash = $2, password_changed_at = now() where id = $1")
-        .bind(user_id)
-        .bind(hash)
-        .execute(&state.pool)
-        .await?;
+    sqlx::query(
+        "update api_users set password_hash = $2, password_changed_at = now() where id = $1",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .execute(&state.pool)
+    .await?;
     Ok(())
 }
 
@@ -285,10 +290,12 @@ pub async fn revoke_bootstrap(
         .admin_token_digest
         .clone()
         .ok_or_else(|| ApiError::NotFound("bootstrap token".into()))?;
-    sqlx::query("insert into revoked_bootstrap_tokens (token_hash) values ($1) on conflict do nothing")
-        .bind(digest)
-        .execute(&state.pool)
-        .await?;
+    sqlx::query(
+        "insert into revoked_bootstrap_tokens (token_hash) values ($1) on conflict do nothing",
+    )
+    .bind(digest)
+    .execute(&state.pool)
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -306,7 +313,9 @@ pub async fn bootstrap_advice(state: &AppState) -> Result<(), sqlx::Error> {
     .fetch_one(&state.pool)
     .await?;
     if revoked {
-        tracing::warn!("LOOPDESK_ADMIN_TOKEN is set but was revoked: remove it from the environment");
+        tracing::warn!(
+            "LOOPDESK_ADMIN_TOKEN is set but was revoked: remove it from the environment"
+        );
     } else if admins > 0 {
         tracing::warn!(
             admins,

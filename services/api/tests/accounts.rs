@@ -47,7 +47,11 @@ async fn sign_in_is_limited_per_name_and_per_address() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 900, "Retry-After {retry}");
     let v: Value = resp.json().await.unwrap();
     assert_eq!(code(&v), "rate_limited");
@@ -56,13 +60,19 @@ async fn sign_in_is_limited_per_name_and_per_address() {
         assert_eq!(login(&app, "wu", "guess").await.0, StatusCode::UNAUTHORIZED);
     }
     let (s, v) = login(&app, "wu", "wu-password-1").await;
-    assert_eq!((s, code(&v)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
     // The window over, the right password works and clears the name's count.
     sqlx::query("update login_failures set window_start = now() - interval '1 hour'")
         .execute(&app.ctx.pool)
         .await
         .unwrap();
-    assert_eq!(login(&app, "li", "li-password-1").await.0, StatusCode::CREATED);
+    assert_eq!(
+        login(&app, "li", "li-password-1").await.0,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -100,7 +110,11 @@ async fn unknown_and_disabled_names_cost_a_password_check_like_known_ones() {
         answers.push((s, v));
     }
     for (s, v) in &answers {
-        assert_eq!((*s, v), (answers[0].0, &answers[0].1), "every refusal reads the same");
+        assert_eq!(
+            (*s, v),
+            (answers[0].0, &answers[0].1),
+            "every refusal reads the same"
+        );
     }
     assert_eq!(answers[0].0, StatusCode::UNAUTHORIZED);
 }
@@ -119,10 +133,15 @@ async fn password_hashes_run_on_a_bounded_pool() {
         login(&app, "li", password)
     });
     let answers = futures::future::join_all(attempts).await;
-    assert!(answers.iter().all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::UNAUTHORIZED));
+    assert!(answers
+        .iter()
+        .all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::UNAUTHORIZED));
     let (peak, limit) = app.state.passwords.peak();
     assert_eq!(limit, 2);
-    assert!(peak >= 1 && peak <= 2, "at most two hashes at once, saw {peak}");
+    assert!(
+        peak >= 1 && peak <= 2,
+        "at most two hashes at once, saw {peak}"
+    );
 }
 
 #[tokio::test]
@@ -143,9 +162,16 @@ async fn tokens_expire_are_listed_and_revoked_all_at_once() {
     let days = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
     assert!((6 * 24..=7 * 24).contains(&days), "seven days: {days} h");
     let (s, v) = app
-        .post("/v1/users/li/tokens", ADMIN, json!({"expires_in_days": 4000}))
+        .post(
+            "/v1/users/li/tokens",
+            ADMIN,
+            json!({"expires_in_days": 4000}),
+        )
         .await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("expires_in_days")));
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("expires_in_days"))
+    );
     // Default lifetime when the body is empty.
     let (s, v) = app.post("/v1/users/li/tokens", ADMIN, json!({})).await;
     assert_eq!(s, StatusCode::CREATED);
@@ -156,23 +182,30 @@ async fn tokens_expire_are_listed_and_revoked_all_at_once() {
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert!(list.to_string().find("ldk_").is_none(), "no secret listed");
-    assert!(list.as_array().unwrap().iter().any(|t| t["label"] == "crm-sync"));
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["label"] == "crm-sync"));
     let other = app.user("wu", "agent", Some("customer_service")).await;
-    assert_eq!(app.get("/v1/users/li/tokens", &other).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/v1/users/li/tokens", &other).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // An expired token is refused.
-    sqlx::query("update api_tokens set expires_at = now() - interval '1 second' where label = 'crm-sync'")
-        .execute(&app.ctx.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update api_tokens set expires_at = now() - interval '1 second' where label = 'crm-sync'",
+    )
+    .execute(&app.ctx.pool)
+    .await
+    .unwrap();
     assert_eq!(app.get("/v1/me", &short).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.get("/v1/me", &long).await.0, StatusCode::OK);
 
     // Revoke-all by the admin ends every token and session of the user.
     let browser = app.sign_in("li", "li-password-1").await;
-    let (s, _) = app
-        .post("/v1/users/li/revoke-all", ADMIN, json!({}))
-        .await;
+    let (s, _) = app.post("/v1/users/li/revoke-all", ADMIN, json!({})).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/v1/me", &long).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(browser.get("/v1/me").await.0, StatusCode::UNAUTHORIZED);
@@ -188,32 +221,67 @@ async fn a_disabled_user_loses_every_way_in_until_enabled() {
     let browser = app.sign_in("li", "li-password-1").await;
 
     let (s, v) = app
-        .call(Method::PATCH, "/v1/users/li", Some(ADMIN), Some(json!({"disabled": true})))
+        .call(
+            Method::PATCH,
+            "/v1/users/li",
+            Some(ADMIN),
+            Some(json!({"disabled": true})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(v["disabled_at"].is_string());
     assert_eq!(v["live_tokens"], 0);
     assert_eq!(app.get("/v1/me", &token).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(browser.get("/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(login(&app, "li", "li-password-1").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login(&app, "li", "li-password-1").await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Roles and departments are checked; the admin list shows who holds which role.
     let (s, v) = app
-        .call(Method::PATCH, "/v1/users/li", Some(ADMIN), Some(json!({"role": "supervisor", "department": ""})))
+        .call(
+            Method::PATCH,
+            "/v1/users/li",
+            Some(ADMIN),
+            Some(json!({"role": "supervisor", "department": ""})),
+        )
         .await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("department")));
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("department"))
+    );
     let (s, v) = app
-        .call(Method::PATCH, "/v1/users/li", Some(ADMIN), Some(json!({"disabled": false, "role": "supervisor"})))
+        .call(
+            Method::PATCH,
+            "/v1/users/li",
+            Some(ADMIN),
+            Some(json!({"disabled": false, "role": "supervisor"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["role"], "supervisor");
     assert!(v["disabled_at"].is_null());
-    assert_eq!(login(&app, "li", "li-password-1").await.0, StatusCode::CREATED);
+    assert_eq!(
+        login(&app, "li", "li-password-1").await.0,
+        StatusCode::CREATED
+    );
     let (s, users) = app.get("/v1/users", ADMIN).await;
     assert_eq!(s, StatusCode::OK);
-    let li = users.as_array().unwrap().iter().find(|u| u["name"] == "li").unwrap();
-    assert_eq!((li["role"].as_str(), li["has_password"].as_bool()), (Some("supervisor"), Some(true)));
-    assert_eq!(app.get("/v1/users", &token).await.0, StatusCode::UNAUTHORIZED);
+    let li = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "li")
+        .unwrap();
+    assert_eq!(
+        (li["role"].as_str(), li["has_password"].as_bool()),
+        (Some("supervisor"), Some(true))
+    );
+    assert_eq!(
+        app.get("/v1/users", &token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -225,30 +293,55 @@ async fn passwords_are_changed_by_their_owner_and_reset_by_an_admin() {
     let phone = app.sign_in("li", "li-password-1").await;
 
     let (s, v) = laptop
-        .post("/v1/me/password", json!({"current_password": "nope", "new_password": "li-password-2"}))
+        .post(
+            "/v1/me/password",
+            json!({"current_password": "nope", "new_password": "li-password-2"}),
+        )
         .await;
     assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "wrong_password"));
     let (s, v) = laptop
-        .post("/v1/me/password", json!({"current_password": "li-password-1", "new_password": "short"}))
+        .post(
+            "/v1/me/password",
+            json!({"current_password": "li-password-1", "new_password": "short"}),
+        )
         .await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("new_password")));
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("new_password"))
+    );
     let (s, _) = laptop
-        .post("/v1/me/password", json!({"current_password": "li-password-1", "new_password": "li-password-2"}))
+        .post(
+            "/v1/me/password",
+            json!({"current_password": "li-password-1", "new_password": "li-password-2"}),
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     // The session that changed it stays; the others end; only the new password signs in.
     assert_eq!(laptop.get("/v1/me").await.0, StatusCode::OK);
     assert_eq!(phone.get("/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(login(&app, "li", "li-password-1").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(login(&app, "li", "li-password-2").await.0, StatusCode::CREATED);
+    assert_eq!(
+        login(&app, "li", "li-password-1").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&app, "li", "li-password-2").await.0,
+        StatusCode::CREATED
+    );
 
     // An admin's reset ends every session, the current one included.
     let (s, _) = app
-        .post("/v1/users/li/password", ADMIN, json!({"new_password": "li-password-3"}))
+        .post(
+            "/v1/users/li/password",
+            ADMIN,
+            json!({"new_password": "li-password-3"}),
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(laptop.get("/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(login(&app, "li", "li-password-3").await.0, StatusCode::CREATED);
+    assert_eq!(
+        login(&app, "li", "li-password-3").await.0,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -258,17 +351,29 @@ async fn the_bootstrap_token_needs_32_characters_and_can_be_retired() {
         admin_token: Some(SecretString::from("short-admin-token")),
         ..ApiSettings::default()
     };
-    let refused = api::Application::build(ctx.settings.clone(), api, CancellationToken::new()).await;
-    let error = refused.err().expect("a short bootstrap token is refused").to_string();
+    let refused =
+        api::Application::build(ctx.settings.clone(), api, CancellationToken::new()).await;
+    let error = refused
+        .err()
+        .expect("a short bootstrap token is refused")
+        .to_string();
     assert!(error.contains("at least 32 characters"), "{error}");
     drop(ctx);
 
     let app = TestApp::spawn().await;
     let (s, me) = app.get("/v1/me", ADMIN).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(me["notice"].as_str().unwrap().contains("remove LOOPDESK_ADMIN_TOKEN"));
+    assert!(me["notice"]
+        .as_str()
+        .unwrap()
+        .contains("remove LOOPDESK_ADMIN_TOKEN"));
     let (s, _) = app
-        .call(Method::DELETE, "/v1/auth/bootstrap-token", Some(ADMIN), None)
+        .call(
+            Method::DELETE,
+            "/v1/auth/bootstrap-token",
+            Some(ADMIN),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/v1/me", ADMIN).await.0, StatusCode::UNAUTHORIZED);

@@ -435,8 +435,13 @@ async fn merging_duplicates_and_listing() {
     let (s, v) = app.get("/v1/tickets/20250102002", &agent).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["ticket"]["customer_phone"], "*******5678");
-    let (s, v2) = app.post("/v1/tickets/20250102002/reveal", &agent, json!({})).await;
-    assert_eq!((s, v2["customer_phone"].as_str()), (StatusCode::OK, Some("13812345678")));
+    let (s, v2) = app
+        .post("/v1/tickets/20250102002/reveal", &agent, json!({}))
+        .await;
+    assert_eq!(
+        (s, v2["customer_phone"].as_str()),
+        (StatusCode::OK, Some("13812345678"))
+    );
     assert!(v["sla_clocks"].is_array());
     let (s, _) = app.get("/v1/tickets/20990101001", &agent).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -154,7 +154,7 @@ async fn every_endpoint_checks_role_and_department() {
         (
             Method::POST,
             "/v1/users",
-            json!({"name": "x{n}", "role": "agent", "department": "d"}),
+            json!({"name": "x{n}", "role": "agent", "department": "logistics"}),
             "FFFFFAF",
         ),
         (Method::POST, "/v1/users/ops/tokens", json!({}), "FFFFFAF"),
@@ -255,7 +255,7 @@ async fn revoked_tokens_and_passwords() {
         .post(
             "/v1/users",
             ADMIN,
-            json!({"name": "wang", "role": "agent", "department": "x"}),
+            json!({"name": "wang", "role": "agent", "department": "logistics"}),
         )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
@@ -268,6 +268,28 @@ async fn revoked_tokens_and_passwords() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["code"], "missing_field");
+    // A department is one the business's setup knows, named by code or by name.
+    let (s, v) = app
+        .post(
+            "/v1/users",
+            ADMIN,
+            json!({"name": "lost", "role": "agent", "department": "nowhere"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (Some("unknown_department"), Some("department"))
+    );
+    let (s, v) = app
+        .post(
+            "/v1/users",
+            ADMIN,
+            json!({"name": "zhao", "role": "agent", "department": "物流部"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["department"], "logistics");
     let stored: String =
         sqlx::query_scalar("select password_hash from api_users where name = 'wang'")
             .fetch_one(&app.ctx.pool)

@@ -37,9 +37,16 @@ async fn an_admin_requests_a_training_reads_the_figures_and_adopts() {
 
     // Not trained yet: cannot be adopted.
     let (s, e) = app
-        .post(&format!("/v1/classifier/models/{v1}/adopt"), ADMIN, json!({}))
+        .post(
+            &format!("/v1/classifier/models/{v1}/adopt"),
+            ADMIN,
+            json!({}),
+        )
         .await;
-    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_trained")));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_trained"))
+    );
 
     // The router's answer, as it writes it.
     let evaluation = json!({"train": 160, "held_out": 40, "better_than_live": true,
@@ -55,11 +62,21 @@ async fn an_admin_requests_a_training_reads_the_figures_and_adopts() {
     let (s, list) = app.get("/v1/classifier/models", ADMIN).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list["adopted"], Value::Null);
-    assert_eq!(list["models"][0]["evaluation"]["candidate"]["macro_f1"], 0.9);
-    assert!(list["models"][0].get("model").is_none(), "the weights stay out of answers");
+    assert_eq!(
+        list["models"][0]["evaluation"]["candidate"]["macro_f1"],
+        0.9
+    );
+    assert!(
+        list["models"][0].get("model").is_none(),
+        "the weights stay out of answers"
+    );
 
     let (s, m) = app
-        .post(&format!("/v1/classifier/models/{v1}/adopt"), ADMIN, json!({}))
+        .post(
+            &format!("/v1/classifier/models/{v1}/adopt"),
+            ADMIN,
+            json!({}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{m}");
     assert_eq!(m["status"], "adopted");
@@ -68,13 +85,19 @@ async fn an_admin_requests_a_training_reads_the_figures_and_adopts() {
     // A second model adopted retires the first; the first can be adopted again (a rollback).
     let (_, m) = app.post("/v1/classifier/trainings", ADMIN, json!({})).await;
     let v2 = m["version"].as_i64().unwrap();
-    sqlx::query("update classifier_models set status = 'trained', model = '{}'::jsonb where version = $1")
-        .bind(v2)
-        .execute(&app.state.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update classifier_models set status = 'trained', model = '{}'::jsonb where version = $1",
+    )
+    .bind(v2)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
     let (s, _) = app
-        .post(&format!("/v1/classifier/models/{v2}/adopt"), ADMIN, json!({}))
+        .post(
+            &format!("/v1/classifier/models/{v2}/adopt"),
+            ADMIN,
+            json!({}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let (_, m) = app.get(&format!("/v1/classifier/models/{v1}"), ADMIN).await;
@@ -82,7 +105,11 @@ async fn an_admin_requests_a_training_reads_the_figures_and_adopts() {
     let (_, list) = app.get("/v1/classifier/models", ADMIN).await;
     assert_eq!(list["adopted"], v2);
     let (s, _) = app
-        .post(&format!("/v1/classifier/models/{v1}/adopt"), ADMIN, json!({}))
+        .post(
+            &format!("/v1/classifier/models/{v1}/adopt"),
+            ADMIN,
+            json!({}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let seen = app

@@ -27,7 +27,10 @@ impl Events {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
         let mut e = Events {
             body: Box::pin(resp.bytes_stream()),
             buffer: String::new(),
@@ -79,7 +82,10 @@ impl Events {
 
 async fn announce(app: &TestApp, subject: &str, id: uuid::Uuid) {
     app.ctx
-        .publish(app.ctx.subjects.subject(subject), json!({"ticket_id": id}).to_string())
+        .publish(
+            app.ctx.subjects.subject(subject),
+            json!({"ticket_id": id}).to_string(),
+        )
         .await;
 }
 
@@ -95,14 +101,25 @@ async fn changes_reach_the_streams_of_those_who_may_see_them() {
     let mut wang_events = Events::open(&app, &wang).await;
 
     // A new ticket of customer service, announced on the bus as intake does.
-    let id = NewTicket::new("20250101001", "2025-01-01T02:00:00Z").insert(&app.ctx.pool).await;
+    let id = NewTicket::new("20250101001", "2025-01-01T02:00:00Z")
+        .insert(&app.ctx.pool)
+        .await;
     announce(&app, "ticket.created", id).await;
-    let e = li_events.ticket(Duration::from_secs(5)).await.expect("li sees the new ticket");
-    assert_eq!((e["kind"].as_str(), e["ticket_no"].as_str()), (Some("created"), Some("20250101001")));
+    let e = li_events
+        .ticket(Duration::from_secs(5))
+        .await
+        .expect("li sees the new ticket");
+    assert_eq!(
+        (e["kind"].as_str(), e["ticket_no"].as_str()),
+        (Some("created"), Some("20250101001"))
+    );
     assert_eq!(e["ticket"]["customer_name"], "张先生/女士");
     assert_eq!(e["ticket"]["unread"], true);
     assert!(e["ticket"]["clocks"].is_array());
-    let e = wang_events.ticket(Duration::from_secs(5)).await.expect("the inspector sees every department");
+    let e = wang_events
+        .ticket(Duration::from_secs(5))
+        .await
+        .expect("the inspector sees every department");
     assert_eq!(e["ticket_no"], "20250101001");
 
     // A logistics ticket: zhou's first event is that one, never the customer-service ticket.
@@ -110,25 +127,55 @@ async fn changes_reach_the_streams_of_those_who_may_see_them() {
     other.department = Some("logistics");
     let other_id = other.insert(&app.ctx.pool).await;
     announce(&app, "ticket.routed.logistics", other_id).await;
-    let e = zhou_events.ticket(Duration::from_secs(5)).await.expect("zhou sees his department's ticket");
-    assert_eq!((e["kind"].as_str(), e["ticket_no"].as_str()), (Some("routed"), Some("20250101002")));
+    let e = zhou_events
+        .ticket(Duration::from_secs(5))
+        .await
+        .expect("zhou sees his department's ticket");
+    assert_eq!(
+        (e["kind"].as_str(), e["ticket_no"].as_str()),
+        (Some("routed"), Some("20250101002"))
+    );
     let e = li_events.ticket(Duration::from_secs(1)).await;
     assert!(e.is_none(), "li does not see logistics: {e:?}");
 
     // An action through the api reaches the streams via the outbox; the actor has read it.
-    let (s, _) = app.post("/v1/tickets/20250101001/reply", &li, json!({"message": "您好"})).await;
+    let (s, _) = app
+        .post(
+            "/v1/tickets/20250101001/reply",
+            &li,
+            json!({"message": "您好"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let e = li_events.ticket(Duration::from_secs(5)).await.expect("the reply is announced");
-    assert_eq!((e["kind"].as_str(), e["ticket"]["unread"].as_bool()), (Some("replied"), Some(false)));
-    let e = wang_events.ticket(Duration::from_secs(5)).await.expect("the logistics ticket");
+    let e = li_events
+        .ticket(Duration::from_secs(5))
+        .await
+        .expect("the reply is announced");
+    assert_eq!(
+        (e["kind"].as_str(), e["ticket"]["unread"].as_bool()),
+        (Some("replied"), Some(false))
+    );
+    let e = wang_events
+        .ticket(Duration::from_secs(5))
+        .await
+        .expect("the logistics ticket");
     assert_eq!(e["ticket_no"], "20250101002");
-    let e = wang_events.ticket(Duration::from_secs(5)).await.expect("the inspector hears the reply");
-    assert_eq!((e["kind"].as_str(), e["ticket"]["unread"].as_bool()), (Some("replied"), Some(true)));
+    let e = wang_events
+        .ticket(Duration::from_secs(5))
+        .await
+        .expect("the inspector hears the reply");
+    assert_eq!(
+        (e["kind"].as_str(), e["ticket"]["unread"].as_bool()),
+        (Some("replied"), Some(true))
+    );
     assert!(e["ticket"]["first_reply_at"].is_string());
 
     // Ops read aggregates only: no ticket stream.
     let (s, v) = app.get("/v1/events", &ops).await;
-    assert_eq!((s, v["error"]["details"]["reason"].as_str()), (StatusCode::FORBIDDEN, Some("role")));
+    assert_eq!(
+        (s, v["error"]["details"]["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role"))
+    );
 }
 
 #[tokio::test]

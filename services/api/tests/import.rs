@@ -379,11 +379,20 @@ async fn template_rows_import_as_they_are_and_the_week_shows_the_template_figure
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{p}");
-    assert_eq!((p["rows"].as_u64(), p["readable"].as_u64()), (Some(8), Some(8)), "{p:#}");
+    assert_eq!(
+        (p["rows"].as_u64(), p["readable"].as_u64()),
+        (Some(8), Some(8)),
+        "{p:#}"
+    );
     assert_eq!(p["columns"].as_array().unwrap().len(), 14);
     assert_eq!(p["columns"][3]["header"], "问题类型");
     assert_eq!(p["columns"][3]["column"], "category");
-    let team = pairs(&[("技术咨询", 2), ("售后投诉", 2), ("咨询反馈", 2), ("售后咨询", 2)]);
+    let team = pairs(&[
+        ("技术咨询", 2),
+        ("售后投诉", 2),
+        ("咨询反馈", 2),
+        ("售后咨询", 2),
+    ]);
     assert_eq!(counts(&p, "unknown_labels"), team);
     assert!(p["categories"]
         .as_array()
@@ -391,7 +400,10 @@ async fn template_rows_import_as_they_are_and_the_week_shows_the_template_figure
         .iter()
         .any(|c| c["code"] == "technical_fault"));
     let (_, r) = app
-        .get("/v1/reports/summary?from=2024-04-01&to=2024-04-07&group_by=week", ADMIN)
+        .get(
+            "/v1/reports/summary?from=2024-04-01&to=2024-04-07&group_by=week",
+            ADMIN,
+        )
         .await;
     assert_eq!(r["total"]["tickets"], 0, "a preview writes nothing");
 
@@ -421,16 +433,50 @@ async fn template_rows_import_as_they_are_and_the_week_shows_the_template_figure
         .to_string();
     let (_, d) = app.get("/v1/tickets/20240401001", ADMIN).await;
     assert_eq!(d["ticket"]["category"], code.as_str());
-    assert_eq!(d["ticket"]["unresolved_reason"], Value::Null, "'-' is empty");
+    assert_eq!(
+        d["ticket"]["unresolved_reason"],
+        Value::Null,
+        "'-' is empty"
+    );
     let (_, d) = app.get("/v1/tickets/20240403001", ADMIN).await;
     assert_eq!(d["ticket"]["status"], "open");
-    assert_eq!(d["ticket"]["resolved_at"], Value::Null, "'-' minutes are empty");
+    assert_eq!(
+        d["ticket"]["resolved_at"],
+        Value::Null,
+        "'-' minutes are empty"
+    );
+
+    // The team's own categories are categories like any other: a correction may name one by its
+    // label (its code is in the team's language), and a category nobody defined is refused.
+    let (s, v) = app
+        .post(
+            "/v1/tickets/20240403001/reclassify",
+            ADMIN,
+            serde_json::json!({"category": "售后投诉"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .post(
+            "/v1/tickets/20240403001/reclassify",
+            ADMIN,
+            serde_json::json!({"category": "没有这个类型"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (Some("invalid_value"), Some("category"))
+    );
 
     // The template's definitions over its example rows (8 tickets in ISO week 2024-W14):
     // first response (20+30+10+50+15+60+5+30)/8 = 27.5 min; resolution over the 6 resolved
     // (90+120+40+120+25+75)/6 = 78.33 min; resolution rate 6/8 = 75 %; first contact 4/8 = 50 %.
     let (s, r) = app
-        .get("/v1/reports/summary?from=2024-04-01&to=2024-04-07&group_by=week", ADMIN)
+        .get(
+            "/v1/reports/summary?from=2024-04-01&to=2024-04-07&group_by=week",
+            ADMIN,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let week = &r["groups"][0];
@@ -612,11 +658,18 @@ async fn a_sheet_spanning_the_whole_grid_is_refused_and_the_api_stays_up() {
     sheet.write_string(0, 0, "日期").unwrap();
     sheet.write_string(1_048_575, 16_383, "x").unwrap();
     let bytes = book.save_to_buffer().unwrap();
-    assert!(bytes.len() < 16 * 1024, "the bomb is small: {} bytes", bytes.len());
+    assert!(
+        bytes.len() < 16 * 1024,
+        "the bomb is small: {} bytes",
+        bytes.len()
+    );
     for path in ["", "/preview"] {
         let resp = app
             .http
-            .post(format!("{}/v1/import{path}?department=customer_service&format=xlsx", app.base))
+            .post(format!(
+                "{}/v1/import{path}?department=customer_service&format=xlsx",
+                app.base
+            ))
             .bearer_auth(ADMIN)
             .body(bytes.clone())
             .send()
@@ -632,6 +685,13 @@ async fn a_sheet_spanning_the_whole_grid_is_refused_and_the_api_stays_up() {
     }
     // Still answering, and a normal sheet still imports.
     let sheet = std::fs::read(SHEET).expect("test sheet");
-    let (s, _) = upload(&app, ADMIN, "?department=customer_service", sheet, "text/csv").await;
+    let (s, _) = upload(
+        &app,
+        ADMIN,
+        "?department=customer_service",
+        sheet,
+        "text/csv",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
 }

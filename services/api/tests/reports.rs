@@ -477,7 +477,10 @@ async fn csv_exports_escape_formula_cells() {
     assert_eq!(s, StatusCode::OK);
     let mut reader = csv::Reader::from_reader(body.as_slice());
     let headers = reader.headers().unwrap().clone();
-    let col = headers.iter().position(|h| h == "unresolved_reason").unwrap();
+    let col = headers
+        .iter()
+        .position(|h| h == "unresolved_reason")
+        .unwrap();
     let row = reader.records().next().unwrap().unwrap();
     assert_eq!(&row[col], format!("'{reason}"));
     for (typed, written) in [
@@ -500,7 +503,9 @@ async fn csv_exports_escape_formula_cells() {
 async fn the_ticket_report_reads_like_the_template() {
     let app = TestApp::spawn().await;
     let agent = app.user("li", "agent", Some("customer_service")).await;
-    let boss = app.user("zhao", "supervisor", Some("customer_service")).await;
+    let boss = app
+        .user("zhao", "supervisor", Some("customer_service"))
+        .await;
     let mut t = NewTicket::new("20250101001", "2025-01-01T02:00:00Z");
     t.category = Some("service_complaint");
     t.description = "客服态度很差，电话里不耐烦。".into();
@@ -521,8 +526,14 @@ async fn the_ticket_report_reads_like_the_template() {
     for (path, body) in [
         (p("reply"), json!({"message": "非常抱歉给您带来不好的体验"})),
         (p("contact"), json!({"note": "电话回访客户"})),
-        (p("steps"), json!({"step": 3, "result": "坐席话术不规范", "remark": "已复听录音"})),
-        (p("resolve"), json!({"resolution": "full", "first_contact": false, "solution": "向客户致歉并赠送优惠券"})),
+        (
+            p("steps"),
+            json!({"step": 3, "result": "坐席话术不规范", "remark": "已复听录音"}),
+        ),
+        (
+            p("resolve"),
+            json!({"resolution": "full", "first_contact": false, "solution": "向客户致歉并赠送优惠券"}),
+        ),
     ] {
         let (s, v) = app.post(&path, &agent, body).await;
         assert_eq!(s, StatusCode::OK, "{path}: {v}");
@@ -533,32 +544,70 @@ async fn the_ticket_report_reads_like_the_template() {
         .await
         .unwrap();
     let (s, v) = app
-        .post(&p("review"), &boss, json!({"remark": "处理得当", "follow_up_plan": "一周后回访"}))
+        .post(
+            &p("review"),
+            &boss,
+            json!({"remark": "处理得当", "follow_up_plan": "一周后回访"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 
     let (s, _, body) = app.raw(&p("report"), &agent).await;
     assert_eq!(s, StatusCode::OK);
     let zh = String::from_utf8(body).unwrap();
-    for expected in ["服务投诉 / 服务态度", "一般", "已解决（完全解决）", "向客户致歉并赠送优惠券",
-                     "一周后回访", "li（客服专员）", "zhao", "回复客户", "主动联系", "问题分析 · 坐席话术不规范",
-                     "SLA 计时", "×5", "安排回访调查", "尚无评价"] {
+    for expected in [
+        "服务投诉 / 服务态度",
+        "一般",
+        "已解决（完全解决）",
+        "向客户致歉并赠送优惠券",
+        "一周后回访",
+        "li（客服专员）",
+        "zhao",
+        "回复客户",
+        "主动联系",
+        "问题分析 · 坐席话术不规范",
+        "SLA 计时",
+        "×5",
+        "安排回访调查",
+        "尚无评价",
+    ] {
         assert!(zh.contains(expected), "the zh report has {expected}: {zh}");
     }
-    for code in ["service_complaint", "service_attitude", "resolved full", "sla_clocks"] {
+    for code in [
+        "service_complaint",
+        "service_attitude",
+        "resolved full",
+        "sla_clocks",
+    ] {
         assert!(!zh.contains(code), "no code {code} in the report");
     }
-    assert_eq!(zh.matches("SLA 计时").count(), 1, "the SLA bookkeeping is one line");
+    assert_eq!(
+        zh.matches("SLA 计时").count(),
+        1,
+        "the SLA bookkeeping is one line"
+    );
     let (_, _, body) = app.raw(&format!("{}?lang=en", p("report")), &agent).await;
     let en = String::from_utf8(body).unwrap();
-    for expected in ["Problem resolution and feedback report", "Service complaint / Service attitude",
-                     "Resolved (fully resolved)", "Handler", "li (agent)", "Replied"] {
+    for expected in [
+        "Problem resolution and feedback report",
+        "Service complaint / Service attitude",
+        "Resolved (fully resolved)",
+        "Handler",
+        "li (agent)",
+        "Replied",
+    ] {
         assert!(en.contains(expected), "the en report has {expected}");
     }
 
-    let (s, ct, pdf) = app.raw(&format!("{}?format=pdf", p("report")), &agent).await;
+    let (s, ct, pdf) = app
+        .raw(&format!("{}?format=pdf", p("report")), &agent)
+        .await;
     assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/pdf"));
-    assert!(pdf.len() < 300 * 1024, "a one-page report is small: {} bytes", pdf.len());
+    assert!(
+        pdf.len() < 300 * 1024,
+        "a one-page report is small: {} bytes",
+        pdf.len()
+    );
     let doc = lopdf::Document::load_mem(&pdf).expect("the PDF parses");
     assert_eq!(doc.get_pages().len(), 1);
     let page = *doc.get_pages().get(&1).unwrap();
@@ -566,14 +615,18 @@ async fn the_ticket_report_reads_like_the_template() {
         .unwrap()
         .operations;
     let cells = ops.iter().filter(|o| o.operator == "re").count();
-    assert!(cells >= 2 * 12 + 4, "the fields and the log are drawn as a table: {cells} cells");
+    assert!(
+        cells >= 2 * 12 + 4,
+        "the fields and the log are drawn as a table: {cells} cells"
+    );
     // The font is embedded (a subset) and maps its glyphs back to Unicode, so the Chinese is text.
     let mut embedded = 0;
     let mut to_unicode = String::new();
     for object in doc.objects.values() {
         if let Ok(stream) = object.as_stream() {
             let dict = &stream.dict;
-            if dict.get(b"Subtype").ok().and_then(|s| s.as_name().ok()) == Some(b"OpenType".as_slice())
+            if dict.get(b"Subtype").ok().and_then(|s| s.as_name().ok())
+                == Some(b"OpenType".as_slice())
                 || dict.get(b"Length1").is_ok()
                 || stream.content.starts_with(b"\x00\x01\x00\x00")
                 || stream.content.starts_with(b"OTTO")
@@ -586,7 +639,10 @@ async fn the_ticket_report_reads_like_the_template() {
             }
         }
     }
-    assert!(embedded > 0 && embedded < 250 * 1024, "a font subset is embedded: {embedded} bytes");
+    assert!(
+        embedded > 0 && embedded < 250 * 1024,
+        "a font subset is embedded: {embedded} bytes"
+    );
     for c in ['报', '告', '服', '务'] {
         let hex = format!("{:04X}", c as u32);
         assert!(to_unicode.contains(&hex), "{c} maps back to Unicode");

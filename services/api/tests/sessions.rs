@@ -19,7 +19,11 @@ async fn a_browser_signs_in_with_an_httponly_strict_cookie_and_a_csrf_token() {
         .await;
     let b = app.sign_in("li", "li-password-1").await;
     let attrs = b.set_cookie.to_ascii_lowercase();
-    assert!(b.cookie.starts_with("loopdesk_session="), "{}", b.set_cookie);
+    assert!(
+        b.cookie.starts_with("loopdesk_session="),
+        "{}",
+        b.set_cookie
+    );
     for attr in ["httponly", "samesite=strict", "path=/", "max-age="] {
         assert!(attrs.contains(attr), "cookie has {attr}: {}", b.set_cookie);
     }
@@ -47,12 +51,13 @@ async fn a_browser_signs_in_with_an_httponly_strict_cookie_and_a_csrf_token() {
                 Some(json!({"name": name, "password": password})),
             )
             .await;
-        assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::UNAUTHORIZED, "invalid_credentials")
+        );
     }
     // Without a cookie there is no session.
-    let (s, _) = app
-        .call(Method::GET, "/v1/auth/session", None, None)
-        .await;
+    let (s, _) = app.call(Method::GET, "/v1/auth/session", None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
@@ -83,12 +88,17 @@ async fn state_changes_with_the_cookie_need_the_csrf_token() {
         ..b.clone()
     };
     let (s, v) = forged.call(Method::POST, path, note(), true).await;
-    assert_eq!((s, v["error"]["details"]["reason"].as_str()), (StatusCode::FORBIDDEN, Some("csrf")));
+    assert_eq!(
+        (s, v["error"]["details"]["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("csrf"))
+    );
 
     let (s, v) = b.call(Method::POST, path, note(), true).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     // A bearer token (an integration) needs no CSRF header.
-    let (s, _) = app.post(path, &token, json!({"text": "from the CRM"})).await;
+    let (s, _) = app
+        .post(path, &token, json!({"text": "from the CRM"}))
+        .await;
     assert_eq!(s, StatusCode::OK);
 }
 
@@ -166,11 +176,13 @@ async fn sessions_end_when_idle_and_at_the_absolute_limit() {
         .unwrap();
     assert_eq!(idle.get("/v1/me").await.0, StatusCode::UNAUTHORIZED);
     // Past the absolute limit, however busy: ended.
-    sqlx::query("update api_sessions set expires_at = now() - interval '1 second' where token_hash = $1")
-        .bind(api::auth::token_digest(&secret(&old)))
-        .execute(&app.ctx.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update api_sessions set expires_at = now() - interval '1 second' where token_hash = $1",
+    )
+    .bind(api::auth::token_digest(&secret(&old)))
+    .execute(&app.ctx.pool)
+    .await
+    .unwrap();
     assert_eq!(old.get("/v1/me").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(fresh.get("/v1/me").await.0, StatusCode::OK);
 }
@@ -198,7 +210,11 @@ async fn over_https_the_cookie_is_secure_and_hsts_is_sent() {
 async fn the_console_is_served_with_its_cache_and_security_headers() {
     let dir = std::env::temp_dir().join(format!("loopdesk-console-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(dir.join("assets")).unwrap();
-    std::fs::write(dir.join("index.html"), "<!doctype html><title>Loopdesk</title>").unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>Loopdesk</title>",
+    )
+    .unwrap();
     std::fs::write(dir.join("assets/index-3f9a1c.js"), "console.log(1)").unwrap();
     let mut settings = ApiSettings::default();
     settings.console_dir = dir.to_string_lossy().into_owned();
@@ -212,14 +228,26 @@ async fn the_console_is_served_with_its_cache_and_security_headers() {
         assert_eq!(h["cache-control"], "no-cache", "{path}");
         assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'self'"), "{csp}");
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'self'"),
+            "{csp}"
+        );
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["x-frame-options"], "SAMEORIGIN");
-        assert!(resp.text().await.unwrap().contains("<title>Loopdesk</title>"), "{path}");
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("<title>Loopdesk</title>"),
+            "{path}"
+        );
     }
     let resp = get("/assets/index-3f9a1c.js").await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     // A missing asset is a 404, not the page; an unknown api route is a JSON 404.
     let resp = get("/assets/gone-000000.js").await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -253,24 +281,102 @@ async fn every_refusal_answers_in_the_json_error_shape() {
         (status, resp.json::<Value>().await.unwrap())
     };
 
-    let (s, v) = json_of(send(Method::POST, "/v1/tickets/20250101001/reply", "{\"message\": ").await.unwrap()).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "malformed_json"), "{v}");
-    let (s, v) = json_of(send(Method::POST, "/v1/tickets/20250101001/reply", "{\"message\": 42}").await.unwrap()).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_value"), "{v}");
+    let (s, v) = json_of(
+        send(
+            Method::POST,
+            "/v1/tickets/20250101001/reply",
+            "{\"message\": ",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_json"),
+        "{v}"
+    );
+    let (s, v) = json_of(
+        send(
+            Method::POST,
+            "/v1/tickets/20250101001/reply",
+            "{\"message\": 42}",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_value"),
+        "{v}"
+    );
     assert_eq!(v["error"]["field"], "message");
-    let (s, v) = json_of(send(Method::POST, "/v1/tickets/20250101001/reply", "{}").await.unwrap()).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "missing_field"), "{v}");
+    let (s, v) = json_of(
+        send(Method::POST, "/v1/tickets/20250101001/reply", "{}")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "missing_field"),
+        "{v}"
+    );
     assert_eq!(v["error"]["field"], "message");
-    let (s, v) = json_of(send(Method::POST, "/v1/tickets/20250101001/steps", "{\"step\": \"two\"}").await.unwrap()).await;
-    assert_eq!((s, v["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("step")), "{v}");
-    let (s, v) = json_of(send(Method::DELETE, "/v1/tokens/not-a-uuid", "").await.unwrap()).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_path"), "{v}");
-    let (s, v) = json_of(send(Method::GET, "/v1/tickets?limit=many", "").await.unwrap()).await;
-    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_query"), "{v}");
+    let (s, v) = json_of(
+        send(
+            Method::POST,
+            "/v1/tickets/20250101001/steps",
+            "{\"step\": \"two\"}",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("step")),
+        "{v}"
+    );
+    let (s, v) = json_of(
+        send(Method::DELETE, "/v1/tokens/not-a-uuid", "")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_path"),
+        "{v}"
+    );
+    let (s, v) = json_of(
+        send(Method::GET, "/v1/tickets?limit=many", "")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_query"),
+        "{v}"
+    );
     let resp = send(Method::PUT, "/v1/tickets", "").await.unwrap();
-    assert!(resp.headers().contains_key("allow"), "405 keeps its Allow header");
+    assert!(
+        resp.headers().contains_key("allow"),
+        "405 keeps its Allow header"
+    );
     let (s, v) = json_of(resp).await;
-    assert_eq!((s, code(&v)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"), "{v}");
-    let (s, v) = json_of(send(Method::GET, "/v1/tickets/20250101001/nothing-here", "").await.unwrap()).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        "{v}"
+    );
+    let (s, v) = json_of(
+        send(Method::GET, "/v1/tickets/20250101001/nothing-here", "")
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
 }

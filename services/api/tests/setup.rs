@@ -26,14 +26,25 @@ async fn the_taxonomy_comes_from_the_setup_with_both_languages() {
     let (status, t) = app.get("/v1/taxonomy", &agent).await;
     assert_eq!(status, StatusCode::OK, "{t}");
     assert!(codes(&t["categories"]).contains(&"technical_fault".to_string()));
-    let fault = t["categories"].as_array().unwrap().iter().find(|c| c["code"] == "technical_fault").unwrap();
+    let fault = t["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "technical_fault")
+        .unwrap();
     assert_eq!(fault["name_zh"], "技术故障");
     assert_eq!(fault["name_en"], "Technical fault");
-    assert_eq!(codes(&t["priorities"]), vec!["urgent", "general", "suggestion"]);
+    assert_eq!(
+        codes(&t["priorities"]),
+        vec!["urgent", "general", "suggestion"]
+    );
     assert!(codes(&t["departments"]).contains(&"logistics".to_string()));
     assert!(codes(&t["tags"]).contains(&"app_crash".to_string()));
     assert!(codes(&t["feedback_types"]).contains(&"service_attitude".to_string()));
-    assert_eq!(t["versions"]["taxonomy"], 1, "seeded from config/ on first read");
+    assert_eq!(
+        t["versions"]["taxonomy"], 1,
+        "seeded from config/ on first read"
+    );
 
     let (status, _) = app.call(Method::GET, "/v1/taxonomy", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -61,44 +72,91 @@ async fn a_change_is_versioned_announced_diffed_and_rolled_back() {
     assert_eq!(doc["author"], "seed");
     let mut body = doc["body"].clone();
     body["categories"][0]["name_en"] = json!("Before buying");
-    body["categories"].as_array_mut().unwrap().push(json!({"code": "billing", "name_zh": "账单问题", "name_en": "Billing"}));
+    body["categories"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"code": "billing", "name_zh": "账单问题", "name_en": "Billing"}));
 
     // A category no route serves is refused, with the category named, and nothing is stored.
     let (status, e) = app
-        .call(Method::PUT, "/v1/setup/taxonomy", Some(ADMIN), Some(json!({"body": body, "note": "billing"})))
+        .call(
+            Method::PUT,
+            "/v1/setup/taxonomy",
+            Some(ADMIN),
+            Some(json!({"body": body, "note": "billing"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert_eq!(e["error"]["code"], "setup_refused");
     let problems = e["error"]["details"]["problems"].as_array().unwrap();
-    assert!(problems.iter().any(|p| p["code"] == "category_without_route" && p["subject"] == "billing"), "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("billing"), "{e}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["code"] == "category_without_route" && p["subject"] == "billing"),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("billing"),
+        "{e}"
+    );
 
     // The route first, to a department that does not exist: refused too.
     let (_, routing) = app.get("/v1/setup/routing", ADMIN).await;
     let mut rbody = routing["body"].clone();
-    rbody["routes"].as_array_mut().unwrap().push(json!({"when": {"category": "billing"}, "departments": ["finance"]}));
+    rbody["routes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"when": {"category": "billing"}, "departments": ["finance"]}));
     let (status, e) = app
-        .call(Method::PUT, "/v1/setup/routing", Some(ADMIN), Some(json!({"body": rbody})))
+        .call(
+            Method::PUT,
+            "/v1/setup/routing",
+            Some(ADMIN),
+            Some(json!({"body": rbody})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     let problems = e["error"]["details"]["problems"].as_array().unwrap();
-    assert!(problems.iter().any(|p| p["code"] == "unknown_department" && p["subject"] == "finance"), "{e}");
-    assert!(problems.iter().any(|p| p["code"] == "unknown_category" && p["subject"] == "billing"), "{e}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["code"] == "unknown_department" && p["subject"] == "finance"),
+        "{e}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["code"] == "unknown_category" && p["subject"] == "billing"),
+        "{e}"
+    );
 
     // A deadline of zero is refused.
     let mut zero = routing["body"].clone();
     zero["first_response_hours"]["urgent"] = json!(0);
     let (status, e) = app
-        .call(Method::PUT, "/v1/setup/routing", Some(ADMIN), Some(json!({"body": zero})))
+        .call(
+            Method::PUT,
+            "/v1/setup/routing",
+            Some(ADMIN),
+            Some(json!({"body": zero})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert_eq!(e["error"]["details"]["problems"][0]["code"], "zero_deadline", "{e}");
+    assert_eq!(
+        e["error"]["details"]["problems"][0]["code"], "zero_deadline",
+        "{e}"
+    );
 
     // Renaming a category is fine: version 2, announced on the bus.
     let mut renamed = doc["body"].clone();
     renamed["categories"][0]["name_en"] = json!("Before buying");
     let (status, saved) = app
-        .call(Method::PUT, "/v1/setup/taxonomy", Some(ADMIN), Some(json!({"body": renamed, "note": "plainer English", "base_version": 1})))
+        .call(
+            Method::PUT,
+            "/v1/setup/taxonomy",
+            Some(ADMIN),
+            Some(json!({"body": renamed, "note": "plainer English", "base_version": 1})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(saved["version"], 2);
@@ -108,17 +166,33 @@ async fn a_change_is_versioned_announced_diffed_and_rolled_back() {
         .expect("config.changed is announced")
         .unwrap();
     let announced: Value = serde_json::from_slice(&msg.payload).unwrap();
-    assert_eq!(announced, json!({"kind": "taxonomy", "version": 2, "author": "admin:bootstrap"}));
+    assert_eq!(
+        announced,
+        json!({"kind": "taxonomy", "version": 2, "author": "admin:bootstrap"})
+    );
     let (_, t) = app.get("/v1/taxonomy", ADMIN).await;
     assert_eq!(t["categories"][0]["name_en"], "Before buying");
 
     // Saving the same document again adds no version; an editor working from version 1 is told.
     let (_, again) = app
-        .call(Method::PUT, "/v1/setup/taxonomy", Some(ADMIN), Some(json!({"body": renamed})))
+        .call(
+            Method::PUT,
+            "/v1/setup/taxonomy",
+            Some(ADMIN),
+            Some(json!({"body": renamed})),
+        )
         .await;
-    assert_eq!(again, json!({"kind": "taxonomy", "version": 2, "changed": false}));
+    assert_eq!(
+        again,
+        json!({"kind": "taxonomy", "version": 2, "changed": false})
+    );
     let (status, e) = app
-        .call(Method::PUT, "/v1/setup/taxonomy", Some(ADMIN), Some(json!({"body": doc["body"], "base_version": 1})))
+        .call(
+            Method::PUT,
+            "/v1/setup/taxonomy",
+            Some(ADMIN),
+            Some(json!({"body": doc["body"], "base_version": 1})),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
     assert_eq!(e["error"]["code"], "stale_version");
@@ -137,7 +211,12 @@ async fn a_change_is_versioned_announced_diffed_and_rolled_back() {
 
     // One step back.
     let (status, back) = app
-        .call(Method::POST, "/v1/setup/taxonomy/rollback", Some(ADMIN), None)
+        .call(
+            Method::POST,
+            "/v1/setup/taxonomy/rollback",
+            Some(ADMIN),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{back}");
     assert_eq!(back["version"], 3);
@@ -147,8 +226,19 @@ async fn a_change_is_versioned_announced_diffed_and_rolled_back() {
     assert_eq!(h.as_array().unwrap().len(), 1);
     assert_eq!(h[0]["note"], "rollback to version 1");
 
-    let (status, routing_only) = app.call(Method::POST, "/v1/setup/routing/rollback", Some(ADMIN), None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "routing has one version only: {routing_only}");
+    let (status, routing_only) = app
+        .call(
+            Method::POST,
+            "/v1/setup/routing/rollback",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "routing has one version only: {routing_only}"
+    );
 
     let (status, all) = app.get("/v1/setup/export", ADMIN).await;
     assert_eq!(status, StatusCode::OK);
@@ -159,15 +249,38 @@ async fn a_change_is_versioned_announced_diffed_and_rolled_back() {
 #[tokio::test]
 async fn an_import_adds_a_teams_labels_as_categories_with_routes() {
     let app = TestApp::spawn().await;
-    let labels = vec!["技术咨询".to_string(), "售后投诉".into(), "技术故障".into(), " ".into(), "技术咨询".into()];
-    let added = shared::setup::add_categories(&app.ctx.pool, &labels, Some("after_sales"), "supervisor:wang")
-        .await
-        .unwrap();
-    let added: Vec<(&str, &str)> = added.iter().map(|a| (a.code.as_str(), a.department.as_str())).collect();
-    assert_eq!(added, vec![("技术咨询", "after_sales"), ("售后投诉", "after_sales")], "known and blank labels skipped");
+    let labels = vec![
+        "技术咨询".to_string(),
+        "售后投诉".into(),
+        "技术故障".into(),
+        " ".into(),
+        "技术咨询".into(),
+    ];
+    let added = shared::setup::add_categories(
+        &app.ctx.pool,
+        &labels,
+        Some("after_sales"),
+        "supervisor:wang",
+    )
+    .await
+    .unwrap();
+    let added: Vec<(&str, &str)> = added
+        .iter()
+        .map(|a| (a.code.as_str(), a.department.as_str()))
+        .collect();
+    assert_eq!(
+        added,
+        vec![("技术咨询", "after_sales"), ("售后投诉", "after_sales")],
+        "known and blank labels skipped"
+    );
     let s = shared::setup::load(&app.ctx.pool).await.unwrap();
-    assert_eq!(s.taxonomy.find_category("技术咨询").unwrap().name_zh, "技术咨询");
-    let d = s.routing.route(&s.departments.default_department, "技术咨询", "", &[]);
+    assert_eq!(
+        s.taxonomy.find_category("技术咨询").unwrap().name_zh,
+        "技术咨询"
+    );
+    let d = s
+        .routing
+        .route(&s.departments.default_department, "技术咨询", "", &[]);
     assert_eq!(d.lead, "after_sales");
     let (_, t) = app.get("/v1/taxonomy", ADMIN).await;
     assert!(codes(&t["categories"]).contains(&"售后投诉".to_string()));

@@ -25,14 +25,11 @@ fn root() -> &'static Path {
 }
 
 fn texts() -> Vec<String> {
-    loopdesk_router::examples::load(
-        &root().join("config/router/examples.tsv"),
-        Some("category"),
-    )
-    .expect("labelled set")
-    .into_iter()
-    .map(|(t, _)| t)
-    .collect()
+    loopdesk_router::examples::load(&root().join("config/router/examples.tsv"), Some("category"))
+        .expect("labelled set")
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
 }
 
 fn classification_cost(texts: &[String]) {

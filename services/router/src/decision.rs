@@ -246,7 +246,6 @@ impl Engine {
     /// decided, and routed to the default department.
     pub fn with_setup(&self, setup: &shared::setup::Setup) -> Self {
         use crate::labels::Label;
-        use crate::routing::{Assignment, Department, Route, RouteWhen};
         let named = |list: &[shared::setup::Named]| -> Vec<Label> {
             list.iter()
                 .map(|n| Label {
@@ -261,40 +260,7 @@ impl Engine {
         labels.priority = named(&setup.taxonomy.priorities);
         labels.feedback_type = named(&setup.taxonomy.feedback_types);
         labels.tag = named(&setup.taxonomy.tags);
-        let routing = RoutingTable {
-            default_department: setup.departments.default_department.clone(),
-            departments: setup
-                .departments
-                .departments
-                .iter()
-                .map(|d| Department {
-                    code: d.code.clone(),
-                    name: d.name_zh.clone(),
-                    name_en: (!d.name_en.is_empty()).then(|| d.name_en.clone()),
-                    assignment: match d.assignment {
-                        shared::setup::Assignment::None => Assignment::None,
-                        shared::setup::Assignment::RoundRobin => Assignment::RoundRobin,
-                        shared::setup::Assignment::LeastOpen => Assignment::LeastOpen,
-                    },
-                })
-                .collect(),
-            routes: setup
-                .routing
-                .routes
-                .iter()
-                .map(|r| Route {
-                    when: RouteWhen {
-                        category: r.when.category.clone(),
-                        feedback_type: r.when.feedback_type.clone(),
-                        tag: r.when.tag.clone(),
-                    },
-                    departments: r.departments.clone(),
-                    lead: r.lead.clone(),
-                    stop: r.stop,
-                })
-                .collect(),
-            first_response_hours: setup.routing.first_response_hours.clone(),
-        };
+        let routing = RoutingTable::from_setup(setup);
         let mut engine = Self::new(
             labels,
             self.rules.clone(),

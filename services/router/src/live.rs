@@ -172,7 +172,10 @@ impl Live {
 
     /// The versions of the setup in force, if one was applied.
     pub fn setup_versions(&self) -> Option<std::collections::BTreeMap<shared::setup::Kind, i32>> {
-        self.setup.read().ok().and_then(|g| g.as_ref().map(|s| s.versions.clone()))
+        self.setup
+            .read()
+            .ok()
+            .and_then(|g| g.as_ref().map(|s| s.versions.clone()))
     }
 
     /// Poll for changes every `every` until shutdown. Loading runs on a blocking thread

@@ -11,14 +11,14 @@ use shared::runtime::Worker;
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run => tokio::runtime::Runtime::new()?.block_on(shared::runtime::run_with::<Router>(
-            |router: &mut RouterSettings| {
+        Command::Run => tokio::runtime::Runtime::new()?.block_on(
+            shared::runtime::run_with::<Router>(|router: &mut RouterSettings| {
                 if let Some(dir) = &cli.config {
                     router.config_dir = dir.clone();
                 }
                 Ok(())
-            },
-        )),
+            }),
+        ),
         Command::Retrain => tokio::runtime::Runtime::new()?.block_on(async move {
             shared::telemetry::init(Router::LOG_TARGET);
             let (settings, raw) = shared::config::load().context("loading configuration")?;

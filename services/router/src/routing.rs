@@ -4,92 +4,46 @@
 //! route names the lead, so specific routes (tags) are written before general ones. A route with
 //! `stop = true` ends the search: its departments are the whole set.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+pub use shared::setup::{
+    Assignment, Department, Departments, Route, RouteDecision, RouteWhen, Routing,
+};
 
 use crate::labels::{Dimension, LabelSets};
 use crate::ConfigError;
 
-/// How a department gets an owner for a routed ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Assignment {
-    /// The supervisor assigns by hand.
-    #[default]
-    None,
-    /// Available agents take turns.
-    RoundRobin,
-    /// The available agent with the fewest open tickets.
-    LeastOpen,
-}
-
-/// A department that can receive tickets.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Department {
-    pub code: String,
-    pub name: String,
-    /// English name, for the console.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name_en: Option<String>,
-    #[serde(default)]
-    pub assignment: Assignment,
-}
-
-/// What a route matches on: exactly one of these.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteWhen {
-    pub category: Option<String>,
-    pub feedback_type: Option<String>,
-    pub tag: Option<String>,
-}
-
-/// One line of the routing table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Route {
-    pub when: RouteWhen,
-    pub departments: Vec<String>,
-    /// Lead department; defaults to the first of `departments`.
-    pub lead: Option<String>,
-    /// When this route matches, later routes are not consulted (its departments are the whole set).
-    #[serde(default)]
-    pub stop: bool,
+/// The routing table the router decides with: the business's departments and routes, the same
+/// documents (and the same route evaluation) as its setup in Postgres; `routing.toml` is their
+/// first-start form.
+#[derive(Debug, Clone)]
+pub struct RoutingTable {
+    pub departments: Departments,
+    pub routing: Routing,
 }
 
 /// The whole `routing.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RoutingTable {
+struct RoutingFile {
     /// Lead when no route matches (every ticket lands somewhere).
-    pub default_department: String,
+    default_department: String,
     #[serde(rename = "department")]
-    pub departments: Vec<Department>,
+    departments: Vec<Department>,
     #[serde(rename = "route", default)]
-    pub routes: Vec<Route>,
-    /// Nominal first-response target per priority code, in hours (wall clock), carried on routed
-    /// tickets as their deadline; the SLA worker applies business hours. Missing priorities: 24.
+    routes: Vec<Route>,
+    /// Nominal first-response target per priority code, in hours (wall clock); missing ones: 24.
     #[serde(default)]
-    pub first_response_hours: std::collections::BTreeMap<String, i64>,
-}
-
-/// Where a ticket goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RouteDecision {
-    /// Lead department (also `departments[0]`).
-    pub lead: String,
-    /// Every responsible department, lead first.
-    pub departments: Vec<String>,
-    /// Which routes matched, for the timeline.
-    pub reasons: Vec<String>,
+    first_response_hours: BTreeMap<String, i64>,
 }
 
 impl RoutingTable {
     /// Parse and check `routing.toml` against the label sets.
     pub fn from_toml(path: &Path, text: &str, labels: &LabelSets) -> Result<Self, ConfigError> {
-        let t: RoutingTable = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let t: RoutingFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
@@ -143,65 +97,43 @@ impl RoutingTable {
                 }
             }
         }
-        Ok(t)
+        Ok(RoutingTable {
+            departments: Departments {
+                default_department: t.default_department,
+                departments: t.departments,
+            },
+            routing: Routing {
+                routes: t.routes,
+                first_response_hours: t.first_response_hours,
+            },
+        })
     }
 
-    /// Route a classified ticket.
+    /// The business's departments and routes from its setup (checked when they were saved).
+    pub fn from_setup(setup: &shared::setup::Setup) -> Self {
+        RoutingTable {
+            departments: setup.departments.clone(),
+            routing: setup.routing.clone(),
+        }
+    }
+
+    /// Route a classified ticket (the default department when no route matches).
     pub fn route(&self, category: &str, feedback_type: &str, tags: &[String]) -> RouteDecision {
-        let mut lead: Option<String> = None;
-        let mut departments: Vec<String> = Vec::new();
-        let mut reasons = Vec::new();
-        for r in &self.routes {
-            let hit = if let Some(c) = &r.when.category {
-                (c == category).then(|| format!("category {c}"))
-            } else if let Some(f) = &r.when.feedback_type {
-                (f == feedback_type).then(|| format!("feedback_type {f}"))
-            } else if let Some(t) = &r.when.tag {
-                tags.contains(t).then(|| format!("tag {t}"))
-            } else {
-                None
-            };
-            let Some(why) = hit else { continue };
-            let route_lead = r.lead.clone().unwrap_or_else(|| r.departments[0].clone());
-            reasons.push(format!(
-                "{why} → {} (lead {route_lead})",
-                r.departments.join("+")
-            ));
-            if lead.is_none() {
-                lead = Some(route_lead);
-            }
-            for d in &r.departments {
-                if !departments.contains(d) {
-                    departments.push(d.clone());
-                }
-            }
-            if r.stop {
-                break;
-            }
-        }
-        let lead = lead.unwrap_or_else(|| {
-            reasons.push(format!("no route matched → {}", self.default_department));
-            self.default_department.clone()
-        });
-        departments.retain(|d| d != &lead);
-        departments.insert(0, lead.clone());
-        RouteDecision {
-            lead,
-            departments,
-            reasons,
-        }
+        self.routing.route(
+            &self.departments.default_department,
+            category,
+            feedback_type,
+            tags,
+        )
     }
 
     /// Nominal first-response target for a priority, in hours.
     pub fn first_response_hours(&self, priority: &str) -> i64 {
-        self.first_response_hours
-            .get(priority)
-            .copied()
-            .unwrap_or(24)
+        self.routing.first_response_hours(priority)
     }
 
     /// A department's settings.
     pub fn department(&self, code: &str) -> Option<&Department> {
-        self.departments.iter().find(|d| d.code == code)
+        self.departments.departments.iter().find(|d| d.code == code)
     }
 }

@@ -30,7 +30,6 @@ pub const TRAIN_CONSUMER: &str = "router_training";
 const MAX_EXAMPLES: i64 = 4_000;
 const MAX_FEATURES: usize = 10_000;
 
-
 /// Why a training failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingError {
@@ -152,9 +151,7 @@ pub fn train_and_compare(
     let baseline = Baseline::train(&train)?;
     let live_model = engine.model(Dimension::Category);
     let pairs = |predict: &dyn Fn(&str) -> String| -> Vec<(String, String)> {
-        test.iter()
-            .map(|(t, l)| (l.clone(), predict(t)))
-            .collect()
+        test.iter().map(|(t, l)| (l.clone(), predict(t))).collect()
     };
     let cand = score(&pairs(&|t| candidate.predict(seg, t).label));
     let live_r = score(&pairs(&|t| live_model.predict(seg, t).label));
@@ -221,7 +218,11 @@ pub async fn run(pool: &PgPool, live: &Arc<Live>, version: i64) -> Result<(), sq
             .bind(json!(evaluation))
             .execute(pool)
             .await?;
-            tracing::info!(version, macro_f1 = evaluation.candidate.report.macro_f1, "classifier trained");
+            tracing::info!(
+                version,
+                macro_f1 = evaluation.candidate.report.macro_f1,
+                "classifier trained"
+            );
         }
         Err(e) => {
             tracing::warn!(version, error = %e, "classifier training failed");
@@ -281,7 +282,9 @@ impl shared::consumer::BatchHandler for TrainHandler {
         for d in batch {
             // A training request carries no schema version: it is only parsed (same reason codes as
             // `shared::messages::decode`).
-            match shared::messages::parse::<shared::messages::classifier::TrainRequested>(&d.payload) {
+            match shared::messages::parse::<shared::messages::classifier::TrainRequested>(
+                &d.payload,
+            ) {
                 Err(e) => outcomes.push(Outcome::Poison(e.to_string())),
                 Ok(r) => {
                     run(&self.pool, &self.live, r.version).await?;

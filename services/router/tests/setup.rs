@@ -33,7 +33,10 @@ async fn replicas_apply_a_route_change_without_a_restart_and_a_rollback() {
     assert_eq!(routing_of(&ctx, id).await.0.as_deref(), Some("after_sales"));
 
     // An admin sends after-sales tickets to logistics.
-    let current = setup::version(&ctx.pool, Kind::Routing, None).await.unwrap().unwrap();
+    let current = setup::version(&ctx.pool, Kind::Routing, None)
+        .await
+        .unwrap()
+        .unwrap();
     let mut body = current.body.clone();
     let routes = body["routes"].as_array_mut().unwrap();
     let r = routes
@@ -41,14 +44,33 @@ async fn replicas_apply_a_route_change_without_a_restart_and_a_rollback() {
         .find(|r| r["when"] == json!({"category": "after_sales"}))
         .unwrap();
     r["departments"] = json!(["logistics"]);
-    let saved = setup::save(&ctx.pool, Kind::Routing, &body, "admin:test", "after-sales to logistics").await.unwrap();
+    let saved = setup::save(
+        &ctx.pool,
+        Kind::Routing,
+        &body,
+        "admin:test",
+        "after-sales to logistics",
+    )
+    .await
+    .unwrap();
     assert_eq!(saved.version, 2);
-    setup::announce(&ctx.nats, &ctx.subjects, &Changed { kind: Kind::Routing, version: 2, author: "admin:test".into() })
-        .await
-        .unwrap();
+    setup::announce(
+        &ctx.nats,
+        &ctx.subjects,
+        &Changed {
+            kind: Kind::Routing,
+            version: 2,
+            author: "admin:test".into(),
+        },
+    )
+    .await
+    .unwrap();
     for app in [&a, &b] {
         until("both replicas apply version 2", || {
-            app.handle.setup_versions().and_then(|v| v.get(&Kind::Routing).copied()) == Some(2)
+            app.handle
+                .setup_versions()
+                .and_then(|v| v.get(&Kind::Routing).copied())
+                == Some(2)
         })
         .await;
     }
@@ -58,15 +80,22 @@ async fn replicas_apply_a_route_change_without_a_restart_and_a_rollback() {
 
     // A route to a department that does not exist is refused; the replicas keep version 2.
     r_to(&mut body, "after_sales", "warehouse");
-    let err = setup::save(&ctx.pool, Kind::Routing, &body, "admin:test", "").await.unwrap_err();
+    let err = setup::save(&ctx.pool, Kind::Routing, &body, "admin:test", "")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("warehouse"), "{err}");
 
     // Rolled back without an announcement: the replicas' poll finds it.
-    let back = setup::rollback(&ctx.pool, Kind::Routing, "admin:test").await.unwrap();
+    let back = setup::rollback(&ctx.pool, Kind::Routing, "admin:test")
+        .await
+        .unwrap();
     assert_eq!(back.version, 3);
     for app in [&a, &b] {
         until("both replicas apply the rollback", || {
-            app.handle.setup_versions().and_then(|v| v.get(&Kind::Routing).copied()) == Some(3)
+            app.handle
+                .setup_versions()
+                .and_then(|v| v.get(&Kind::Routing).copied())
+                == Some(3)
         })
         .await;
     }
@@ -91,11 +120,19 @@ async fn a_category_the_team_added_routes_where_its_route_says() {
     let ctx = TestContext::new().await;
     let cfg = config_copy();
     let (app, _) = start(&ctx, &cfg).await;
-    setup::add_categories(&ctx.pool, &["售后投诉".to_string()], Some("after_sales"), "supervisor:test")
-        .await
-        .unwrap();
+    setup::add_categories(
+        &ctx.pool,
+        &["售后投诉".to_string()],
+        Some("after_sales"),
+        "supervisor:test",
+    )
+    .await
+    .unwrap();
     until("the new category is applied", || {
-        app.handle.current().labels.has(loopdesk_router::labels::Dimension::Category, "售后投诉")
+        app.handle
+            .current()
+            .labels
+            .has(loopdesk_router::labels::Dimension::Category, "售后投诉")
     })
     .await;
     let d = app.handle.current().routing.route("售后投诉", "", &[]);

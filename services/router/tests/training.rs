@@ -81,7 +81,10 @@ fn f1_of(report: &Value, class: &str) -> (f64, f64) {
         .iter()
         .find(|c| c["class"] == class)
         .unwrap_or_else(|| panic!("{class} in {report:#}"));
-    (c["precision"].as_f64().unwrap(), c["recall"].as_f64().unwrap())
+    (
+        c["precision"].as_f64().unwrap(),
+        c["recall"].as_f64().unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -131,13 +134,19 @@ async fn a_model_trained_on_the_teams_history_is_compared_adopted_and_used() {
         if !matches!(row.0.as_str(), "requested" | "training") {
             break row;
         }
-        assert!(tokio::time::Instant::now() < deadline, "training did not finish");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "training did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(status, "trained", "{evaluation:?}");
     assert_eq!(n, Some(200));
     let e = evaluation.expect("evaluation");
-    assert_eq!(e["held_out"].as_u64().unwrap() + e["train"].as_u64().unwrap(), 200);
+    assert_eq!(
+        e["held_out"].as_u64().unwrap() + e["train"].as_u64().unwrap(),
+        200
+    );
     let cand = e["candidate"]["macro_f1"].as_f64().unwrap();
     let live_f1 = e["live"]["macro_f1"].as_f64().unwrap();
     let base = e["baseline"]["macro_f1"].as_f64().unwrap();

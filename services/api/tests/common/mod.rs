@@ -291,7 +291,10 @@ impl Browser {
         let resp = req.send().await.expect("request is sent");
         let status = resp.status();
         let bytes = resp.bytes().await.expect("body is read");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
