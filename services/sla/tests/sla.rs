@@ -359,14 +359,36 @@ async fn a_replica_killed_mid_batch_loses_nothing() {
     // SIGKILL does to a process).
     victim.abort();
     let _ = victim.await;
-    sqlx::query(
-        "select pg_terminate_backend(pid) from pg_stat_activity
+    let victim_pids: Vec<i32> = sqlx::query_scalar(
+        "select pid from pg_stat_activity
           where datname = current_database() and wait_event_type = 'Lock'
             and query like '%pg_advisory_xact_lock%'",
     )
-    .execute(&ctx.pool)
+    .fetch_all(&ctx.pool)
     .await
-    .expect("victim session ended");
+    .expect("victim session");
+    sqlx::query("select pg_terminate_backend(pid) from unnest($1::int[]) as pid")
+        .bind(&victim_pids)
+        .execute(&ctx.pool)
+        .await
+        .expect("victim session ended");
+    // Terminating only signals the backend: its claimed rows stay locked until it has exited, and a
+    // survivor starting earlier would skip them and find nothing due.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "select (select count(*) from pg_stat_activity where pid = any($1))
+                  + (select count(*) from pg_locks where pid = any($1))",
+        )
+        .bind(&victim_pids)
+        .fetch_one(&ctx.pool)
+        .await
+        .expect("victim gone");
+        if left == 0 || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     holder.rollback().await.expect("lock released");
 
     // Nothing of the dead replica's batch was committed; a survivor fires every timer once.
