@@ -110,7 +110,7 @@ impl Baseline {
                     .iter()
                     .map(|(_, l)| if l == c { 1.0 } else { -1.0 })
                     .collect();
-                dual_cd(&xs, &y, dim)
+                dual_cd(&xs, &y, dim, C)
             })
             .collect();
         Ok(model)
@@ -155,10 +155,11 @@ impl Baseline {
 
 /// Dual coordinate descent for the L2-loss linear SVM (Hsieh et al. 2008, Algorithm 1, with
 /// U = ∞ and D_ii = 1/(2C)); returns w = Σ α_i y_i x_i. Coordinates are visited in a fixed
-/// pseudo-random order per pass (an LCG), so training is repeatable.
-fn dual_cd(xs: &[Sparse], y: &[f64], dim: usize) -> Vec<f64> {
+/// pseudo-random order per pass (an LCG), so training is repeatable. The product's model
+/// ([`crate::model`]) trains with the same solver.
+pub(crate) fn dual_cd(xs: &[Sparse], y: &[f64], dim: usize, c: f64) -> Vec<f64> {
     let l = xs.len();
-    let diag = 0.5 / C;
+    let diag = 0.5 / c;
     let qd: Vec<f64> = xs
         .iter()
         .map(|x| x.iter().map(|(_, v)| v * v).sum::<f64>() + diag)

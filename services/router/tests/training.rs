@@ -87,6 +87,33 @@ fn f1_of(report: &Value, class: &str) -> (f64, f64) {
     )
 }
 
+/// The product's model against the standard baseline on the team's 200 tickets: both trained and
+/// scored on the same splits, every fold of ten stratified 5-fold partitions (the first is the
+/// admin's split), so the ranking does not hang on which 40 texts one split holds out.
+#[test]
+fn the_products_model_beats_the_baseline_on_the_teams_tickets() {
+    let seg = loopdesk_router::text::Segmenter::new();
+    let examples = team_examples();
+    let started = std::time::Instant::now();
+    let (cand, base) =
+        loopdesk_router::training::compare_repeated(&seg, &examples, 10).expect("compare");
+    let (first, first_base) =
+        loopdesk_router::training::compare_on_split(&seg, &examples).expect("compare");
+    eprintln!(
+        "team_200 repeated 10x5-fold: candidate_macro_f1={cand:.4} baseline_macro_f1={base:.4} \
+         (admin's split: {:.4} / {:.4}) in {:?}",
+        first.macro_f1,
+        first_base.macro_f1,
+        started.elapsed()
+    );
+    assert!(
+        cand > base,
+        "candidate {cand:.4} vs baseline {base:.4}\ncandidate on the admin's split:\n{}baseline:\n{}",
+        first.to_lines("  "),
+        first_base.to_lines("  ")
+    );
+}
+
 #[tokio::test]
 async fn a_model_trained_on_the_teams_history_is_compared_adopted_and_used() {
     let ctx = TestContext::new().await;
@@ -158,6 +185,9 @@ async fn a_model_trained_on_the_teams_history_is_compared_adopted_and_used() {
     );
     // The shipped model knows none of the team's categories; the trained one learned them.
     assert!(cand > live_f1 && cand > 0.6, "{e:#}");
+    // Both are scored on the same 40 texts; which of the two is ahead on one such split is largely
+    // chance (one text is worth about 0.025), so the comparison that must hold is
+    // `the_products_model_beats_the_baseline_on_the_teams_tickets` below.
     assert!(base > 0.0, "the baseline is scored too: {e:#}");
     for (_, code) in CODES {
         let (p, r) = f1_of(&e["candidate"], code);
