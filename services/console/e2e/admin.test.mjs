@@ -184,10 +184,79 @@ describe('the business setup, edited by an admin', () => {
     assert.equal(tickets.items[0]?.category, 'technical_fault')
   })
 
+  it('renames a category and adds a tag as a new taxonomy version, explains a refusal, and rolls back', async () => {
+    const { page, context } = await person(browser)
+    await adminIn(page)
+    await page.click('nav a[href="/admin/taxonomy"]')
+    const list = page.locator('[data-test=list-categories]')
+    await list.waitFor()
+    await assertAccessible(page, 'taxonomy page')
+    // A category without a route is refused by the api, in words.
+    await page.click('[data-test=add]')
+    const added = list.locator('tbody tr').last()
+    await added.locator('input[data-test=name-en]').fill('Invoice')
+    assert.equal(await added.locator('input[data-test=code]').inputValue(), 'invoice')
+    await added.locator('input[data-test=name-zh]').fill('发票')
+    await page.click('[data-test=save]')
+    await page.locator('[data-test=problems]', { hasText: '没有任何分派规则' }).waitFor()
+    assert.match(await page.textContent('[data-test=refusal]'), /配置未保存/)
+    await added.locator('button', { hasText: '删除' }).click()
+    // A new name and a new tag are taken.
+    await list.locator('tr[data-row="0"] input[data-test=name-zh]').fill('售前咨询（E2E）')
+    await page.click('[data-test=tab-tags]')
+    await page.click('[data-test=add]')
+    const tag = page.locator('[data-test=list-tags] tbody tr').last()
+    await tag.locator('input[data-test=name-en]').fill('Invoice wrong')
+    await tag.locator('input[data-test=name-zh]').fill('发票错误')
+    await page.fill('input[data-test=note]', 'e2e taxonomy')
+    await page.click('[data-test=save]')
+    await page.waitForSelector('[data-test=saved]')
+    await page.locator('[data-test=history]', { hasText: 'e2e taxonomy' }).waitFor()
+    let taxonomy = (await stack.admin('GET', '/v1/taxonomy')).body
+    assert.equal(taxonomy.categories[0].name_zh, '售前咨询（E2E）')
+    assert.ok(taxonomy.tags.some((t) => t.code === 'invoice_wrong' && t.name_zh === '发票错误'))
+    await page.click('[data-test=rollback]')
+    // The seed, the change, and the rollback as a version of its own.
+    await page.waitForFunction(() => document.querySelectorAll('[data-test=history] > li').length === 3)
+    taxonomy = (await stack.admin('GET', '/v1/taxonomy')).body
+    assert.equal(taxonomy.categories[0].name_zh, '售前咨询')
+    await context.close()
+  })
+
+  it('edits the SLA document: JSON checked as typed, the api refusal explained', async () => {
+    const { page, context } = await person(browser)
+    await adminIn(page)
+    await page.click('nav a[href="/admin/sla"]')
+    const json = page.locator('textarea[data-test=json]')
+    await page.waitForFunction(() => document.querySelector('textarea[data-test=json]')?.value.includes('warning_fractions'))
+    const original = await json.inputValue()
+    await json.fill(original.slice(0, -3))
+    await page.locator('[data-test=json-status]', { hasText: '不是有效的 JSON' }).waitFor()
+    assert.ok(await page.locator('[data-test=save]').isDisabled())
+    const doc = JSON.parse(original)
+    doc.policy.warning_fractions = [1.5]
+    await json.fill(JSON.stringify(doc, null, 2))
+    await page.click('[data-test=save]')
+    await page.locator('[data-test=problems]', { hasText: '预警比例必须在 0 与 1 之间' }).waitFor()
+    doc.policy.warning_fractions = [0.5, 0.9]
+    await json.fill(JSON.stringify(doc, null, 2))
+    await page.fill('input[data-test=note]', 'e2e earlier warning')
+    await page.click('[data-test=save]')
+    await page.waitForSelector('[data-test=saved]')
+    const sla = (await stack.admin('GET', '/v1/setup/sla')).body
+    assert.deepEqual(sla.body.policy.warning_fractions, [0.5, 0.9])
+    await page.click('[data-test=tab-calendars]')
+    await page.waitForFunction(() => document.querySelector('textarea[data-test=json]')?.value.includes('weekly'))
+    await assertAccessible(page, 'deadlines and calendars page')
+    await context.close()
+  })
+
   it('shows the classifier page, and every admin page in both languages at laptop and phone width is accessible', async () => {
     const pages = [
       ['/admin/users', '[data-test=users] [data-user]', 'admin-users'],
       ['/admin/routing', '[data-test=route-0]', 'admin-routing'],
+      ['/admin/taxonomy', '[data-test=list-categories]', 'admin-taxonomy'],
+      ['/admin/sla', '[data-test=json]', 'admin-sla'],
       ['/admin/import', '[data-test=import-file]', 'admin-import'],
       ['/admin/classifier', '[data-test=train]', 'admin-classifier'],
     ]

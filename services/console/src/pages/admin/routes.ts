@@ -1,7 +1,8 @@
 import type { RouteRecordRaw } from 'vue-router'
 import { withMessages } from '@/i18n/lazy'
 
-// The admin's setup pages (后台配置): people and roles, the business's routes edited as versioned data,
+// The admin's setup pages (后台配置): people and roles, the business's routes, categories, SLA and
+// calendars edited as versioned data,
 // the tracking spreadsheet's import and the classifier's models. Each page is its own chunk, loaded
 // only when an admin opens it, with the area's messages (src/pages/admin/lazy/locales).
 const roles = ['admin'] as const
@@ -18,6 +19,18 @@ const routes: RouteRecordRaw[] = [
     name: 'admin-routing',
     component: withMessages('admin', () => import('./RoutingPage.vue')),
     meta: { roles, title: 'admin.routing.title', nav: true },
+  },
+  {
+    path: '/admin/taxonomy',
+    name: 'admin-taxonomy',
+    component: withMessages('admin', () => import('./TaxonomyPage.vue')),
+    meta: { roles, title: 'admin.taxonomy.title', nav: true },
+  },
+  {
+    path: '/admin/sla',
+    name: 'admin-sla',
+    component: withMessages('admin', () => import('./SlaPage.vue')),
+    meta: { roles, title: 'admin.sla.title', nav: true },
   },
   {
     path: '/admin/import',
