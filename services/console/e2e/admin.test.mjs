@@ -121,6 +121,21 @@ describe('the business setup, edited by an admin', () => {
     assert.equal(await other.page.textContent('h1'), '待处理反馈')
     await other.context.close()
 
+    // A token issued for the user is listed (its secret never again) and revoked from the page.
+    const issued = await stack.admin('POST', '/v1/users/sun.li/tokens', { label: 'e2e-bot' })
+    assert.equal(issued.status, 201)
+    await page.reload()
+    await row.waitFor()
+    await row.locator('[data-test=row-tokens]').click()
+    const token = page.locator('[data-test=tokens] tr', { hasText: 'e2e-bot' })
+    await token.waitFor()
+    assert.doesNotMatch(await page.textContent('[data-test=tokens]'), new RegExp(issued.body.token ?? 'no-secret'))
+    await assertAccessible(page, 'tokens dialog')
+    await token.locator('button').click()
+    await token.locator('td', { hasText: '已吊销' }).waitFor()
+    await page.keyboard.press('Escape')
+    await page.locator('[data-test=tokens]').waitFor({ state: 'hidden' })
+
     // Disabled, the user can no longer sign in; enabled again, they can.
     await row.locator('[data-test=row-disable]').click()
     await row.locator('[data-test=row-state]', { hasText: '已停用' }).waitFor()
@@ -215,9 +230,10 @@ describe('the business setup, edited by an admin', () => {
     let taxonomy = (await stack.admin('GET', '/v1/taxonomy')).body
     assert.equal(taxonomy.categories[0].name_zh, '售前咨询（E2E）')
     assert.ok(taxonomy.tags.some((t) => t.code === 'invoice_wrong' && t.name_zh === '发票错误'))
+    // The rollback is a version of its own, on top of the history.
+    const versions = await page.locator('[data-test=history] > li').count()
     await page.click('[data-test=rollback]')
-    // The seed, the change, and the rollback as a version of its own.
-    await page.waitForFunction(() => document.querySelectorAll('[data-test=history] > li').length === 3)
+    await page.waitForFunction((n) => document.querySelectorAll('[data-test=history] > li').length === n + 1, versions)
     taxonomy = (await stack.admin('GET', '/v1/taxonomy')).body
     assert.equal(taxonomy.categories[0].name_zh, '售前咨询')
     await context.close()
