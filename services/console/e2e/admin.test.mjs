@@ -83,16 +83,17 @@ describe('the business setup, edited by an admin', () => {
     await context.close()
 
     // The router applies the new version within seconds: a ticket submitted after it follows the route.
-    // (Each ticket is waited for generously: on a loaded machine the debug workers can take a while.)
+    // A submission that does not come out routed is sent again (see above), within a minute in all.
     let after = null
-    const until = Date.now() + 20_000
+    const until = Date.now() + 60_000
     while (Date.now() < until) {
       const text = words()
       await stack.publish(submission(text))
-      after = await stack.ticketFor(text.slice(0, 24), { ms: 45_000 })
-      if (after.lead_department === target) break
+      after = (await stack.ticketFor(text.slice(0, 24), { ms: 20_000 }).catch(() => null)) ?? after
+      if (after?.lead_department === target) break
       await new Promise((ok) => setTimeout(ok, 500))
     }
+    assert.ok(after, 'a submission after the save becomes a routed ticket')
     assert.equal(after.category, before.category)
     assert.equal(after.lead_department, target, 'the new ticket follows the edited route')
   })
