@@ -18,6 +18,9 @@ function localeFiles(): Record<string, MessageTree> {
   for (const area of readdirSync(join(SRC, 'pages'))) {
     const dir = join(SRC, 'pages', area, 'locales')
     if (existsSync(dir)) for (const f of readdirSync(dir)) add(`pages/${area}/locales/${f}`)
+    // Messages loaded when the area is first opened (src/i18n/lazy.ts) are checked the same way.
+    const lazy = join(SRC, 'pages', area, 'lazy', 'locales')
+    if (existsSync(lazy)) for (const f of readdirSync(lazy)) add(`pages/${area}/lazy/locales/${f}`)
   }
   return out
 }
@@ -45,6 +48,13 @@ describe('locale files', () => {
       const missing = [...reference].filter((k) => !keys.has(k))
       const extra = [...keys].filter((k) => !reference.has(k))
       expect({ lang, missing, extra }).toEqual({ lang, missing: [], extra: [] })
+    }
+  })
+
+  it('put an area\'s lazy messages beside its eager ones (the titles the navigation needs first)', () => {
+    for (const lang of LOCALES) {
+      const keys = new Set(leafKeys(trees[lang]!))
+      expect(keys.has('admin.users.title') && keys.has('admin.users.create') && keys.has('admin.routing.intro')).toBe(true)
     }
   })
 

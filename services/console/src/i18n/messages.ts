@@ -8,9 +8,10 @@ export const DEFAULT_LOCALE: Locale = 'zh-CN'
 
 export type MessageTree = { [key: string]: string | MessageTree }
 
-/** `…/pages/desk/locales/en.json` is the desk area's; any other `…/locales/en.json` is common. */
+/** `…/pages/desk/locales/en.json` (or `…/pages/desk/lazy/locales/en.json`, loaded on demand) is the desk
+ * area's; any other `…/locales/en.json` is common. */
 export function placeOf(path: string): { area: string | null; locale: string } | null {
-  const area = /pages\/([^/]+)\/locales\/([^/]+)\.json$/.exec(path)
+  const area = /pages\/([^/]+)\/(?:lazy\/)?locales\/([^/]+)\.json$/.exec(path)
   if (area) return { area: area[1]!, locale: area[2]! }
   const common = /(?:^|\/)locales\/([^/]+)\.json$/.exec(path)
   if (common) return { area: null, locale: common[1]! }
@@ -24,10 +25,19 @@ export function assemble<T>(files: Record<string, T>): Record<string, Record<str
     const place = placeOf(path)
     if (!place) continue
     const tree = (out[place.locale] ??= {})
-    if (place.area === null) Object.assign(tree, messages as object)
-    else tree[place.area] = messages
+    if (place.area === null) merge(tree, messages as Record<string, unknown>)
+    else merge((tree[place.area] ??= {}) as Record<string, unknown>, messages as Record<string, unknown>)
   }
   return out
+}
+
+/** Merges `from` into `into`, subtree by subtree (an area's eager and lazy files make one tree). */
+function merge(into: Record<string, unknown>, from: Record<string, unknown>) {
+  for (const [k, v] of Object.entries(from)) {
+    const here = into[k]
+    if (v && typeof v === 'object' && here && typeof here === 'object') merge(here as Record<string, unknown>, v as Record<string, unknown>)
+    else into[k] = v
+  }
 }
 
 /** Every leaf key of a tree, dotted. */

@@ -15,12 +15,15 @@ export interface TicketEvent {
 type Listener = (e: TicketEvent) => void
 
 export const connected = ref(false)
+/** Whether this page has a feed at all (only some pages listen): no feed, nothing to report. */
+export const opened = ref(false)
 const listeners = new Set<Listener>()
 let source: EventSource | null = null
 
 function open() {
   if (source || typeof EventSource === 'undefined') return
   source = new EventSource('/v1/events', { withCredentials: true })
+  opened.value = true
   source.onopen = () => (connected.value = true)
   source.onerror = () => (connected.value = false)
   source.addEventListener('ticket', (m) => {
@@ -38,6 +41,7 @@ function open() {
 export function closeLive() {
   source?.close()
   source = null
+  opened.value = false
   connected.value = false
 }
 

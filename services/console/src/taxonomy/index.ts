@@ -37,6 +37,12 @@ export function loadTaxonomy(): Promise<void> {
   return loading
 }
 
+/** Asks the api again, after the admin changed the taxonomy or departments. */
+export function reloadTaxonomy(): Promise<void> {
+  loading = null
+  return loadTaxonomy()
+}
+
 export type Group = 'categories' | 'feedback_types' | 'tags' | 'departments'
 
 export function useTaxonomy() {
