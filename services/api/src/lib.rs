@@ -214,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/taxonomy", get(setup::taxonomy))
         .route("/v1/setup/export", get(setup::export))
+        .route("/v1/setup", axum::routing::put(setup::put_together))
         .route("/v1/setup/{kind}", get(setup::current).put(setup::put))
         .route("/v1/setup/{kind}/history", get(setup::history))
         .route("/v1/setup/{kind}/rollback", post(setup::rollback))

@@ -139,7 +139,7 @@ impl Modify for Conventions {
         classifier::train, classifier::list, classifier::show, classifier::adopt,
         reports::summary, reports::overdue, reports::unresolved_categories,
         crate::render::ticket_report,
-        setup::taxonomy, setup::current, setup::put, setup::history, setup::rollback, setup::export,
+        setup::taxonomy, setup::current, setup::put, setup::put_together, setup::history, setup::rollback, setup::export,
     ),
     components(schemas(model::TicketSummary, model::TicketFull, ErrorBody, crate::period::TimeZoneName,
         crate::render::ReportFormat, crate::labels::Lang, reports::ExportFormat, events::EventData,

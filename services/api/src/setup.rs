@@ -155,7 +155,25 @@ pub async fn put(
             "note is longer than 500 characters",
         ));
     }
-    if let Some(base) = change.base_version {
+    check_base(&state, kind, change.base_version).await?;
+    let saved = setup::save(
+        &state.pool,
+        kind,
+        &change.body,
+        &principal.actor(),
+        change.note.trim(),
+    )
+    .await?;
+    if saved.changed {
+        announce(&state, kind, saved.version, &principal.actor()).await;
+    }
+    Ok(Json(saved))
+}
+
+/// Refuses a change made from `base` when another admin has saved the kind since (409), instead of
+/// silently undoing their change.
+async fn check_base(state: &AppState, kind: Kind, base: Option<i32>) -> ApiResult<()> {
+    if let Some(base) = base {
         let now = setup::versions(&state.pool)
             .await?
             .get(&kind)
@@ -173,16 +191,90 @@ pub async fn put(
             });
         }
     }
-    let saved = setup::save(
+    Ok(())
+}
+
+/// One document of a change to several kinds at once.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupDocument {
+    pub kind: Kind,
+    /// The whole document of the kind (as `GET /v1/setup/{kind}` returns it in `body`).
+    #[schema(value_type = Object)]
+    pub body: Value,
+    /// The version the editor started from (409 when another admin saved since).
+    pub base_version: Option<i32>,
+}
+
+/// New versions of several kinds, saved together.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupChanges {
+    /// One document per kind, each kind at most once.
+    #[schema(min_items = 1, max_items = 5)]
+    pub documents: Vec<SetupDocument>,
+    /// Why (kept in the history of every kind changed).
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub note: String,
+}
+
+/// Replaces several kinds' documents at once (admin), checked as the setup they make together: a new
+/// category with the route that serves it, a removed category with its routes. All or none; a change
+/// that would leave the system broken is refused with 422 `setup_refused` and `details.problems`.
+#[utoipa::path(put, path = "/v1/setup", tag = "setup", operation_id = "setup_put_together", request_body = SetupChanges,
+    responses((status = 200, body = Vec<setup::Saved>),
+        (status = 400, description = "No document, or a kind named twice"),
+        (status = 409, description = "Another admin saved a newer version of a kind since its `base_version`"),
+        (status = 422, description = "The change would break the setup: `details.problems` says how"),
+        (status = 401), (status = 403)),
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
+pub async fn put_together(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(change): Json<SetupChanges>,
+) -> ApiResult<Json<Vec<setup::Saved>>> {
+    principal.require(Perm::ManageSetup)?;
+    if change.note.chars().count() > 500 {
+        return Err(ApiError::field(
+            "field_too_long",
+            "note",
+            "note is longer than 500 characters",
+        ));
+    }
+    if change.documents.is_empty() {
+        return Err(ApiError::field(
+            "missing_field",
+            "documents",
+            "name at least one document",
+        ));
+    }
+    let mut kinds: Vec<Kind> = change.documents.iter().map(|d| d.kind).collect();
+    kinds.sort();
+    if kinds.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ApiError::field(
+            "invalid_value",
+            "documents",
+            "each kind at most once",
+        ));
+    }
+    for d in &change.documents {
+        check_base(&state, d.kind, d.base_version).await?;
+    }
+    let documents: Vec<(Kind, Value)> = change
+        .documents
+        .into_iter()
+        .map(|d| (d.kind, d.body))
+        .collect();
+    let saved = setup::save_together(
         &state.pool,
-        kind,
-        &change.body,
+        &documents,
         &principal.actor(),
         change.note.trim(),
     )
     .await?;
-    if saved.changed {
-        announce(&state, kind, saved.version, &principal.actor()).await;
+    for s in saved.iter().filter(|s| s.changed) {
+        announce(&state, s.kind, s.version, &principal.actor()).await;
     }
     Ok(Json(saved))
 }

@@ -288,3 +288,69 @@ async fn an_import_adds_a_teams_labels_as_categories_with_routes() {
     assert_eq!(h[0]["author"], "supervisor:wang");
     assert_eq!(h[0]["note"], "categories added: 技术咨询, 售后投诉");
 }
+
+/// A new category and the route that serves it are one change: each alone breaks the setup, saved
+/// together they make one version of each kind; a category goes again with its routes.
+#[tokio::test]
+async fn kinds_that_depend_on_each_other_are_saved_together() {
+    let app = TestApp::spawn().await;
+    let (_, taxonomy) = app.get("/v1/setup/taxonomy", ADMIN).await;
+    let (_, routing) = app.get("/v1/setup/routing", ADMIN).await;
+    let mut t = taxonomy["body"].clone();
+    t["categories"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"code": "billing", "name_zh": "账单问题", "name_en": "Billing"}));
+    let mut r = routing["body"].clone();
+    r["routes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"when": {"category": "billing"}, "departments": ["sales"]}));
+    let put = |documents: Value| {
+        app.call(
+            Method::PUT,
+            "/v1/setup",
+            Some(ADMIN),
+            Some(json!({"documents": documents, "note": "billing"})),
+        )
+    };
+
+    // Each document alone is refused, with the reason.
+    let (s, e) = put(json!([{"kind": "taxonomy", "body": t}])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, e) = put(json!([{"kind": "routing", "body": r}])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["code"], "setup_refused");
+    // A kind named twice, or none, is a bad request.
+    let (s, e) = put(json!([{"kind": "routing", "body": r}, {"kind": "routing", "body": r}])).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("documents")));
+    let (s, _) = put(json!([])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // A stale base version of either is refused.
+    let (s, e) = put(json!([{"kind": "taxonomy", "body": t, "base_version": 0}, {"kind": "routing", "body": r}])).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("stale_version")), "{e}");
+
+    // Together: one new version of each, and the category is routed.
+    let (s, saved) = put(json!([
+        {"kind": "taxonomy", "body": t, "base_version": taxonomy["version"]},
+        {"kind": "routing", "body": r, "base_version": routing["version"]}
+    ]))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    assert_eq!(saved[0]["kind"], "taxonomy");
+    assert_eq!(saved[0]["version"], taxonomy["version"].as_i64().unwrap() + 1);
+    assert_eq!(saved[1]["version"], routing["version"].as_i64().unwrap() + 1);
+    assert_eq!((saved[0]["changed"].as_bool(), saved[1]["changed"].as_bool()), (Some(true), Some(true)));
+    let (_, view) = app.get("/v1/taxonomy", ADMIN).await;
+    assert!(view.to_string().contains("账单问题"), "{view}");
+
+    // And removed together with its route.
+    let (s, saved) = put(json!([
+        {"kind": "taxonomy", "body": taxonomy["body"]},
+        {"kind": "routing", "body": routing["body"]}
+    ]))
+    .await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    let (_, now) = app.get("/v1/setup/taxonomy", ADMIN).await;
+    assert_eq!(now["body"], taxonomy["body"]);
+}

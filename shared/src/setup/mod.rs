@@ -23,8 +23,8 @@ pub use documents::{
     Taxonomy,
 };
 pub use store::{
-    add_categories, add_categories_in, history, load, load_in, rollback, save, version, versions,
-    AddedCategory, HistoryEntry, Saved, Versioned,
+    add_categories, add_categories_in, history, load, load_in, rollback, save, save_together,
+    version, versions, AddedCategory, HistoryEntry, Saved, Versioned,
 };
 
 /// The kinds of setup document.
@@ -210,7 +210,9 @@ pub async fn follow<F, Fut>(
                 seen = setup.versions.clone();
                 apply(setup).await;
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read the changed setup; the previous one stays"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the changed setup; the previous one stays")
+            }
         }
     }
 }

@@ -116,11 +116,13 @@ pub async fn load_in(conn: &mut PgConnection) -> Result<Setup, SetupError> {
     }
     let mut setup = Setup::defaults();
     for (kind, (version, body)) in rows {
-        setup.replace(kind, &body).map_err(|p| SetupError::Corrupt {
-            kind,
-            version,
-            message: p.message,
-        })?;
+        setup
+            .replace(kind, &body)
+            .map_err(|p| SetupError::Corrupt {
+                kind,
+                version,
+                message: p.message,
+            })?;
         setup.versions.insert(kind, version);
     }
     Ok(setup)
@@ -136,13 +138,20 @@ async fn current_rows(conn: &mut PgConnection) -> Result<BTreeMap<Kind, (i32, Va
         .iter()
         .filter_map(|r| {
             let kind = Kind::parse(r.get::<&str, _>("kind"))?;
-            Some((kind, (r.get::<i32, _>("version"), r.get::<Value, _>("body"))))
+            Some((
+                kind,
+                (r.get::<i32, _>("version"), r.get::<Value, _>("body")),
+            ))
         })
         .collect())
 }
 
 /// One version of a kind (the current one when `version` is `None`).
-pub async fn version(pool: &PgPool, kind: Kind, version: Option<i32>) -> Result<Option<Versioned>, SetupError> {
+pub async fn version(
+    pool: &PgPool,
+    kind: Kind,
+    version: Option<i32>,
+) -> Result<Option<Versioned>, SetupError> {
     if version.is_none() {
         // Reading the current document of a kind never saved seeds it first.
         load(pool).await?;
@@ -196,21 +205,54 @@ pub async fn save(
     author: &str,
     note: &str,
 ) -> Result<Saved, SetupError> {
+    let mut saved = save_together(pool, &[(kind, body.clone())], author, note).await?;
+    Ok(saved.remove(0))
+}
+
+/// Replace several kinds' documents at once, checked as the one setup they make together: a new
+/// category and the route that serves it, or a department and the routes that name it, which each
+/// document alone would break. All are saved or none; an unchanged document adds no version.
+pub async fn save_together(
+    pool: &PgPool,
+    documents: &[(Kind, Value)],
+    author: &str,
+    note: &str,
+) -> Result<Vec<Saved>, SetupError> {
     let mut tx = pool.begin().await?;
     lock(&mut tx).await?;
     let mut setup = load_in(&mut tx).await?;
-    let current = setup.versions.get(&kind).copied().unwrap_or(0);
-    let before = setup.body(kind);
-    setup.replace(kind, body).map_err(|p| SetupError::Refused(vec![p]))?;
-    refuse_if_broken(&setup)?;
-    // The typed document, not the caller's text: defaults filled in, one spelling of each key.
-    let normalised = setup.body(kind);
-    if before == normalised {
-        return Ok(Saved { kind, version: current, changed: false });
+    let before: Vec<Value> = documents
+        .iter()
+        .map(|(kind, _)| setup.body(*kind))
+        .collect();
+    for (kind, body) in documents {
+        setup
+            .replace(*kind, body)
+            .map_err(|p| SetupError::Refused(vec![p]))?;
     }
-    insert(&mut tx, kind, current + 1, &normalised, author, note).await?;
+    refuse_if_broken(&setup)?;
+    let mut saved = Vec::with_capacity(documents.len());
+    for ((kind, _), before) in documents.iter().zip(before) {
+        let current = setup.versions.get(kind).copied().unwrap_or(0);
+        // The typed document, not the caller's text: defaults filled in, one spelling of each key.
+        let normalised = setup.body(*kind);
+        if before == normalised {
+            saved.push(Saved {
+                kind: *kind,
+                version: current,
+                changed: false,
+            });
+            continue;
+        }
+        insert(&mut tx, *kind, current + 1, &normalised, author, note).await?;
+        saved.push(Saved {
+            kind: *kind,
+            version: current + 1,
+            changed: true,
+        });
+    }
     tx.commit().await?;
-    Ok(Saved { kind, version: current + 1, changed: true })
+    Ok(saved)
 }
 
 fn refuse_if_broken(setup: &Setup) -> Result<(), SetupError> {
@@ -237,26 +279,47 @@ pub async fn rollback(pool: &PgPool, kind: Kind, author: &str) -> Result<Saved, 
     .bind(kind.as_str())
     .fetch_all(&mut *tx)
     .await?;
-    let bodies: Vec<(i32, Value)> = rows.iter().map(|r| (r.get("version"), r.get("body"))).collect();
+    let bodies: Vec<(i32, Value)> = rows
+        .iter()
+        .map(|r| (r.get("version"), r.get("body")))
+        .collect();
     let Some((cur_body, rest)) = bodies.split_first().map(|((_, b), rest)| (b, rest)) else {
         return Err(SetupError::NoEarlierVersion(kind));
     };
     let Some((target, body)) = rest.iter().find(|(_, b)| b != cur_body).cloned() else {
         return Err(SetupError::NoEarlierVersion(kind));
     };
-    setup.replace(kind, &body).map_err(|p| SetupError::Corrupt {
-        kind,
-        version: target,
-        message: p.message,
-    })?;
+    setup
+        .replace(kind, &body)
+        .map_err(|p| SetupError::Corrupt {
+            kind,
+            version: target,
+            message: p.message,
+        })?;
     refuse_if_broken(&setup)?;
-    insert(&mut tx, kind, current + 1, &body, author, &format!("rollback to version {target}")).await?;
+    insert(
+        &mut tx,
+        kind,
+        current + 1,
+        &body,
+        author,
+        &format!("rollback to version {target}"),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Saved { kind, version: current + 1, changed: true })
+    Ok(Saved {
+        kind,
+        version: current + 1,
+        changed: true,
+    })
 }
 
 /// The newest `limit` versions of a kind, newest first, each with its difference from the one before.
-pub async fn history(pool: &PgPool, kind: Kind, limit: i64) -> Result<Vec<HistoryEntry>, SetupError> {
+pub async fn history(
+    pool: &PgPool,
+    kind: Kind,
+    limit: i64,
+) -> Result<Vec<HistoryEntry>, SetupError> {
     load(pool).await?;
     let rows = sqlx::query(
         "select version, body, author, created_at, note from setup_documents
@@ -346,7 +409,12 @@ pub async fn add_categories_in(
         if label.is_empty() || setup.taxonomy.find_category(label).is_some() {
             continue;
         }
-        let taken: Vec<String> = setup.taxonomy.categories.iter().map(|c| c.code.clone()).collect();
+        let taken: Vec<String> = setup
+            .taxonomy
+            .categories
+            .iter()
+            .map(|c| c.code.clone())
+            .collect();
         let code = code_for(label, &taken);
         setup.taxonomy.categories.push(Named {
             code: code.clone(),
@@ -374,7 +442,11 @@ pub async fn add_categories_in(
     refuse_if_broken(&setup)?;
     let note = format!(
         "categories added: {}",
-        added.iter().map(|a| a.label.as_str()).collect::<Vec<_>>().join(", ")
+        added
+            .iter()
+            .map(|a| a.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for kind in [Kind::Taxonomy, Kind::Routing] {
         let next = setup.versions.get(&kind).copied().unwrap_or(0) + 1;

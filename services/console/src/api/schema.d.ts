@@ -288,6 +288,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replaces several kinds' documents at once (admin), checked as the setup they make together: a new
+         *     category with the route that serves it, a removed category with its routes. All or none; a change
+         *     that would leave the system broken is refused with 422 `setup_refused` and `details.problems`.
+         */
+        put: operations["setup_put_together"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/setup/export": {
         parameters: {
             query?: never;
@@ -1416,6 +1437,24 @@ export interface components {
             body: Record<string, never>;
             /** @description Why (kept in the history). */
             note?: string;
+        };
+        /** @description New versions of several kinds, saved together. */
+        SetupChanges: {
+            /** @description One document per kind, each kind at most once. */
+            documents: components["schemas"]["SetupDocument"][];
+            /** @description Why (kept in the history of every kind changed). */
+            note?: string;
+        };
+        /** @description One document of a change to several kinds at once. */
+        SetupDocument: {
+            /**
+             * Format: int32
+             * @description The version the editor started from (409 when another admin saved since).
+             */
+            base_version?: number | null;
+            /** @description The whole document of the kind (as `GET /v1/setup/{kind}` returns it in `body`). */
+            body: Record<string, never>;
+            kind: components["schemas"]["Kind"];
         };
         SignIn: {
             name: string;
@@ -2591,6 +2630,74 @@ export interface operations {
             };
             /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setup_put_together: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetupChanges"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Saved"][];
+                };
+            };
+            /** @description No document, or a kind named twice */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (bearer token or session cookie) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed: `details.reason` says why (role, department, csrf, ...) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Another admin saved a newer version of a kind since its `base_version` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The change would break the setup: `details.problems` says how */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
