@@ -214,16 +214,29 @@ describe('the business setup, edited by an admin', () => {
     const list = page.locator('[data-test=list-categories]')
     await list.waitFor()
     await assertAccessible(page, 'taxonomy page')
-    // A category without a route is refused by the api, in words.
+    // A new problem type is saved with a route to the department the admin picks, in one change; removed
+    // again, its route goes with it.
     await page.click('[data-test=add]')
     const added = list.locator('tbody tr').last()
     await added.locator('input[data-test=name-en]').fill('Invoice')
     assert.equal(await added.locator('input[data-test=code]').inputValue(), 'invoice')
     await added.locator('input[data-test=name-zh]').fill('发票')
+    await page.selectOption('select[data-test=route-to]', 'sales')
+    await page.fill('input[data-test=note]', 'e2e invoice')
     await page.click('[data-test=save]')
-    await page.locator('[data-test=problems]', { hasText: '没有任何分派规则' }).waitFor()
-    assert.match(await page.textContent('[data-test=refusal]'), /配置未保存/)
-    await added.locator('button', { hasText: '删除' }).click()
+    await page.waitForSelector('[data-test=saved]')
+    let routing = (await stack.admin('GET', '/v1/setup/routing')).body
+    assert.deepEqual(
+      routing.body.routes.filter((r) => r.when.category === 'invoice').map((r) => r.departments),
+      [['sales']],
+    )
+    assert.ok((await stack.admin('GET', '/v1/taxonomy')).body.categories.some((c) => c.code === 'invoice'))
+    await list.locator('tbody tr', { has: page.locator('code', { hasText: /^invoice$/ }) }).locator('button', { hasText: '删除' }).click()
+    await page.fill('input[data-test=note]', 'e2e invoice removed')
+    await page.click('[data-test=save]')
+    await page.locator('[data-test=history]', { hasText: 'e2e invoice removed' }).waitFor()
+    routing = (await stack.admin('GET', '/v1/setup/routing')).body
+    assert.ok(!routing.body.routes.some((r) => r.when.category === 'invoice'), 'the route went with its category')
     // A new name and a new tag are taken.
     await list.locator('tr[data-row="0"] input[data-test=name-zh]').fill('售前咨询（E2E）')
     await page.click('[data-test=tab-tags]')

@@ -2,7 +2,7 @@
 // the admin types with the api's own rules (shared::setup::documents `check_list`), and the SLA and
 // calendar documents edited as JSON, checked for being JSON at all. The api stays the judge of the rest
 // (a category still routed, a calendar without hours, ...): its `details.problems` are shown the same way.
-import type { Problem } from './problems'
+import type { Problem, Routing } from './problems'
 
 export interface Named {
   code: string
@@ -70,4 +70,21 @@ export function readJson(text: string): { ok: true; value: Record<string, unknow
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : String(e) }
   }
+}
+
+/**
+ * The routing table that goes with a change of categories: a route to `department` for each category
+ * added (unless one already serves it), and no route left for a category removed. The api refuses a
+ * category no route serves and a route to a category that does not exist, so both documents are
+ * saved together. `null` when the categories did not change.
+ */
+export function routesFollowing(routing: Routing, before: readonly string[], after: readonly string[], department: string): Routing | null {
+  const added = after.filter((c) => c && !before.includes(c))
+  const removed = before.filter((c) => !after.includes(c))
+  if (!added.length && !removed.length) return null
+  const routes = routing.routes.filter((r) => !(r.when.category && removed.includes(r.when.category)))
+  for (const category of added) {
+    if (!routes.some((r) => r.when.category === category)) routes.push({ when: { category }, departments: [department] })
+  }
+  return { ...routing, routes }
 }

@@ -18,12 +18,21 @@ export interface HistoryEntry {
   changes: { path: string; op: string }[]
 }
 
+/** Another kind's document saved in the same change. */
+export interface Along {
+  kind: Kind
+  body: unknown
+  base_version: number
+}
+
 export function useSetupDoc<T>(kind: Kind) {
   const { t, te } = useI18n()
   const { name } = useTaxonomy()
   const submit = useSubmit()
   const version = ref(0)
   const body = ref<T | null>(null)
+  /** The document as stored, to tell what an edit changed. */
+  const stored = ref<T | null>(null)
   const history = ref<HistoryEntry[]>([])
   const serverProblems = ref<Problem[]>([])
   const saved = ref(false)
@@ -35,21 +44,36 @@ export function useSetupDoc<T>(kind: Kind) {
     ])
     version.value = current.version
     body.value = JSON.parse(JSON.stringify(current.body)) as T
+    stored.value = JSON.parse(JSON.stringify(current.body)) as T
     history.value = h as unknown as HistoryEntry[]
   }
 
-  function save(next: unknown, note: string) {
+  /**
+   * Saves `next` as a new version; with `along`, the other kinds' documents it needs (a new category's
+   * route) are saved in the same change, checked together by the api.
+   */
+  function save(next: unknown, note: string, along: Along[] = []) {
     saved.value = false
     serverProblems.value = []
+    // The document's type depends on the kind; the api's schema calls it an object.
+    const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as Record<string, never>
     return submit.run(async () => {
       try {
-        await call(
-          api.PUT('/v1/setup/{kind}', {
-            params: { path: { kind } },
-            // The document's type depends on the kind; the api's schema calls it an object.
-            body: { body: JSON.parse(JSON.stringify(next)) as Record<string, never>, note, base_version: version.value },
-          }),
-        )
+        if (along.length) {
+          await call(
+            api.PUT('/v1/setup', {
+              body: {
+                documents: [
+                  { kind, body: plain(next), base_version: version.value },
+                  ...along.map((a) => ({ kind: a.kind, body: plain(a.body), base_version: a.base_version })),
+                ],
+                note,
+              },
+            }),
+          )
+        } else {
+          await call(api.PUT('/v1/setup/{kind}', { params: { path: { kind } }, body: { body: plain(next), note, base_version: version.value } }))
+        }
       } catch (e) {
         if (e instanceof Refusal && e.code === 'setup_refused') {
           serverProblems.value = (e.details.problems as Problem[]) ?? []
@@ -85,5 +109,5 @@ export function useSetupDoc<T>(kind: Kind) {
     return te(key) ? t(key, { subject }) : p.code
   }
 
-  return { version, body, history, serverProblems, saved, load, save, rollback, explain, ...submit }
+  return { version, body, stored, history, serverProblems, saved, load, save, rollback, explain, ...submit }
 }

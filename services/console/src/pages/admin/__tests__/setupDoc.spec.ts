@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { listProblems, readJson, suggestCode, taxonomyProblems, type Taxonomy } from '../setupDoc'
+import { listProblems, readJson, routesFollowing, suggestCode, taxonomyProblems, type Taxonomy } from '../setupDoc'
 
 const n = (code: string, name_zh = '名', name_en = '') => ({ code, name_zh, name_en })
 const sound: Taxonomy = {
@@ -38,5 +38,31 @@ describe('a setup document typed as JSON', () => {
     expect(readJson('[1]')).toEqual({ ok: false, error: 'not_object' })
     const bad = readJson('{"a": ')
     expect(bad.ok).toBe(false)
+  })
+})
+
+describe('the routes that go with a change of categories', () => {
+  const routing = {
+    routes: [
+      { when: { tag: 'vip' }, departments: ['customer_service'] },
+      { when: { category: 'order' }, departments: ['order_ops'] },
+      { when: { category: 'other' }, departments: ['customer_service'], lead: 'customer_service' },
+    ],
+    first_response_hours: { urgent: 2 },
+  }
+  it('adds a route for a new category and drops the routes of a removed one', () => {
+    const next = routesFollowing(routing, ['order', 'other'], ['order', 'invoice'], 'sales')!
+    expect(next.routes).toEqual([
+      { when: { tag: 'vip' }, departments: ['customer_service'] },
+      { when: { category: 'order' }, departments: ['order_ops'] },
+      { when: { category: 'invoice' }, departments: ['sales'] },
+    ])
+    expect(next.first_response_hours).toEqual({ urgent: 2 })
+    expect(routing.routes).toHaveLength(3)
+  })
+  it('changes nothing when the categories are the same, and keeps a route that already serves one', () => {
+    expect(routesFollowing(routing, ['order', 'other'], ['other', 'order'], 'sales')).toBeNull()
+    const next = routesFollowing(routing, ['order'], ['order', 'other'], 'sales')!
+    expect(next.routes.filter((r) => r.when.category === 'other')).toHaveLength(1)
   })
 })
