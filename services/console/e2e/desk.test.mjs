@@ -2,7 +2,7 @@
 // console, Debian's chromium. What issue 18 asks to be shown, in order.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Stack, submission } from './stack.mjs'
+import { Stack, marker, submission } from './stack.mjs'
 import { axeViolations, launch, LAPTOP, person, PHONE, screenshot, signIn } from './browser.mjs'
 
 const stack = new Stack()
@@ -62,12 +62,13 @@ describe('the agents desk', () => {
     await signIn(page, stack.base, agent)
     await page.waitForSelector('[data-test=live-status] .dot')
     await page.waitForFunction(() => document.querySelector('[data-test=live-status]')?.classList.contains('on'))
-    const words = `E2E-${Date.now()} 客服态度很差，电话里一直不耐烦，问题也没解决`
+    const mark = marker('live')
+    const words = `${mark} 客服态度很差，电话里一直不耐烦，问题也没解决`
     const navigations = []
     page.on('framenavigated', (f) => f === page.mainFrame() && navigations.push(f.url()))
     const sent = Date.now()
     await stack.publish(submission(words))
-    const row = page.locator('[data-test=inbox-row]', { hasText: words.slice(0, 20) })
+    const row = page.locator('[data-test=inbox-row]', { hasText: mark })
     await row.waitFor({ timeout: 2000 })
     const waited = Date.now() - sent
     assert.ok(waited <= 2000, `appeared after ${waited} ms`)
@@ -165,9 +166,9 @@ describe('the agents desk', () => {
   it('answers a stale button with the reason, in the user language', async () => {
     const { page, context } = await person(browser)
     await signIn(page, stack.base, agent)
-    const words = `E2E-stale-${Date.now()} 客服挂断电话，态度恶劣`
-    await stack.publish(submission(words))
-    const t = await stack.ticketFor(words.slice(0, 22))
+    const mark = marker('stale')
+    await stack.publish(submission(`${mark} 客服挂断电话，态度恶劣`))
+    const t = await stack.ticketFor(mark)
     await page.goto(`${stack.base}/desk/tickets/${t.ticket_no}`)
     await page.waitForSelector('[data-action=reply]')
     // Someone else resolves it meanwhile; the feed may refresh the page, so open the form first.

@@ -165,16 +165,32 @@ export class Stack {
   }
 
   /** Waits until the api lists a ticket for `externalId`'s submission (as the admin sees it), routed. */
-  async ticketFor(q, { routed = true, ms = 20_000 } = {}) {
+  async ticketFor(q, { routed = true, ms = 60_000 } = {}) {
+    // Generous: a ticket is routed in well under a second, but a batch that fails and is redelivered
+    // comes back only after the ack wait (30 s). The error says how far the submission got.
     const until = Date.now() + ms
+    let seen = null
     while (Date.now() < until) {
       const r = await this.admin('GET', `/v1/tickets?q=${encodeURIComponent(q)}&limit=5`)
       const t = r.body?.items?.[0]
       if (t && (!routed || t.lead_department)) return t
+      seen = t ?? seen
       await new Promise((ok) => setTimeout(ok, 100))
     }
-    throw new Error(`no ticket for ${q} within ${ms} ms`)
+    const state = seen
+      ? `ticket ${seen.ticket_no} exists (status ${seen.status}, category ${seen.category}, lead ${seen.lead_department})`
+      : 'no ticket at all (intake never stored it)'
+    throw new Error(`no ${routed ? 'routed ' : ''}ticket for ${q} within ${ms} ms: ${state}; worker logs in ${this.logs}`)
   }
+}
+
+/**
+ * A unique word to find a test's ticket by. Never a long run of digits: intake redacts what reads as a
+ * phone, ID or bank-card number (a 13-digit millisecond time passes the card checksum one time in ten),
+ * and a redacted marker is found by nobody.
+ */
+export function marker(kind) {
+  return `E2E-${kind}-${Date.now().toString(36)}x${randomBytes(3).toString('hex')}`
 }
 
 let serial = 0
