@@ -974,6 +974,40 @@ fn row_error(line: usize, e: RowError) -> RowResult {
     }
 }
 
+/// What a preview and an import both start from: who imports, the sheet read, the business's
+/// categories and departments, the importer's mapping and how the sheet's labels stand to them.
+struct Upload {
+    who: Importer,
+    sheet: Sheet,
+    known: Known,
+    mapping: HashMap<String, String>,
+    uses: LabelUse,
+}
+
+impl Upload {
+    async fn read(
+        state: &AppState,
+        principal: &Principal,
+        q: &ImportQuery,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> ApiResult<Upload> {
+        let who = importer(principal, q)?;
+        let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
+        let sheet = read_upload(q, headers, body, tz, state.api.max_import_rows).await?;
+        let known = import_taxonomy::load(&state.pool).await?;
+        let mapping = read_mapping(q.mapping.as_deref(), &known)?;
+        let uses = label_use(&sheet, &known, &mapping);
+        Ok(Upload {
+            who,
+            sheet,
+            known,
+            mapping,
+            uses,
+        })
+    }
+}
+
 /// Reads the sheet and says what an import would do, writing nothing.
 #[utoipa::path(post, path = "/v1/import/preview", tag = "import", params(ImportQuery),
     request_body(content = String, description = "CSV (UTF-8) or XLSX bytes", content_type = "text/csv"),
@@ -986,12 +1020,13 @@ pub async fn preview(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportPreview>> {
-    let who = importer(&principal, &q)?;
-    let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
-    let sheet = read_upload(&q, &headers, body, tz, state.api.max_import_rows).await?;
-    let known = import_taxonomy::load(&state.pool).await?;
-    let mapping = read_mapping(q.mapping.as_deref(), &known)?;
-    let uses = label_use(&sheet, &known, &mapping);
+    let Upload {
+        who,
+        sheet,
+        known,
+        mapping,
+        uses,
+    } = Upload::read(&state, &principal, &q, &headers, body).await?;
     // In a preview, unknown labels resolve to a placeholder so the other checks still run.
     let pending: HashMap<String, String> = uses
         .unknown
@@ -1057,12 +1092,13 @@ pub async fn import(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportReport>> {
-    let who = importer(&principal, &q)?;
-    let tz = period::parse_tz(q.tz.as_deref(), state.tz)?;
-    let sheet = read_upload(&q, &headers, body, tz, state.api.max_import_rows).await?;
-    let known = import_taxonomy::load(&state.pool).await?;
-    let mapping = read_mapping(q.mapping.as_deref(), &known)?;
-    let uses = label_use(&sheet, &known, &mapping);
+    let Upload {
+        who,
+        sheet,
+        known,
+        mapping,
+        uses,
+    } = Upload::read(&state, &principal, &q, &headers, body).await?;
     let new_labels: Vec<String> = uses.unknown.iter().map(|(l, _)| l.clone()).collect();
     let added: HashMap<String, String> = if new_labels.is_empty() {
         HashMap::new()
