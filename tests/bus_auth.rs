@@ -28,7 +28,12 @@ fn passwords() -> (BTreeMap<String, String>, Vec<(String, String)>) {
         .iter()
         // Starting with a letter: nats-server reads an environment value like a configuration
         // value, and one starting with digits may be taken for a number.
-        .map(|u| (u.name.to_string(), format!("pw{}", uuid::Uuid::new_v4().simple())))
+        .map(|u| {
+            (
+                u.name.to_string(),
+                format!("pw{}", uuid::Uuid::new_v4().simple()),
+            )
+        })
         .collect();
     let env = by_user
         .iter()
@@ -54,7 +59,9 @@ async fn connect_as(
         password: Some(password.to_string().into()),
         tls_ca_file: None,
     };
-    shared::bus::connect(&settings).await.expect("connects as its user")
+    shared::bus::connect(&settings)
+        .await
+        .expect("connects as its user")
 }
 
 #[test]
@@ -82,9 +89,13 @@ async fn every_worker_does_its_job_as_its_own_user_and_no_user_may_publish_anoth
         .await;
     assert!(anonymous.is_err(), "a client without a user is refused");
 
-    let mut ctx =
-        TestContext::on_servers_as(&machine_postgres(), &url, 1, Some(("ops", by_user["ops"].as_str())))
-            .await;
+    let mut ctx = TestContext::on_servers_as(
+        &machine_postgres(),
+        &url,
+        1,
+        Some(("ops", by_user["ops"].as_str())),
+    )
+    .await;
     nats.reauthorize(&bus_access::server_config(&ctx.subjects));
     ctx.settings.nats.ack_wait_secs = 3;
     ctx.settings.nats.max_deliver = 20;
@@ -93,8 +104,11 @@ async fn every_worker_does_its_job_as_its_own_user_and_no_user_may_publish_anoth
     // The api's part, as the api's user: its relay publishes the resolutions the simulated agent
     // writes to the outbox (and only what the api may publish).
     let (_api_client, api_js) = connect_as(&url, "api", &by_user["api"]).await;
-    let api_relay = OutboxRelay::new(ctx.pool.clone(), api_js, Default::default())
-        .only_subjects(&bus_access::user("api").unwrap().event_subjects(&ctx.subjects));
+    let api_relay = OutboxRelay::new(ctx.pool.clone(), api_js, Default::default()).only_subjects(
+        &bus_access::user("api")
+            .unwrap()
+            .event_subjects(&ctx.subjects),
+    );
     let stop_relay = CancellationToken::new();
     let relay = tokio::spawn(api_relay.run(stop_relay.clone()));
 

@@ -208,7 +208,10 @@ async fn a_postgres_outage_of_a_minute_holds_the_flow_and_dead_letters_nothing()
         }
         tokio::time::sleep(OUTAGE.saturating_sub(stopped.elapsed())).await;
         pg.start_again();
-        eprintln!("{tag}: Postgres started again after {:?}", stopped.elapsed());
+        eprintln!(
+            "{tag}: Postgres started again after {:?}",
+            stopped.elapsed()
+        );
         for w in &pipeline.workers {
             assert_eq!(
                 w.wait_ready(200, STAGE).await,
@@ -220,7 +223,12 @@ async fn a_postgres_outage_of_a_minute_holds_the_flow_and_dead_letters_nothing()
     };
     run_through_within(&ctx, tag, N, &[], outage, RUN + OUTAGE).await;
     assert_eq!(
-        verify::stored_on(&ctx, shared::subjects::Stream::DeadLetter, &ctx.subjects.dead_letters_all()).await,
+        verify::stored_on(
+            &ctx,
+            shared::subjects::Stream::DeadLetter,
+            &ctx.subjects.dead_letters_all()
+        )
+        .await,
         0,
         "nothing dead-lettered for an outage"
     );

@@ -81,15 +81,51 @@ async fn each_class_is_deleted_once_its_time_is_up_and_the_record_never() {
         "exactly the rows past their retention"
     );
     for (sql, want, what) in [
-        ("select count(*) from processed_messages where key = 'recent'", 1, "recent processed key"),
-        ("select count(*) from sla_timers", 2, "the recent fired timer and the pending one"),
-        ("select count(*) from sla_timers where fired_at is null", 1, "a pending timer, however old"),
-        ("select count(*) from survey_answers where not accepted and raw = 'recent'", 1, "recent refusal"),
-        ("select count(*) from survey_answers where accepted", 1, "an accepted answer, however old"),
-        ("select count(*) from rejected_submissions where raw = 'recent'", 1, "recent rejection"),
-        ("select count(*) from api_tokens where label <> 'old'", 2, "recently expired and live tokens"),
-        ("select count(*) from api_sessions where user_agent <> 'old'", 2, "recently revoked and live sessions"),
-        ("select count(*) from login_failures where key = 'name:recent'", 1, "a current sign-in window"),
+        (
+            "select count(*) from processed_messages where key = 'recent'",
+            1,
+            "recent processed key",
+        ),
+        (
+            "select count(*) from sla_timers",
+            2,
+            "the recent fired timer and the pending one",
+        ),
+        (
+            "select count(*) from sla_timers where fired_at is null",
+            1,
+            "a pending timer, however old",
+        ),
+        (
+            "select count(*) from survey_answers where not accepted and raw = 'recent'",
+            1,
+            "recent refusal",
+        ),
+        (
+            "select count(*) from survey_answers where accepted",
+            1,
+            "an accepted answer, however old",
+        ),
+        (
+            "select count(*) from rejected_submissions where raw = 'recent'",
+            1,
+            "recent rejection",
+        ),
+        (
+            "select count(*) from api_tokens where label <> 'old'",
+            2,
+            "recently expired and live tokens",
+        ),
+        (
+            "select count(*) from api_sessions where user_agent <> 'old'",
+            2,
+            "recently revoked and live sessions",
+        ),
+        (
+            "select count(*) from login_failures where key = 'name:recent'",
+            1,
+            "a current sign-in window",
+        ),
         ("select count(*) from tickets", 1, "a two-year-old ticket"),
         ("select count(*) from ticket_events", 1, "its timeline"),
         ("select count(*) from report_rollup", 1, "its report row"),
@@ -98,7 +134,9 @@ async fn each_class_is_deleted_once_its_time_is_up_and_the_record_never() {
         assert_eq!(count(&ctx, sql).await, want, "kept: {what}");
     }
     assert_eq!(
-        retention::pass(&ctx.pool, &settings).await.expect("second pass"),
+        retention::pass(&ctx.pool, &settings)
+            .await
+            .expect("second pass"),
         Vec::new(),
         "nothing left to delete"
     );
@@ -106,7 +144,10 @@ async fn each_class_is_deleted_once_its_time_is_up_and_the_record_never() {
     // Settings that would lose what is still needed are refused before a worker starts.
     let mut short = ctx.settings.clone();
     short.retention.processed_message_days = 7;
-    assert!(short.validate().is_err(), "keys must outlive the streams' 14 days");
+    assert!(
+        short.validate().is_err(),
+        "keys must outlive the streams' 14 days"
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use shared::consumer::{self, dlq_headers, BatchError, BatchHandler, ConsumerSpec, Delivery, Outcome};
+use shared::consumer::{
+    self, dlq_headers, BatchError, BatchHandler, ConsumerSpec, Delivery, Outcome,
+};
 use shared::readiness::DatabaseWatch;
 use shared::runtime::Runtime;
 use shared::subjects::Stream;

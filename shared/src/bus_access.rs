@@ -308,7 +308,10 @@ mod tests {
 
     #[test]
     fn patterns_become_anchored_regular_expressions() {
-        assert_eq!(subject_regex("p-1.ticket.routed.>"), "^p-1\\.ticket\\.routed\\..+$");
+        assert_eq!(
+            subject_regex("p-1.ticket.routed.>"),
+            "^p-1\\.ticket\\.routed\\..+$"
+        );
         assert_eq!(subject_regex("p.sla.*"), "^p\\.sla\\.[^.]+$");
     }
 }

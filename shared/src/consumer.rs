@@ -315,7 +315,10 @@ pub async fn run<H: BatchHandler>(
             Ok(Ok(())) => "it returned before shutdown".to_string(),
             Ok(Err(reason)) => reason,
             Err(e) if e.is_panic() => {
-                format!("it panicked: {}", crate::runtime::panic_message(&*e.into_panic()))
+                format!(
+                    "it panicked: {}",
+                    crate::runtime::panic_message(&*e.into_panic())
+                )
             }
             Err(e) => format!("it was cancelled: {e}"),
         };
@@ -682,7 +685,8 @@ impl<H: BatchHandler> Lane<H> {
     /// in-progress ack, sent well within every ack wait, stops JetStream from redelivering them, and
     /// unlike a nak or a redelivery it does not count as a delivery.
     async fn hold(&self, messages: &[jetstream::Message], shutdown: &CancellationToken) -> bool {
-        let every = (self.spec.ack_wait / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let every =
+            (self.spec.ack_wait / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             for message in messages {
                 if let Err(e) = message.ack_with(AckKind::Progress).await {

@@ -615,7 +615,9 @@ impl HandlingStep {
     pub fn allowed_from(self) -> &'static [TicketStatus] {
         match self {
             HandlingStep::Revisit => RESOLVED,
-            HandlingStep::ConfirmResolution | HandlingStep::Archive => self.recorded_by().rule().from,
+            HandlingStep::ConfirmResolution | HandlingStep::Archive => {
+                self.recorded_by().rule().from
+            }
             _ => HANDLING_OR_WAITING,
         }
     }
@@ -676,10 +678,7 @@ mod tests {
                 Action::Reveal
             ]
         );
-        assert_eq!(
-            Action::Reopen.next_status(S::Resolved, None),
-            S::Reopened
-        );
+        assert_eq!(Action::Reopen.next_status(S::Resolved, None), S::Reopened);
         assert_eq!(Action::Reopen.rule().clears, RESOLUTION_COLUMNS);
     }
 
@@ -694,7 +693,12 @@ mod tests {
             [Action::Note, Action::Step, Action::Contact, Action::Reveal]
         );
         assert_eq!(
-            check(Action::Assign, Role::Supervisor, Relation::Secondary, &facts),
+            check(
+                Action::Assign,
+                Role::Supervisor,
+                Relation::Secondary,
+                &facts
+            ),
             Err(Refusal::Department {
                 action: Action::Assign
             })
@@ -719,7 +723,10 @@ mod tests {
             Action::Resume.next_status(S::WaitingOnCustomer, Some(S::Resolved)),
             S::Open
         );
-        assert_eq!(Action::Resume.next_status(S::WaitingOnCustomer, None), S::Open);
+        assert_eq!(
+            Action::Resume.next_status(S::WaitingOnCustomer, None),
+            S::Open
+        );
         assert_eq!(
             Action::Wait.next_status(S::Open, None),
             S::WaitingOnCustomer
@@ -739,7 +746,10 @@ mod tests {
         let open = TicketFacts::new(S::Open);
         assert!(matches!(
             check(Action::Approve, Role::Supervisor, Relation::Lead, &open),
-            Err(Refusal::State { code: "no_solution", .. })
+            Err(Refusal::State {
+                code: "no_solution",
+                ..
+            })
         ));
         let proposed = TicketFacts {
             solution_proposed: true,
@@ -752,7 +762,10 @@ mod tests {
         };
         assert!(matches!(
             check(Action::Review, Role::Admin, Relation::Unbound, &reviewed),
-            Err(Refusal::State { code: "already_reviewed", .. })
+            Err(Refusal::State {
+                code: "already_reviewed",
+                ..
+            })
         ));
     }
 }

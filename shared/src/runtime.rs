@@ -29,13 +29,13 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{HttpSettings, NatsSettings, Settings};
 
 mod worker;
-pub use worker::{main, run_with, Application, Assembled, Worker};
 use crate::consumer::{self, BatchHandler, ConsumerSpec, Waking};
 use crate::http::HttpLimits;
 use crate::ops_http::{self, OpsState};
 use crate::outbox::OutboxRelay;
 use crate::readiness::{DatabaseWatch, Readiness};
 use crate::subjects::{Stream, Subjects};
+pub use worker::{main, run_with, Application, Assembled, Worker};
 
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -277,7 +277,12 @@ impl Runtime {
         let mut relay = OutboxRelay::new(self.pool.clone(), self.js.clone(), self.outbox_wake());
         // An authenticated worker leaves other services' rows to their relays (its user may not
         // publish them); `Settings::validate` has checked the user has a row.
-        if let Some(row) = self.nats_settings.user.as_deref().and_then(crate::bus_access::user) {
+        if let Some(row) = self
+            .nats_settings
+            .user
+            .as_deref()
+            .and_then(crate::bus_access::user)
+        {
             relay = relay.only_subjects(&row.event_subjects(&self.subjects));
         }
         let shutdown = self.shutdown();

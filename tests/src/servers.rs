@@ -138,7 +138,10 @@ impl PrivateNats {
     /// Replaces the authorization of a server started with
     /// [`PrivateNats::start_with_authorization`] and restarts it (streams and messages are kept).
     pub fn reauthorize(&mut self, authorization: &str) {
-        let (file, _) = self.config.as_ref().expect("a server with a configuration file");
+        let (file, _) = self
+            .config
+            .as_ref()
+            .expect("a server with a configuration file");
         std::fs::write(file, authorization).expect("config written");
         self.restart();
     }

@@ -323,12 +323,22 @@ async fn kinds_that_depend_on_each_other_are_saved_together() {
     assert_eq!(e["error"]["code"], "setup_refused");
     // A kind named twice, or none, is a bad request.
     let (s, e) = put(json!([{"kind": "routing", "body": r}, {"kind": "routing", "body": r}])).await;
-    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("documents")));
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("documents"))
+    );
     let (s, _) = put(json!([])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // A stale base version of either is refused.
-    let (s, e) = put(json!([{"kind": "taxonomy", "body": t, "base_version": 0}, {"kind": "routing", "body": r}])).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("stale_version")), "{e}");
+    let (s, e) = put(
+        json!([{"kind": "taxonomy", "body": t, "base_version": 0}, {"kind": "routing", "body": r}]),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("stale_version")),
+        "{e}"
+    );
 
     // Together: one new version of each, and the category is routed.
     let (s, saved) = put(json!([
@@ -338,9 +348,18 @@ async fn kinds_that_depend_on_each_other_are_saved_together() {
     .await;
     assert_eq!(s, StatusCode::OK, "{saved}");
     assert_eq!(saved[0]["kind"], "taxonomy");
-    assert_eq!(saved[0]["version"], taxonomy["version"].as_i64().unwrap() + 1);
-    assert_eq!(saved[1]["version"], routing["version"].as_i64().unwrap() + 1);
-    assert_eq!((saved[0]["changed"].as_bool(), saved[1]["changed"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        saved[0]["version"],
+        taxonomy["version"].as_i64().unwrap() + 1
+    );
+    assert_eq!(
+        saved[1]["version"],
+        routing["version"].as_i64().unwrap() + 1
+    );
+    assert_eq!(
+        (saved[0]["changed"].as_bool(), saved[1]["changed"].as_bool()),
+        (Some(true), Some(true))
+    );
     let (_, view) = app.get("/v1/taxonomy", ADMIN).await;
     assert!(view.to_string().contains("账单问题"), "{view}");
 

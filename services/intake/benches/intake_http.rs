@@ -118,21 +118,23 @@ fn main() {
         ctx.settings.nats.batch_size = 500;
         // The group commit's knobs, to compare settings with the same binary.
         let mut intake = IntakeSettings::default();
-        if let Some(ms) = std::env::var("BENCH_FORM_LINGER_MS").ok().and_then(|v| v.parse().ok()) {
+        if let Some(ms) = std::env::var("BENCH_FORM_LINGER_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
             intake.form_linger_ms = ms;
         }
-        if let Some(n) = std::env::var("BENCH_FORM_LANES").ok().and_then(|v| v.parse().ok()) {
+        if let Some(n) = std::env::var("BENCH_FORM_LANES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
             intake.form_commit_lanes = n;
         }
         println!("form_linger_ms={}", intake.form_linger_ms);
         println!("form_commit_lanes={}", intake.form_commit_lanes);
-        let app = Application::build(
-            ctx.settings.clone(),
-            intake,
-            CancellationToken::new(),
-        )
-        .await
-        .expect("intake starts");
+        let app = Application::build(ctx.settings.clone(), intake, CancellationToken::new())
+            .await
+            .expect("intake starts");
         let template = example();
         let next = Arc::new(AtomicUsize::new(0));
         let mut failed = false;

@@ -152,8 +152,9 @@ async fn main() -> anyhow::Result<()> {
             examples,
             wait,
         } => {
-            let token = std::env::var("LOOPDESK_ADMIN_TOKEN")
-                .map_err(|_| anyhow::anyhow!("LOOPDESK_ADMIN_TOKEN must hold the bootstrap admin token"))?;
+            let token = std::env::var("LOOPDESK_ADMIN_TOKEN").map_err(|_| {
+                anyhow::anyhow!("LOOPDESK_ADMIN_TOKEN must hold the bootstrap admin token")
+            })?;
             let client = ops::seed::Api::new(&api, &token);
             let logins = ops::seed::users(&client).await?;
             let pool = shared::db::connect(&settings.database).await?;

@@ -71,7 +71,9 @@ impl Api {
     async fn act(&self, path: &str, body: Value) -> Result<Value, OpsError> {
         let (status, v) = self.post(path, body).await?;
         if !(200..300).contains(&status) {
-            return Err(OpsError::Input(format!("api {path} answered {status}: {v}")));
+            return Err(OpsError::Input(format!(
+                "api {path} answered {status}: {v}"
+            )));
         }
         Ok(v)
     }
@@ -138,7 +140,8 @@ async fn work(api: &Api, no: &str, fate: Fate) -> Result<(), OpsError> {
         Fate::Open => {}
         Fate::Waiting => {
             api.act(&p("reply"), reply).await?;
-            api.act(&p("wait"), json!({"reason": "请客户提供订单截图"})).await?;
+            api.act(&p("wait"), json!({"reason": "请客户提供订单截图"}))
+                .await?;
         }
         Fate::Resolved | Fate::Reopened | Fate::Archived => {
             api.act(&p("reply"), reply).await?;
@@ -155,7 +158,8 @@ async fn work(api: &Api, no: &str, fate: Fate) -> Result<(), OpsError> {
             .await?;
             match fate {
                 Fate::Reopened => {
-                    api.act(&p("reopen"), json!({"reason": "客户反馈问题仍未解决"})).await?;
+                    api.act(&p("reopen"), json!({"reason": "客户反馈问题仍未解决"}))
+                        .await?;
                 }
                 Fate::Archived => {
                     api.act(&p("archive"), json!({})).await?;
@@ -164,7 +168,8 @@ async fn work(api: &Api, no: &str, fate: Fate) -> Result<(), OpsError> {
             }
         }
         Fate::Proposed => {
-            api.act(&p("contact"), json!({"note": "电话联系客户确认情况"})).await?;
+            api.act(&p("contact"), json!({"note": "电话联系客户确认情况"}))
+                .await?;
             api.act(
                 &p("steps"),
                 json!({"step": 4, "solution": "为客户办理退款，预计三个工作日到账", "result": "待主管审批"}),
@@ -208,7 +213,8 @@ pub async fn tickets(
         ));
         late["submitted_at"] =
             Value::String((chrono::Utc::now() - chrono::Duration::hours(30)).to_rfc3339());
-        late["description"] = Value::String("昨天来电反映的退款问题至今无人回复，客户非常不满。".into());
+        late["description"] =
+            Value::String("昨天来电反映的退款问题至今无人回复，客户非常不满。".into());
         feed.push((channel, late));
     }
     crate::demo::publish(js, subjects, &feed).await?;

@@ -359,12 +359,25 @@ async fn dead_letters_are_kept_until_replayed_or_deleted_by_a_person() {
         Duration::ZERO,
         "the dead-letter stream never expires its letters"
     );
-    assert!(info.config.max_bytes < 0 && info.config.max_messages < 0, "nor drops them for room");
+    assert!(
+        info.config.max_bytes < 0 && info.config.max_messages < 0,
+        "nor drops them for room"
+    );
 
     let shutdown = CancellationToken::new();
     let handler = Arc::new(Recorder::default());
-    let a = spawn_consumer(&ctx, ticket_consumer(&ctx, "deleter_a", "a"), handler.clone(), &shutdown);
-    let b = spawn_consumer(&ctx, ticket_consumer(&ctx, "deleter_b", "b"), handler, &shutdown);
+    let a = spawn_consumer(
+        &ctx,
+        ticket_consumer(&ctx, "deleter_a", "a"),
+        handler.clone(),
+        &shutdown,
+    );
+    let b = spawn_consumer(
+        &ctx,
+        ticket_consumer(&ctx, "deleter_b", "b"),
+        handler,
+        &shutdown,
+    );
     for subject in ["ticket.a", "ticket.a", "ticket.b", "ticket.b"] {
         ctx.publish(ctx.subjects.subject(subject), "reject").await;
     }
@@ -377,7 +390,12 @@ async fn dead_letters_are_kept_until_replayed_or_deleted_by_a_person() {
     assert_eq!(of_a.len(), 2);
 
     use ops::dead_letters::{delete, list, Deletion};
-    assert_eq!(delete(&ctx.js, &ctx.subjects, Deletion::Sequence(of_a[0])).await.unwrap(), 1);
+    assert_eq!(
+        delete(&ctx.js, &ctx.subjects, Deletion::Sequence(of_a[0]))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(
         matches!(
             delete(&ctx.js, &ctx.subjects, Deletion::Sequence(of_a[0])).await,
@@ -386,14 +404,22 @@ async fn dead_letters_are_kept_until_replayed_or_deleted_by_a_person() {
         "a sequence holding no letter is refused"
     );
     let b_durable = ctx.subjects.durable("deleter_b");
-    assert_eq!(delete(&ctx.js, &ctx.subjects, Deletion::Consumer(&b_durable)).await.unwrap(), 2);
+    assert_eq!(
+        delete(&ctx.js, &ctx.subjects, Deletion::Consumer(&b_durable))
+            .await
+            .unwrap(),
+        2
+    );
     let left = list(&ctx.js, &ctx.subjects, None).await.unwrap();
     assert_eq!(
         left.iter().map(|l| l.sequence).collect::<Vec<_>>(),
         vec![of_a[1]],
         "only what was named is gone"
     );
-    assert_eq!(delete(&ctx.js, &ctx.subjects, Deletion::All).await.unwrap(), 1);
+    assert_eq!(
+        delete(&ctx.js, &ctx.subjects, Deletion::All).await.unwrap(),
+        1
+    );
     assert!(list(&ctx.js, &ctx.subjects, None).await.unwrap().is_empty());
     shutdown.cancel();
     a.await.unwrap().unwrap();

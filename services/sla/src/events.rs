@@ -103,8 +103,7 @@ fn decode_ticket(kind: &str, payload: &[u8]) -> Result<Decision, Decision> {
             }))
         }
         "classified" => {
-            let m: TicketClassified =
-                parse::<TicketClassified>(payload)?;
+            let m: TicketClassified = parse::<TicketClassified>(payload)?;
             let attrs = TicketAttrs {
                 priority: priority(Some(m.priority)),
                 department: m.lead_department.clone(),
@@ -542,7 +541,11 @@ impl TicketEventHandler {
                 let Some(c) = w.record.sla.clocks.get(kind) else {
                     continue;
                 };
-                clocks.push((*id, c, store::projected_due(&w.record.sla, c, &self.rules.current())));
+                clocks.push((
+                    *id,
+                    c,
+                    store::projected_due(&w.record.sla, c, &self.rules.current()),
+                ));
                 replan.push((*id, *kind));
                 timers.extend(
                     w.record

@@ -189,7 +189,11 @@ impl Firer {
             .filter_map(|(id, kind)| {
                 let t = tickets.get(id)?;
                 let c = t.sla.clocks.get(kind)?;
-                Some((*id, c, store::projected_due(&t.sla, c, &self.rules.current())))
+                Some((
+                    *id,
+                    c,
+                    store::projected_due(&t.sla, c, &self.rules.current()),
+                ))
             })
             .collect();
         store::save_clocks(&mut tx, &clocks).await?;

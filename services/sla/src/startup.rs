@@ -46,7 +46,10 @@ impl SlaConfig {
 /// Puts the setup's SLA rules in force and follows its changes (`{prefix}.config.changed`, and a poll).
 /// A change the rules refuse is logged and the rules in force stay; the setup store refuses such a
 /// change before it is stored, so that happens only with a hand-edited database.
-async fn follow_setup(rt: &mut Runtime, rules: &crate::live::LiveRules) -> Result<(), StartupError> {
+async fn follow_setup(
+    rt: &mut Runtime,
+    rules: &crate::live::LiveRules,
+) -> Result<(), StartupError> {
     let setup = shared::setup::load(&rt.pool)
         .await
         .map_err(|e| StartupError::service("setup", e))?;
@@ -70,7 +73,9 @@ async fn follow_setup(rt: &mut Runtime, rules: &crate::live::LiveRules) -> Resul
                         live.set(Arc::new(r));
                         tracing::info!(versions = ?setup.versions, "SLA rules of the setup applied");
                     }
-                    Err(e) => tracing::error!(error = %e, "the setup's SLA rules are invalid; the previous rules stay"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the setup's SLA rules are invalid; the previous rules stay")
+                    }
                 }
             }
         },
@@ -96,8 +101,8 @@ impl Worker for Sla {
     fn configure(_: &Settings, raw: &config::Config) -> Result<SlaConfig, StartupError> {
         let sla: SlaSettings = shared::config::section(raw, "sla")
             .map_err(|e| StartupError::service("[sla] section", e))?;
-        let rules = SlaRules::load(&sla.rules_file)
-            .map_err(|e| StartupError::service("SLA rules", e))?;
+        let rules =
+            SlaRules::load(&sla.rules_file).map_err(|e| StartupError::service("SLA rules", e))?;
         Ok(SlaConfig::new(sla, Arc::new(rules)))
     }
 

@@ -53,32 +53,73 @@ async fn replicas_apply_sla_and_calendar_changes_without_a_restart() {
     let ctx = TestContext::new().await;
     let a = replica(&ctx).await;
     let b = replica(&ctx).await;
-    assert_eq!(urgent_first_response(&a.handle.current()), chrono::Duration::hours(2), "config/sla/sla.toml's target");
+    assert_eq!(
+        urgent_first_response(&a.handle.current()),
+        chrono::Duration::hours(2),
+        "config/sla/sla.toml's target"
+    );
 
     // An admin halves the urgent first-response target.
-    let doc = setup::version(&ctx.pool, Kind::Sla, None).await.unwrap().unwrap();
+    let doc = setup::version(&ctx.pool, Kind::Sla, None)
+        .await
+        .unwrap()
+        .unwrap();
     let mut body = doc.body.clone();
     body["policy"]["clocks"]["first_response"]["urgent"] = json!("1h");
-    let saved = setup::save(&ctx.pool, Kind::Sla, &body, "admin:test", "faster").await.unwrap();
-    setup::announce(&ctx.nats, &ctx.subjects, &Changed { kind: Kind::Sla, version: saved.version, author: "admin:test".into() })
+    let saved = setup::save(&ctx.pool, Kind::Sla, &body, "admin:test", "faster")
         .await
         .unwrap();
+    setup::announce(
+        &ctx.nats,
+        &ctx.subjects,
+        &Changed {
+            kind: Kind::Sla,
+            version: saved.version,
+            author: "admin:test".into(),
+        },
+    )
+    .await
+    .unwrap();
     for app in [&a, &b] {
-        until("the new target is in force", || urgent_first_response(&app.handle.current()) == chrono::Duration::hours(1)).await;
+        until("the new target is in force", || {
+            urgent_first_response(&app.handle.current()) == chrono::Duration::hours(1)
+        })
+        .await;
     }
 
     // A deadline of zero is refused and changes nothing.
     body["policy"]["clocks"]["first_response"]["urgent"] = json!("0m");
-    let err = setup::save(&ctx.pool, Kind::Sla, &body, "admin:test", "").await.unwrap_err();
-    assert!(matches!(&err, setup::SetupError::Refused(p) if p[0].code == "zero_deadline"), "{err}");
+    let err = setup::save(&ctx.pool, Kind::Sla, &body, "admin:test", "")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, setup::SetupError::Refused(p) if p[0].code == "zero_deadline"),
+        "{err}"
+    );
 
     // A new company holiday on a Wednesday: the office calendar is closed that day (picked up by the poll).
-    let cal = setup::version(&ctx.pool, Kind::Calendars, None).await.unwrap().unwrap();
+    let cal = setup::version(&ctx.pool, Kind::Calendars, None)
+        .await
+        .unwrap()
+        .unwrap();
     let mut cbody = cal.body.clone();
     cbody["calendars"]["cn-office"]["holidays"] = json!(["2026-12-09"]);
-    setup::save(&ctx.pool, Kind::Calendars, &cbody, "admin:test", "company day").await.unwrap();
+    setup::save(
+        &ctx.pool,
+        Kind::Calendars,
+        &cbody,
+        "admin:test",
+        "company day",
+    )
+    .await
+    .unwrap();
     let noon = chrono_tz::Asia::Shanghai
-        .from_local_datetime(&NaiveDate::from_ymd_opt(2026, 12, 9).unwrap().and_hms_opt(10, 0, 0).unwrap())
+        .from_local_datetime(
+            &NaiveDate::from_ymd_opt(2026, 12, 9)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap(),
+        )
         .unwrap()
         .with_timezone(&chrono::Utc);
     for app in [&a, &b] {
@@ -91,13 +132,23 @@ async fn replicas_apply_sla_and_calendar_changes_without_a_restart() {
 
     // A calendar with no working hours is refused.
     cbody["calendars"]["cn-office"]["weekly"] = json!({});
-    let err = setup::save(&ctx.pool, Kind::Calendars, &cbody, "admin:test", "").await.unwrap_err();
-    assert!(matches!(&err, setup::SetupError::Refused(p) if p[0].code == "no_working_hours"), "{err}");
+    let err = setup::save(&ctx.pool, Kind::Calendars, &cbody, "admin:test", "")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, setup::SetupError::Refused(p) if p[0].code == "no_working_hours"),
+        "{err}"
+    );
 
     // One step back on the SLA policy.
-    setup::rollback(&ctx.pool, Kind::Sla, "admin:test").await.unwrap();
+    setup::rollback(&ctx.pool, Kind::Sla, "admin:test")
+        .await
+        .unwrap();
     for app in [&a, &b] {
-        until("the old target is back", || urgent_first_response(&app.handle.current()) == chrono::Duration::hours(2)).await;
+        until("the old target is back", || {
+            urgent_first_response(&app.handle.current()) == chrono::Duration::hours(2)
+        })
+        .await;
     }
     a.stop().await;
     b.stop().await;

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::consumer::{BatchError, BatchHandler, Delivery, Outcome};
+use shared::messages::decode;
 use shared::messages::feedback::Channel;
 use shared::messages::lifecycle::{LifecycleChange, TicketLifecycleEvent};
-use shared::messages::decode;
 use shared::timeline::{self, TimelineEntry};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -230,19 +230,18 @@ impl LifecycleHandler {
             .filter(|s| s.event.department.is_none())
             .map(|s| s.event.ticket_id)
             .collect();
-        let leads: HashMap<Uuid, Option<String>> =
-            if !unnamed.is_empty() {
-                sqlx::query_as::<_, (Uuid, Option<String>)>(
-                    "select id, lead_department from tickets where id = any($1)",
-                )
-                .bind(&unnamed)
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .collect()
-            } else {
-                HashMap::new()
-            };
+        let leads: HashMap<Uuid, Option<String>> = if !unnamed.is_empty() {
+            sqlx::query_as::<_, (Uuid, Option<String>)>(
+                "select id, lead_department from tickets where id = any($1)",
+            )
+            .bind(&unnamed)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect()
+        } else {
+            HashMap::new()
+        };
         let department = |s: &NewSurvey| {
             s.event
                 .department

@@ -428,7 +428,11 @@ async fn follow_up(
             // cleared); one an agent already reopened or archived meanwhile is left as it is, and the
             // timeline says so.
             let reopen = Action::Reopen.rule();
-            let clear: String = reopen.clears.iter().map(|c| format!(", {c} = null")).collect();
+            let clear: String = reopen
+                .clears
+                .iter()
+                .map(|c| format!(", {c} = null"))
+                .collect();
             let from: Vec<&str> = reopen.from.iter().map(|s| s.as_str()).collect();
             let status: Option<TicketStatus> = sqlx::query_scalar(&format!(
                 "with old as (select status from tickets where id = $1 for update)

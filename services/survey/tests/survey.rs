@@ -810,7 +810,10 @@ async fn end_to_end_over_the_bus() {
     }
     assert!(scheduled, "ticket.resolved was consumed");
     h.set_now(sh(2026, 3, 2, 12, 0));
-    assert_eq!(survey::timers::fire_due(&replica.handle, 10).await.unwrap(), 1);
+    assert_eq!(
+        survey::timers::fire_due(&replica.handle, 10).await.unwrap(),
+        1
+    );
     let req =
         h.tc.collect(
             Stream::Survey,

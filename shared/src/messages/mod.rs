@@ -96,7 +96,9 @@ pub fn check_version(version: u32) -> Result<(), DecodeError> {
 }
 
 /// Parses a payload and checks its schema version: how every consumer reads a message.
-pub fn decode<T: serde::de::DeserializeOwned + Versioned>(payload: &[u8]) -> Result<T, DecodeError> {
+pub fn decode<T: serde::de::DeserializeOwned + Versioned>(
+    payload: &[u8],
+) -> Result<T, DecodeError> {
     let m: T = parse(payload)?;
     check_version(m.schema_version())?;
     Ok(m)
@@ -116,7 +118,11 @@ mod tests {
     fn decode_names_the_reason() {
         let e = decode::<ticket::TicketCreated>(b"not json").unwrap_err();
         assert_eq!(e.reason, DecodeReason::MalformedMessage);
-        assert!(e.to_string().starts_with("malformed_message: TicketCreated: "), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("malformed_message: TicketCreated: "),
+            "{e}"
+        );
 
         let e = decode::<router::TicketReclassify>(
             br#"{"schema_version":99,"ticket_id":"00000000-0000-0000-0000-000000000000"}"#,
@@ -127,7 +133,9 @@ mod tests {
         assert_eq!(e.reason, DecodeReason::UnsupportedSchemaVersion);
         assert_eq!(
             e.to_string(),
-            format!("unsupported_schema_version: schema_version 99 (this build reads {SCHEMA_VERSION})")
+            format!(
+                "unsupported_schema_version: schema_version 99 (this build reads {SCHEMA_VERSION})"
+            )
         );
         assert!(check_version(SCHEMA_VERSION).is_ok());
     }

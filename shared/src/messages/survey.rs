@@ -242,7 +242,9 @@ impl From<super::DecodeReason> for AnswerRefusal {
     fn from(reason: super::DecodeReason) -> Self {
         match reason {
             super::DecodeReason::MalformedMessage => AnswerRefusal::MalformedMessage,
-            super::DecodeReason::UnsupportedSchemaVersion => AnswerRefusal::UnsupportedSchemaVersion,
+            super::DecodeReason::UnsupportedSchemaVersion => {
+                AnswerRefusal::UnsupportedSchemaVersion
+            }
         }
     }
 }

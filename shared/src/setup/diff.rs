@@ -49,12 +49,22 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Change>) {
             for (k, va) in a {
                 match b.get(k) {
                     Some(vb) => walk(&join(path, k), va, vb, out),
-                    None => out.push(Change { path: join(path, k), op: "removed", before: Some(va.clone()), after: None }),
+                    None => out.push(Change {
+                        path: join(path, k),
+                        op: "removed",
+                        before: Some(va.clone()),
+                        after: None,
+                    }),
                 }
             }
             for (k, vb) in b {
                 if !a.contains_key(k) {
-                    out.push(Change { path: join(path, k), op: "added", before: None, after: Some(vb.clone()) });
+                    out.push(Change {
+                        path: join(path, k),
+                        op: "added",
+                        before: None,
+                        after: Some(vb.clone()),
+                    });
                 }
             }
         }
@@ -68,13 +78,23 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Change>) {
                 let at = format!("{path}[{c}]");
                 match b.iter().find(|vb| code(vb) == Some(c)) {
                     Some(vb) => walk(&at, va, vb, out),
-                    None => out.push(Change { path: at, op: "removed", before: Some(va.clone()), after: None }),
+                    None => out.push(Change {
+                        path: at,
+                        op: "removed",
+                        before: Some(va.clone()),
+                        after: None,
+                    }),
                 }
             }
             for vb in b {
                 let c = code(vb).unwrap_or_default();
                 if !a.iter().any(|va| code(va) == Some(c)) {
-                    out.push(Change { path: format!("{path}[{c}]"), op: "added", before: None, after: Some(vb.clone()) });
+                    out.push(Change {
+                        path: format!("{path}[{c}]"),
+                        op: "added",
+                        before: None,
+                        after: Some(vb.clone()),
+                    });
                 }
             }
         }
@@ -83,8 +103,18 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Change>) {
                 let at = format!("{path}[{i}]");
                 match (a.get(i), b.get(i)) {
                     (Some(va), Some(vb)) => walk(&at, va, vb, out),
-                    (Some(va), None) => out.push(Change { path: at, op: "removed", before: Some(va.clone()), after: None }),
-                    (None, Some(vb)) => out.push(Change { path: at, op: "added", before: None, after: Some(vb.clone()) }),
+                    (Some(va), None) => out.push(Change {
+                        path: at,
+                        op: "removed",
+                        before: Some(va.clone()),
+                        after: None,
+                    }),
+                    (None, Some(vb)) => out.push(Change {
+                        path: at,
+                        op: "added",
+                        before: None,
+                        after: Some(vb.clone()),
+                    }),
                     (None, None) => {}
                 }
             }
@@ -105,13 +135,18 @@ mod tests {
 
     #[test]
     fn coded_lists_differ_by_code() {
-        let a = json!({"categories": [{"code": "a", "name_zh": "甲"}, {"code": "b", "name_zh": "乙"}]});
+        let a =
+            json!({"categories": [{"code": "a", "name_zh": "甲"}, {"code": "b", "name_zh": "乙"}]});
         let b = json!({"categories": [{"code": "c", "name_zh": "丙"}, {"code": "a", "name_zh": "甲!"}]});
         let d = diff(&a, &b);
         let paths: Vec<(&str, &str)> = d.iter().map(|c| (c.path.as_str(), c.op)).collect();
         assert_eq!(
             paths,
-            vec![("categories[a].name_zh", "changed"), ("categories[b]", "removed"), ("categories[c]", "added")]
+            vec![
+                ("categories[a].name_zh", "changed"),
+                ("categories[b]", "removed"),
+                ("categories[c]", "added")
+            ]
         );
     }
 }

@@ -91,7 +91,8 @@ fn find<'a>(list: &'a [Named], label: &str) -> Option<&'a Named> {
         .find(|n| n.code.to_lowercase() == wanted)
         .or_else(|| {
             list.iter().find(|n| {
-                n.name_zh.trim().to_lowercase() == wanted || n.name_en.trim().to_lowercase() == wanted
+                n.name_zh.trim().to_lowercase() == wanted
+                    || n.name_en.trim().to_lowercase() == wanted
             })
         })
 }
@@ -217,9 +218,14 @@ impl Routing {
                 None
             };
             let Some(why) = hit else { continue };
-            let Some(first) = r.departments.first() else { continue };
+            let Some(first) = r.departments.first() else {
+                continue;
+            };
             let route_lead = r.lead.clone().unwrap_or_else(|| first.clone());
-            reasons.push(format!("{why} → {} (lead {route_lead})", r.departments.join("+")));
+            reasons.push(format!(
+                "{why} → {} (lead {route_lead})",
+                r.departments.join("+")
+            ));
             if lead.is_none() {
                 lead = Some(route_lead);
             }
@@ -247,7 +253,10 @@ impl Routing {
 
     /// Nominal first-response target for a priority, in hours (24 when the table names none).
     pub fn first_response_hours(&self, priority: &str) -> i64 {
-        self.first_response_hours.get(priority).copied().unwrap_or(24)
+        self.first_response_hours
+            .get(priority)
+            .copied()
+            .unwrap_or(24)
     }
 }
 
@@ -301,10 +310,19 @@ impl Setup {
 
     /// Replace one kind's document with `body`, read as that kind's type.
     pub fn replace(&mut self, kind: Kind, body: &serde_json::Value) -> Result<(), Problem> {
-        fn read<T: serde::de::DeserializeOwned>(kind: Kind, body: &serde_json::Value) -> Result<T, Problem> {
+        fn read<T: serde::de::DeserializeOwned>(
+            kind: Kind,
+            body: &serde_json::Value,
+        ) -> Result<T, Problem> {
             serde_path_to_error::deserialize(body).map_err(|e| {
                 let path = e.path().to_string();
-                Problem::new(kind, "unreadable", path.clone(), None, format!("{} at `{path}`", e.inner()))
+                Problem::new(
+                    kind,
+                    "unreadable",
+                    path.clone(),
+                    None,
+                    format!("{} at `{path}`", e.inner()),
+                )
             })
         }
         match kind {
@@ -368,19 +386,43 @@ fn code_problem(code: &str) -> Option<&'static str> {
 
 fn check_list(kind: Kind, field: &str, what: &str, list: &[Named], out: &mut Vec<Problem>) {
     if list.is_empty() {
-        out.push(Problem::new(kind, "empty_list", field, None, format!("the list of {what} may not be empty")));
+        out.push(Problem::new(
+            kind,
+            "empty_list",
+            field,
+            None,
+            format!("the list of {what} may not be empty"),
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, n) in list.iter().enumerate() {
         let path = format!("{field}[{i}]");
         if let Some(why) = code_problem(&n.code) {
-            out.push(Problem::new(kind, "bad_code", format!("{path}.code"), Some(&n.code), format!("{what}: {why}")));
+            out.push(Problem::new(
+                kind,
+                "bad_code",
+                format!("{path}.code"),
+                Some(&n.code),
+                format!("{what}: {why}"),
+            ));
         }
         if n.name_zh.trim().is_empty() {
-            out.push(Problem::new(kind, "missing_name", format!("{path}.name_zh"), Some(&n.code), format!("{what} `{}` needs a Chinese name", n.code)));
+            out.push(Problem::new(
+                kind,
+                "missing_name",
+                format!("{path}.name_zh"),
+                Some(&n.code),
+                format!("{what} `{}` needs a Chinese name", n.code),
+            ));
         }
         if !seen.insert(n.code.as_str()) {
-            out.push(Problem::new(kind, "duplicate_code", format!("{path}.code"), Some(&n.code), format!("{what}: the code `{}` appears twice", n.code)));
+            out.push(Problem::new(
+                kind,
+                "duplicate_code",
+                format!("{path}.code"),
+                Some(&n.code),
+                format!("{what}: the code `{}` appears twice", n.code),
+            ));
         }
     }
 }
@@ -388,7 +430,13 @@ fn check_list(kind: Kind, field: &str, what: &str, list: &[Named], out: &mut Vec
 fn check_taxonomy(t: &Taxonomy, out: &mut Vec<Problem>) {
     let k = Kind::Taxonomy;
     check_list(k, "categories", "categories", &t.categories, out);
-    check_list(k, "feedback_types", "feedback types", &t.feedback_types, out);
+    check_list(
+        k,
+        "feedback_types",
+        "feedback types",
+        &t.feedback_types,
+        out,
+    );
     check_list(k, "priorities", "priorities", &t.priorities, out);
     if !t.tags.is_empty() {
         check_list(k, "tags", "tags", &t.tags, out);
@@ -398,19 +446,43 @@ fn check_taxonomy(t: &Taxonomy, out: &mut Vec<Problem>) {
 fn check_departments(d: &Departments, out: &mut Vec<Problem>) {
     let k = Kind::Departments;
     if d.departments.is_empty() {
-        out.push(Problem::new(k, "empty_list", "departments", None, "there must be at least one department"));
+        out.push(Problem::new(
+            k,
+            "empty_list",
+            "departments",
+            None,
+            "there must be at least one department",
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, dep) in d.departments.iter().enumerate() {
         let path = format!("departments[{i}]");
         if let Some(why) = code_problem(&dep.code) {
-            out.push(Problem::new(k, "bad_code", format!("{path}.code"), Some(&dep.code), format!("department: {why}")));
+            out.push(Problem::new(
+                k,
+                "bad_code",
+                format!("{path}.code"),
+                Some(&dep.code),
+                format!("department: {why}"),
+            ));
         }
         if dep.name_zh.trim().is_empty() {
-            out.push(Problem::new(k, "missing_name", format!("{path}.name_zh"), Some(&dep.code), format!("department `{}` needs a Chinese name", dep.code)));
+            out.push(Problem::new(
+                k,
+                "missing_name",
+                format!("{path}.name_zh"),
+                Some(&dep.code),
+                format!("department `{}` needs a Chinese name", dep.code),
+            ));
         }
         if !seen.insert(dep.code.as_str()) {
-            out.push(Problem::new(k, "duplicate_code", format!("{path}.code"), Some(&dep.code), format!("the department code `{}` appears twice", dep.code)));
+            out.push(Problem::new(
+                k,
+                "duplicate_code",
+                format!("{path}.code"),
+                Some(&dep.code),
+                format!("the department code `{}` appears twice", dep.code),
+            ));
         }
     }
     if !d.has(&d.default_department) {
@@ -419,7 +491,10 @@ fn check_departments(d: &Departments, out: &mut Vec<Problem>) {
             "unknown_department",
             "default_department",
             Some(&d.default_department),
-            format!("the default department `{}` is not a department", d.default_department),
+            format!(
+                "the default department `{}` is not a department",
+                d.default_department
+            ),
         ));
     }
 }
@@ -435,41 +510,89 @@ fn check_routing(s: &Setup, out: &mut Vec<Problem>) {
             .filter(|k| k.is_some())
             .count();
         if keys != 1 {
-            out.push(Problem::new(k, "bad_condition", format!("{path}.when"), None, format!("route #{n} must match exactly one of: a category, a feedback type, a tag")));
+            out.push(Problem::new(
+                k,
+                "bad_condition",
+                format!("{path}.when"),
+                None,
+                format!("route #{n} must match exactly one of: a category, a feedback type, a tag"),
+            ));
         }
         if let Some(c) = &r.when.category {
             if !t.has_category(c) {
-                out.push(Problem::new(k, "unknown_category", format!("{path}.when.category"), Some(c), format!("route #{n} names the category `{c}`, which is not in the taxonomy")));
+                out.push(Problem::new(
+                    k,
+                    "unknown_category",
+                    format!("{path}.when.category"),
+                    Some(c),
+                    format!("route #{n} names the category `{c}`, which is not in the taxonomy"),
+                ));
             }
         }
         if let Some(f) = &r.when.feedback_type {
             if !t.feedback_types.iter().any(|x| &x.code == f) {
-                out.push(Problem::new(k, "unknown_feedback_type", format!("{path}.when.feedback_type"), Some(f), format!("route #{n} names the feedback type `{f}`, which is not in the taxonomy")));
+                out.push(Problem::new(
+                    k,
+                    "unknown_feedback_type",
+                    format!("{path}.when.feedback_type"),
+                    Some(f),
+                    format!(
+                        "route #{n} names the feedback type `{f}`, which is not in the taxonomy"
+                    ),
+                ));
             }
         }
         if let Some(tag) = &r.when.tag {
             if !t.tags.iter().any(|x| &x.code == tag) {
-                out.push(Problem::new(k, "unknown_tag", format!("{path}.when.tag"), Some(tag), format!("route #{n} names the tag `{tag}`, which is not in the taxonomy")));
+                out.push(Problem::new(
+                    k,
+                    "unknown_tag",
+                    format!("{path}.when.tag"),
+                    Some(tag),
+                    format!("route #{n} names the tag `{tag}`, which is not in the taxonomy"),
+                ));
             }
         }
         if r.departments.is_empty() {
-            out.push(Problem::new(k, "no_department", format!("{path}.departments"), None, format!("route #{n} sends tickets to no department")));
+            out.push(Problem::new(
+                k,
+                "no_department",
+                format!("{path}.departments"),
+                None,
+                format!("route #{n} sends tickets to no department"),
+            ));
         }
         for (j, d) in r.departments.iter().enumerate() {
             if !s.departments.has(d) {
-                out.push(Problem::new(k, "unknown_department", format!("{path}.departments[{j}]"), Some(d), format!("route #{n} sends tickets to `{d}`, which is not a department")));
+                out.push(Problem::new(
+                    k,
+                    "unknown_department",
+                    format!("{path}.departments[{j}]"),
+                    Some(d),
+                    format!("route #{n} sends tickets to `{d}`, which is not a department"),
+                ));
             }
         }
         if let Some(l) = &r.lead {
             if !r.departments.contains(l) {
-                out.push(Problem::new(k, "lead_not_in_route", format!("{path}.lead"), Some(l), format!("route #{n}: its lead `{l}` is not one of its departments")));
+                out.push(Problem::new(
+                    k,
+                    "lead_not_in_route",
+                    format!("{path}.lead"),
+                    Some(l),
+                    format!("route #{n}: its lead `{l}` is not one of its departments"),
+                ));
             }
         }
     }
     // A category no route names would silently land in the default department: the business asked
     // for every problem type to have an owner, so that is refused with the category named.
     for c in &t.categories {
-        let served = s.routing.routes.iter().any(|r| r.when.category.as_deref() == Some(c.code.as_str()));
+        let served = s
+            .routing
+            .routes
+            .iter()
+            .any(|r| r.when.category.as_deref() == Some(c.code.as_str()));
         if !served {
             out.push(Problem::new(
                 k,
@@ -482,10 +605,22 @@ fn check_routing(s: &Setup, out: &mut Vec<Problem>) {
     }
     for (p, h) in &s.routing.first_response_hours {
         if *h <= 0 {
-            out.push(Problem::new(k, "zero_deadline", format!("first_response_hours.{p}"), Some(p), format!("the first-response target of priority `{p}` must be more than zero hours")));
+            out.push(Problem::new(
+                k,
+                "zero_deadline",
+                format!("first_response_hours.{p}"),
+                Some(p),
+                format!("the first-response target of priority `{p}` must be more than zero hours"),
+            ));
         }
         if !t.priorities.iter().any(|x| &x.code == p) {
-            out.push(Problem::new(k, "unknown_priority", format!("first_response_hours.{p}"), Some(p), format!("`{p}` is not a priority in the taxonomy")));
+            out.push(Problem::new(
+                k,
+                "unknown_priority",
+                format!("first_response_hours.{p}"),
+                Some(p),
+                format!("`{p}` is not a priority in the taxonomy"),
+            ));
         }
     }
 }
@@ -522,7 +657,13 @@ fn check_sla(s: &Setup, out: &mut Vec<Problem>) {
             }
             _ => (Kind::Sla, "unreadable", None),
         };
-        out.push(Problem::new(kind, code, "", subject.as_ref(), e.to_string()));
+        out.push(Problem::new(
+            kind,
+            code,
+            "",
+            subject.as_ref(),
+            e.to_string(),
+        ));
     }
 }
 
@@ -546,8 +687,18 @@ mod tests {
         let s = Setup::defaults();
         assert_eq!(s.problems(), vec![], "config/ reads into a sound setup");
         assert!(s.taxonomy.categories.iter().all(|c| !c.name_en.is_empty()));
-        assert_eq!(s.taxonomy.find_category("技术故障").map(|c| c.code.as_str()), Some("technical_fault"));
-        assert_eq!(s.taxonomy.find_category(" Technical fault ").map(|c| c.code.as_str()), Some("technical_fault"));
+        assert_eq!(
+            s.taxonomy
+                .find_category("技术故障")
+                .map(|c| c.code.as_str()),
+            Some("technical_fault")
+        );
+        assert_eq!(
+            s.taxonomy
+                .find_category(" Technical fault ")
+                .map(|c| c.code.as_str()),
+            Some("technical_fault")
+        );
         assert!(s.taxonomy.find_category("技术咨询").is_none());
     }
 
@@ -556,7 +707,11 @@ mod tests {
         let mut s = Setup::defaults();
         s.routing.routes[2].departments = vec!["nowhere".into()];
         s.routing.first_response_hours.insert("urgent".into(), 0);
-        s.taxonomy.categories.push(Named { code: "new_one".into(), name_zh: "新的".into(), name_en: String::new() });
+        s.taxonomy.categories.push(Named {
+            code: "new_one".into(),
+            name_zh: "新的".into(),
+            name_en: String::new(),
+        });
         let problems = s.problems();
         let codes: Vec<&str> = problems.iter().map(|p| p.code.as_str()).collect();
         assert!(codes.contains(&"unknown_department"), "{codes:?}");
@@ -585,10 +740,21 @@ mod tests {
     #[test]
     fn routes_read_in_order() {
         let s = Setup::defaults();
-        let d = s.routing.route(&s.departments.default_department, "order", "product_quality", &["logistics_damage".into()]);
+        let d = s.routing.route(
+            &s.departments.default_department,
+            "order",
+            "product_quality",
+            &["logistics_damage".into()],
+        );
         assert_eq!(d.lead, "customer_service");
-        assert_eq!(d.departments, vec!["customer_service", "logistics"], "the damage route stops the search");
-        let d = s.routing.route(&s.departments.default_department, "nothing", "nothing", &[]);
+        assert_eq!(
+            d.departments,
+            vec!["customer_service", "logistics"],
+            "the damage route stops the search"
+        );
+        let d = s
+            .routing
+            .route(&s.departments.default_department, "nothing", "nothing", &[]);
         assert_eq!(d.lead, "customer_service");
     }
 }

@@ -702,8 +702,7 @@ mod tests {
 
     #[test]
     fn shipped_config_is_valid() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/sla/sla.toml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/sla/sla.toml");
         let rules = SlaRules::load(&path).expect("config/sla/sla.toml is valid");
         let cs = rules.department(Some("customer_service"));
         assert!(!cs.calendar.is_always_open());
