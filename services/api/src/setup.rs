@@ -148,13 +148,7 @@ pub async fn put(
 ) -> ApiResult<Json<setup::Saved>> {
     principal.require(Perm::ManageSetup)?;
     let kind = kind_of(&kind)?;
-    if change.note.chars().count() > 500 {
-        return Err(ApiError::field(
-            "field_too_long",
-            "note",
-            "note is longer than 500 characters",
-        ));
-    }
+    check_note(&change.note)?;
     check_base(&state, kind, change.base_version).await?;
     let saved = setup::save(
         &state.pool,
@@ -168,6 +162,18 @@ pub async fn put(
         announce(&state, kind, saved.version, &principal.actor()).await;
     }
     Ok(Json(saved))
+}
+
+/// A change's note is kept in the history: at most 500 characters.
+fn check_note(note: &str) -> ApiResult<()> {
+    if note.chars().count() > 500 {
+        return Err(ApiError::field(
+            "field_too_long",
+            "note",
+            "note is longer than 500 characters",
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a change made from `base` when another admin has saved the kind since (409), instead of
@@ -235,13 +241,7 @@ pub async fn put_together(
     Json(change): Json<SetupChanges>,
 ) -> ApiResult<Json<Vec<setup::Saved>>> {
     principal.require(Perm::ManageSetup)?;
-    if change.note.chars().count() > 500 {
-        return Err(ApiError::field(
-            "field_too_long",
-            "note",
-            "note is longer than 500 characters",
-        ));
-    }
+    check_note(&change.note)?;
     if change.documents.is_empty() {
         return Err(ApiError::field(
             "missing_field",
