@@ -14,6 +14,7 @@ pub mod db;
 pub mod http;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod live;
 pub mod messages;
 pub mod missed;
 pub mod ops_http;

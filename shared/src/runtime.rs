@@ -217,6 +217,56 @@ impl Runtime {
         self.readiness.clone()
     }
 
+    /// Keeps a part of this worker in step with the business's setup: applies the current setup now
+    /// (an error stops the start: the worker would run on rules nobody chose), then every later
+    /// version within `poll` of its save ([`crate::setup::follow`]). A later version `apply` refuses
+    /// is logged and the previous one stays in force. `apply` runs on the blocking pool (the router
+    /// loads models in it).
+    pub async fn follow_setup<F>(
+        &mut self,
+        what: &'static str,
+        poll: std::time::Duration,
+        apply: F,
+    ) -> Result<(), StartupError>
+    where
+        F: Fn(crate::setup::Setup) -> Result<(), String> + Send + Sync + 'static,
+    {
+        let apply = Arc::new(apply);
+        let setup = crate::setup::load(&self.pool)
+            .await
+            .map_err(|e| StartupError::service("setup", e))?;
+        let seen = setup.versions.clone();
+        let first = apply.clone();
+        tokio::task::spawn_blocking(move || first(setup))
+            .await
+            .map_err(|e| StartupError::service(what, e.to_string()))?
+            .map_err(|e| StartupError::service(what, e))?;
+        let follow = crate::setup::follow(
+            self.pool.clone(),
+            self.nats.clone(),
+            self.subjects.clone(),
+            poll,
+            self.shutdown(),
+            seen,
+            move |setup| {
+                let apply = apply.clone();
+                async move {
+                    let versions = setup.versions.clone();
+                    match tokio::task::spawn_blocking(move || apply(setup)).await {
+                        Ok(Ok(())) => tracing::info!(?versions, what, "setup applied"),
+                        Ok(Err(e)) => tracing::error!(
+                            error = %e, what,
+                            "the changed setup cannot be applied; the previous one stays"
+                        ),
+                        Err(e) => tracing::error!(error = %e, what, "applying the setup failed"),
+                    }
+                }
+            },
+        );
+        self.spawn("setup follower", follow);
+        Ok(())
+    }
+
     /// Runs `task` until it returns; it must watch [`Runtime::shutdown`] and drain before returning.
     /// Returning before shutdown, or panicking, stops the replica (see [`Tasks::run_until_stopped`]).
     pub fn spawn<F>(&mut self, name: &'static str, task: F)

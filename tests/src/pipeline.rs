@@ -69,6 +69,8 @@ impl Pipeline {
                 "LOOPDESK__SURVEY__TOKEN_SECRET",
                 Uuid::new_v4().simple().to_string(),
             ),
+            // The pipeline asks at once, whatever the business's setup says: the deployment's own values.
+            ("LOOPDESK__SURVEY__FROM_SETUP", "false".to_string()),
             ("LOOPDESK__SURVEY__DELAY", "0s".to_string()),
             ("LOOPDESK__SURVEY__QUIET_START", "00:00".to_string()),
             ("LOOPDESK__SURVEY__QUIET_END", "00:00".to_string()),

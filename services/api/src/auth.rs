@@ -182,12 +182,16 @@ pub struct NewUser {
     /// Optional: users without a password only get tokens issued by an admin.
     #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
+    /// The name colleagues know, e.g. 李伟 (shown beside the login name).
+    #[schema(max_length = 100)]
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub name: String,
+    pub display_name: String,
     pub role: Role,
     pub department: Option<String>,
 }
@@ -220,6 +224,19 @@ pub fn check_name(name: &str) -> ApiResult<&str> {
         ));
     }
     Ok(name)
+}
+
+/// A display name: trimmed, at most 100 characters, no control characters; blank clears it.
+pub fn check_display_name(value: Option<&str>) -> ApiResult<String> {
+    let v = value.unwrap_or("").trim();
+    if v.chars().count() > 100 || v.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "invalid_value",
+            "display_name",
+            "display_name has at most 100 characters and no control characters",
+        ));
+    }
+    Ok(v.to_string())
 }
 
 /// Checks a role/department pair: agents and supervisors need a department.
@@ -300,10 +317,11 @@ pub async fn create_user(
         }
         None => None,
     };
+    let display_name = check_display_name(body.display_name.as_deref())?;
     let id = Uuid::now_v7();
     let inserted = sqlx::query(
-        "insert into api_users (id, name, role, department, password_hash, password_changed_at)
-         values ($1, $2, $3, $4, $5, case when $5::text is null then null else now() end)
+        "insert into api_users (id, name, role, department, password_hash, password_changed_at, display_name)
+         values ($1, $2, $3, $4, $5, case when $5::text is null then null else now() end, $6)
          on conflict (name) do nothing",
     )
     .bind(id)
@@ -311,6 +329,7 @@ pub async fn create_user(
     .bind(body.role.as_str())
     .bind(department)
     .bind(password_hash)
+    .bind(&display_name)
     .execute(&state.pool)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -324,6 +343,7 @@ pub async fn create_user(
         Json(UserView {
             id,
             name: name.to_string(),
+            display_name,
             role: body.role,
             department: department.map(str::to_string),
         }),
@@ -369,13 +389,13 @@ pub async fn issue(
 
 /// A user by name, with the password hash; disabled users too (admins manage them).
 pub async fn user_by_name(state: &AppState, name: &str) -> ApiResult<(UserView, Option<String>)> {
-    let row: Option<(Uuid, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "select id, name, role, department, password_hash from api_users where name = $1",
+    let row: Option<(Uuid, String, String, Option<String>, Option<String>, String)> = sqlx::query_as(
+        "select id, name, role, department, password_hash, display_name from api_users where name = $1",
     )
     .bind(name)
     .fetch_optional(&state.pool)
     .await?;
-    let (id, name, role, department, hash) =
+    let (id, name, role, department, hash, display_name) =
         row.ok_or_else(|| ApiError::NotFound("user".into()))?;
     let role =
         Role::parse(&role).ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?;
@@ -383,6 +403,7 @@ pub async fn user_by_name(state: &AppState, name: &str) -> ApiResult<(UserView, 
         UserView {
             id,
             name,
+            display_name,
             role,
             department,
         },
@@ -453,15 +474,9 @@ pub async fn login(
         addr,
     )
     .await?;
-    let user = UserView {
-        id: account.id,
-        name: account.name,
-        role: account.role,
-        department: account.department,
-    };
     Ok((
         StatusCode::CREATED,
-        Json(issue(&state, user, None, None).await?),
+        Json(issue(&state, account, None, None).await?),
     ))
 }
 

@@ -128,15 +128,6 @@ impl Passwords {
     }
 }
 
-/// A user who may sign in.
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub id: Uuid,
-    pub name: String,
-    pub role: Role,
-    pub department: Option<String>,
-}
-
 fn keys(name: &str, addr: Option<IpAddr>) -> Vec<String> {
     let mut keys = vec![format!("name:{}", name.trim().to_lowercase())];
     if let Some(a) = addr {
@@ -220,32 +211,38 @@ pub async fn sign_in(
     name: &str,
     password: &str,
     addr: Option<IpAddr>,
-) -> ApiResult<Account> {
+) -> ApiResult<crate::auth::UserView> {
     // A NUL cannot be in a stored name (Postgres text refuses it), so it can only be wrong.
     if name.len() > 200 || name.contains('\0') || password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(wrong_credentials());
     }
     check_limits(pool, limits, name, addr).await?;
-    let row: Option<(Uuid, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "select id, name, role, department, password_hash from api_users
+    let row: Option<(Uuid, String, String, Option<String>, Option<String>, String)> =
+        sqlx::query_as(
+            "select id, name, role, department, password_hash, display_name from api_users
          where name = $1 and disabled_at is null",
-    )
-    .bind(name.trim())
-    .fetch_optional(pool)
-    .await?;
+        )
+        .bind(name.trim())
+        .fetch_optional(pool)
+        .await?;
     let hash = row.as_ref().and_then(|r| r.4.clone());
     let ok = passwords.verify(password, hash).await?;
     match row {
-        Some((id, name, role, department, _)) if ok => {
+        Some((id, name, role, department, _, display_name)) if ok => {
             sqlx::query("delete from login_failures where key = $1")
                 .bind(format!("name:{}", name.to_lowercase()))
                 .execute(pool)
                 .await?;
+            sqlx::query("update api_users set last_signed_in_at = now() where id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?;
             let role = Role::parse(&role)
                 .ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?;
-            Ok(Account {
+            Ok(crate::auth::UserView {
                 id,
                 name,
+                display_name,
                 role,
                 department,
             })

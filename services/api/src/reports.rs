@@ -25,8 +25,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Query};
 use crate::model::{TicketRow, TicketSummary, COLUMNS};
 use crate::period;
-use crate::settings::Targets;
 use crate::AppState;
+use shared::setup::ReportTargets as Targets;
 
 /// Folds up to 50,000 pending deltas into the rollups; returns how many were folded.
 pub async fn fold(pool: &PgPool) -> Result<i64, sqlx::Error> {
@@ -395,7 +395,8 @@ pub async fn build_summary(
         department: department.clone(),
     };
     let (rows, source) = compute(&state.pool, &scope).await?;
-    let targets = &state.api.targets;
+    // The business's targets as saved now (an admin's change shows on the next report).
+    let targets = &shared::setup::load(&state.pool).await?.targets;
     let mut total = Sums {
         key: "total".into(),
         ..Default::default()

@@ -99,7 +99,7 @@ pub async fn taxonomy(
 
 /// The current document of a kind (admin).
 #[utoipa::path(get, path = "/v1/setup/{kind}", tag = "setup", operation_id = "setup_current",
-    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars")),
+    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars | survey | targets")),
     responses((status = 200, body = setup::Versioned), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn current(
@@ -134,7 +134,7 @@ pub struct SetupChange {
 /// Replaces a kind's document (admin). A change that would leave the system broken is refused with
 /// 422 `setup_refused` and `details.problems` (each with a code, the path and the code at fault).
 #[utoipa::path(put, path = "/v1/setup/{kind}", tag = "setup", operation_id = "setup_put", request_body = SetupChange,
-    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars")),
+    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars | survey | targets")),
     responses((status = 200, body = setup::Saved),
         (status = 409, description = "Another admin saved a newer version since `base_version`"),
         (status = 422, description = "The change would break the setup: `details.problems` says how"),
@@ -300,7 +300,7 @@ pub struct HistoryQuery {
 
 /// A kind's versions, newest first, each with who, when, why and what changed (admin).
 #[utoipa::path(get, path = "/v1/setup/{kind}/history", tag = "setup", operation_id = "setup_history",
-    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars"), HistoryQuery),
+    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars | survey | targets"), HistoryQuery),
     responses((status = 200, body = Vec<setup::HistoryEntry>), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn history(
@@ -319,7 +319,7 @@ pub async fn history(
 /// Goes back one step: the previous version becomes current again, as a new version (admin). Refused
 /// (422) when the other kinds changed since in a way the old version no longer fits.
 #[utoipa::path(post, path = "/v1/setup/{kind}/rollback", tag = "setup", operation_id = "setup_rollback",
-    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars")),
+    params(("kind" = Kind, Path, description = "taxonomy | departments | routing | sla | calendars | survey | targets")),
     responses((status = 200, body = setup::Saved),
         (status = 409, description = "Only one version exists"),
         (status = 422, description = "The previous version no longer fits the rest of the setup"),

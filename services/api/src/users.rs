@@ -18,6 +18,8 @@ use crate::AppState;
 pub struct UserInfo {
     pub id: Uuid,
     pub name: String,
+    /// The name colleagues know (may be empty).
+    pub display_name: String,
     #[schema(value_type = Role)]
     pub role: String,
     pub department: Option<String>,
@@ -26,14 +28,16 @@ pub struct UserInfo {
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub password_changed_at: Option<DateTime<Utc>>,
+    /// The last password sign-in (null: never).
+    pub last_signed_in_at: Option<DateTime<Utc>>,
     /// Browser sessions not ended.
     pub live_sessions: i64,
     /// Tokens neither revoked nor expired.
     pub live_tokens: i64,
 }
 
-const USER_INFO: &str = "select u.id, u.name, u.role, u.department, u.password_hash is not null as has_password,
-        u.disabled_at, u.created_at, u.password_changed_at,
+const USER_INFO: &str = "select u.id, u.name, u.display_name, u.role, u.department, u.password_hash is not null as has_password,
+        u.disabled_at, u.created_at, u.password_changed_at, u.last_signed_in_at,
         (select count(*) from api_sessions s where s.user_id = u.id and s.revoked_at is null and s.expires_at > now()) as live_sessions,
         (select count(*) from api_tokens k where k.user_id = u.id and k.revoked_at is null and k.expires_at > now()) as live_tokens
      from api_users u";
@@ -71,6 +75,9 @@ pub struct UserChange {
     pub department: Option<String>,
     /// `true` disables the user (every session and token ends), `false` enables it again.
     pub disabled: Option<bool>,
+    /// The name colleagues know; an empty string clears it.
+    #[schema(max_length = 100)]
+    pub display_name: Option<String>,
 }
 
 /// Changes a user's role or department, or disables/enables it (admin only).
@@ -100,6 +107,10 @@ pub async fn change(
         None => user.department.clone(),
     };
     check_department_for(role, department.as_deref())?;
+    let display_name = match body.display_name.as_deref() {
+        Some(d) => Some(crate::auth::check_display_name(Some(d))?),
+        None => None,
+    };
     let department = if department == user.department {
         department
     } else {
@@ -109,13 +120,15 @@ pub async fn change(
     sqlx::query(
         "update api_users set role = $2, department = $3,
              disabled_at = case when $4::bool is null then disabled_at
-                                when $4 then coalesce(disabled_at, now()) else null end
+                                when $4 then coalesce(disabled_at, now()) else null end,
+             display_name = coalesce($5, display_name)
          where id = $1",
     )
     .bind(user.id)
     .bind(role.as_str())
     .bind(&department)
     .bind(body.disabled)
+    .bind(display_name)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

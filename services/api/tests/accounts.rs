@@ -378,3 +378,62 @@ async fn the_bootstrap_token_needs_32_characters_and_can_be_retired() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/v1/me", ADMIN).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// The admin's list says who each person is to colleagues and when they last signed in; a display name
+/// is set at creation, changed and cleared, and refused with control characters.
+#[tokio::test]
+async fn people_have_a_display_name_and_a_last_sign_in() {
+    let app = TestApp::spawn().await;
+    let (s, v) = app
+        .post(
+            "/v1/users",
+            ADMIN,
+            json!({"name": "li.wei", "display_name": " 李伟 ", "role": "agent",
+                   "department": "customer_service", "password": "secret-123"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["display_name"], "李伟");
+    let person = |users: &Value| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == "li.wei")
+            .cloned()
+            .unwrap()
+    };
+    let (_, users) = app.get("/v1/users", ADMIN).await;
+    assert!(
+        person(&users)["last_signed_in_at"].is_null(),
+        "never signed in"
+    );
+
+    app.sign_in("li.wei", "secret-123").await;
+    let (_, users) = app.get("/v1/users", ADMIN).await;
+    assert!(
+        person(&users)["last_signed_in_at"].is_string(),
+        "a browser sign-in is recorded: {users}"
+    );
+
+    let patch = |body: Value| {
+        app.call(
+            reqwest::Method::PATCH,
+            "/v1/users/li.wei",
+            Some(ADMIN),
+            Some(body),
+        )
+    };
+    let (s, v) = patch(json!({"display_name": "李 伟"})).await;
+    assert_eq!(
+        (s, v["display_name"].as_str()),
+        (StatusCode::OK, Some("李 伟"))
+    );
+    let (s, v) = patch(json!({"role": "supervisor"})).await;
+    assert_eq!(v["display_name"], "李 伟", "{s}: kept when not named");
+    let (s, e) = patch(json!({"display_name": "李\u{7}伟"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["error"]["field"], "display_name");
+    let (_, v) = patch(json!({"display_name": ""})).await;
+    assert_eq!(v["display_name"], "", "an empty string clears it");
+}

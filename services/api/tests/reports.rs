@@ -648,3 +648,59 @@ async fn the_ticket_report_reads_like_the_template() {
         assert!(to_unicode.contains(&hex), "{c} maps back to Unicode");
     }
 }
+
+/// The targets are the business's: an admin's change shows on the next report, a target of zero
+/// minutes or a rate above 100 % is refused with the field named.
+#[tokio::test]
+async fn targets_follow_the_setup() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let (s, doc) = app.get("/v1/setup/targets", ADMIN).await;
+    assert_eq!(s, StatusCode::OK, "{doc}");
+    assert_eq!(doc["body"]["first_response_minutes"], 30.0);
+    let put = |body: Value| {
+        app.call(
+            reqwest::Method::PUT,
+            "/v1/setup/targets",
+            Some(ADMIN),
+            Some(json!({"body": body, "note": "stricter"})),
+        )
+    };
+    let mut body = doc["body"].clone();
+    body["first_response_minutes"] = json!(20);
+    body["resolution_rate"] = json!(40);
+    let (s, saved) = put(body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    let v = summary(&app, "group_by=week").await;
+    let w1 = group(&v, "2025-W01");
+    assert_eq!(
+        w1["targets"]["first_response"],
+        json!({"target": 20.0, "value": 25.0, "met": false})
+    );
+    assert_eq!(
+        w1["targets"]["resolution_rate"],
+        json!({"target": 40.0, "value": 50.0, "met": true})
+    );
+
+    let mut zero = body.clone();
+    zero["resolution_minutes"] = json!(0);
+    zero["first_contact_resolution_rate"] = json!(120);
+    let (s, e) = put(zero).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let paths: Vec<&str> = e["error"]["details"]["problems"]
+        .as_array()
+        .unwrap_or_else(|| panic!("problems in {e}"))
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["resolution_minutes", "first_contact_resolution_rate"]
+    );
+    let v = summary(&app, "group_by=week").await;
+    assert_eq!(
+        group(&v, "2025-W01")["targets"]["first_response"]["target"],
+        20.0,
+        "nothing of the refused change is in force"
+    );
+}

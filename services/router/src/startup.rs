@@ -46,34 +46,18 @@ impl Worker for Router {
 
         // The business's lists and routes come from its setup in the database (seeded from the files on
         // first start), and follow every change announced on the bus.
-        let setup = shared::setup::load(&rt.pool)
-            .await
-            .map_err(|e| StartupError::service("setup", e))?;
-        let seen = setup.versions.clone();
         {
             let live = live.clone();
-            tokio::task::spawn_blocking(move || live.apply_setup(setup))
-                .await
-                .map_err(|e| StartupError::service("setup", e))?;
-        }
-        let follow = shared::setup::follow(
-            rt.pool.clone(),
-            rt.nats.clone(),
-            rt.subjects.clone(),
-            Duration::from_millis(router.reload_ms.max(50)).max(Duration::from_secs(2)),
-            rt.shutdown(),
-            seen,
-            {
-                let live = live.clone();
+            rt.follow_setup(
+                "the setup's lists and routes",
+                Duration::from_millis(router.reload_ms.max(50)).max(Duration::from_secs(2)),
                 move |setup| {
-                    let live = live.clone();
-                    async move {
-                        let _ = tokio::task::spawn_blocking(move || live.apply_setup(setup)).await;
-                    }
-                }
-            },
-        );
-        rt.spawn("setup follower", follow);
+                    live.apply_setup(setup);
+                    Ok(())
+                },
+            )
+            .await?;
+        }
         let watch = live.clone().watch(
             Duration::from_millis(router.reload_ms.max(50)),
             rt.shutdown(),

@@ -42,7 +42,6 @@ impl SlaConfig {
     }
 }
 
-/// The SLA worker.
 /// Puts the setup's SLA rules in force and follows its changes (`{prefix}.config.changed`, and a poll).
 /// A change the rules refuse is logged and the rules in force stay; the setup store refuses such a
 /// change before it is stored, so that happens only with a hand-edited database.
@@ -50,40 +49,19 @@ async fn follow_setup(
     rt: &mut Runtime,
     rules: &crate::live::LiveRules,
 ) -> Result<(), StartupError> {
-    let setup = shared::setup::load(&rt.pool)
-        .await
-        .map_err(|e| StartupError::service("setup", e))?;
-    let first = setup
-        .sla_rules()
-        .map_err(|e| StartupError::service("SLA rules of the setup", e))?;
-    rules.set(Arc::new(first));
     let live = rules.clone();
-    let follow = shared::setup::follow(
-        rt.pool.clone(),
-        rt.nats.clone(),
-        rt.subjects.clone(),
+    rt.follow_setup(
+        "SLA rules of the setup",
         std::time::Duration::from_secs(2),
-        rt.shutdown(),
-        setup.versions.clone(),
         move |setup| {
-            let live = live.clone();
-            async move {
-                match setup.sla_rules() {
-                    Ok(r) => {
-                        live.set(Arc::new(r));
-                        tracing::info!(versions = ?setup.versions, "SLA rules of the setup applied");
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "the setup's SLA rules are invalid; the previous rules stay")
-                    }
-                }
-            }
+            live.set(Arc::new(setup.sla_rules()?));
+            Ok(())
         },
-    );
-    rt.spawn("setup follower", follow);
-    Ok(())
+    )
+    .await
 }
 
+/// The SLA worker.
 pub struct Sla;
 
 /// A running SLA replica (ops routes only: `addr` is the ops listener).

@@ -40,7 +40,8 @@ pub const ACTOR: &str = "worker:survey";
 pub struct Ctx {
     pub pool: PgPool,
     pub subjects: Subjects,
-    pub settings: Arc<SurveySettings>,
+    /// The settings in force; a change of the setup's survey kind replaces them whole.
+    pub live_settings: shared::live::Live<SurveySettings>,
     pub signer: TokenSigner,
     pub clock: Clock,
 }
@@ -56,15 +57,20 @@ impl Ctx {
         Self {
             pool,
             subjects,
-            settings,
+            live_settings: settings.into(),
             signer,
             clock,
         }
     }
 
+    /// The settings in force now (one snapshot per batch or request).
+    pub fn settings(&self) -> Arc<SurveySettings> {
+        self.live_settings.current()
+    }
+
     /// The response page of a token.
     pub fn link(&self, token: &str) -> String {
-        format!("{}/s/{token}", self.settings.public_base_url)
+        format!("{}/s/{token}", self.settings().public_base_url)
     }
 }
 

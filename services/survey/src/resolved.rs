@@ -175,7 +175,7 @@ impl LifecycleHandler {
         now: DateTime<Utc>,
         entries: &mut Vec<TimelineEntry>,
     ) -> Result<(), BatchError> {
-        let settings = &self.ctx.settings;
+        let settings = self.ctx.settings();
         let mut surveys: Vec<NewSurvey> = Vec::with_capacity(resolved.len());
         for &(event, ticket, resolution) in resolved {
             if now - event.occurred_at > settings.skip_older_than {

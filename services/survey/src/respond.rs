@@ -147,7 +147,7 @@ pub async fn record(
     let answer = match incoming
         .parsed
         .clone()
-        .and_then(|a| answer::check(a, ctx.settings.max_comment_chars))
+        .and_then(|a| answer::check(a, ctx.settings().max_comment_chars))
     {
         Ok(a) => a,
         Err(r) => return refuse(ctx, conn, &incoming, Some(&survey), r, now).await,
@@ -244,7 +244,7 @@ async fn refuse(
     .bind(&incoming.response_id)
     .bind(refusal.reason.as_str())
     // A bounded prefix: a refusal is evidence, not a place for a client to store what it likes.
-    .bind(&incoming.raw[..incoming.raw.len().min(ctx.settings.max_stored_refusal_bytes)])
+    .bind(&incoming.raw[..incoming.raw.len().min(ctx.settings().max_stored_refusal_bytes)])
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -422,7 +422,7 @@ async fn follow_up(
     entries: &mut Vec<TimelineEntry>,
 ) -> Result<FollowUp, RecordError> {
     let priority = survey.priority.as_deref().and_then(Priority::parse);
-    match ctx.settings.on_unsatisfied {
+    match ctx.settings().on_unsatisfied {
         OnUnsatisfied::Reopen => {
             // Reopened as an agent reopens it (the lifecycle's rule: from resolved only, the resolution
             // cleared); one an agent already reopened or archived meanwhile is left as it is, and the

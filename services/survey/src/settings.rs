@@ -13,18 +13,18 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use shared::messages::feedback::Channel;
 use shared::messages::survey::SurveyChannel;
+use shared::setup::policies::{read_duration, CheckedSurveyPolicy, PolicyFault, SurveyPolicy};
 
 /// Everything wrong with a `[survey]` section, named by its key.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("survey configuration could not be read: {0}")]
     Load(#[from] config::ConfigError),
-    #[error("survey.{key}: `{value}` is not a duration (write e.g. \"2h\" or \"30m\")")]
-    Duration { key: &'static str, value: String },
-    #[error("survey.{key}: `{value}` is not a time of day (write \"HH:MM\")")]
-    TimeOfDay { key: &'static str, value: String },
     #[error("survey.{key}: {message}")]
     Invalid { key: &'static str, message: String },
+    /// The business part (delay, quiet hours, reminder, ...), checked as the setup's survey kind is.
+    #[error("survey.{0}")]
+    Policy(#[from] PolicyFault),
 }
 
 /// The section as written.
@@ -38,6 +38,9 @@ pub struct RawSurveySettings {
     /// process, and a second replica refuses them). Off by default, so a deployment that forgot the
     /// secret refuses to start instead of sending links that fail.
     pub allow_ephemeral_secret: bool,
+    /// Whether the business's setup (its `survey` kind, edited in the console) decides when and how
+    /// customers are asked, following every change (default). False: the values below do.
+    pub from_setup: bool,
     /// Where customers reach the response page: links read `{public_base_url}/s/{token}`.
     pub public_base_url: String,
     /// Wait after resolution before asking (at most 24 h, docs/domain.md "Deadlines": survey within 24 h of resolution).
@@ -81,6 +84,7 @@ impl Default for RawSurveySettings {
         Self {
             token_secret: None,
             allow_ephemeral_secret: false,
+            from_setup: true,
             public_base_url: "http://127.0.0.1:8083".into(),
             delay: "2h".into(),
             quiet_start: "21:00".into(),
@@ -103,14 +107,7 @@ impl Default for RawSurveySettings {
     }
 }
 
-/// What to do when the customer is unsatisfied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnUnsatisfied {
-    /// Reopen the ticket for a second follow-up by its lead department (new SLA cycle, new survey).
-    Reopen,
-    /// Leave the ticket resolved and hand the answer to the lead department's supervisor.
-    Escalate,
-}
+pub use shared::setup::policies::{OnUnsatisfied, MAX_SURVEY_WAIT as MAX_WAIT};
 
 /// Quiet hours: a half-open local-time window `[start, end)`, which may wrap past midnight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +122,10 @@ pub struct QuietHours {
 pub struct SurveySettings {
     pub token_secret: Option<SecretString>,
     pub allow_ephemeral_secret: bool,
+    pub from_setup: bool,
     pub public_base_url: String,
+    /// The deployment's `timezone`: quiet hours' zone when the policy names none.
+    pub deployment_tz: Tz,
     pub delay: Duration,
     pub quiet: QuietHours,
     pub reminder_after: Option<Duration>,
@@ -142,9 +142,6 @@ pub struct SurveySettings {
     pub page_posts_per_hour_per_link: u32,
 }
 
-/// The longest a customer may wait between resolution and the survey (docs/domain.md).
-pub const MAX_WAIT: Duration = Duration::hours(24);
-
 /// Default survey channel per intake channel. The IVR and the app answer on themselves; everything else
 /// gets an SMS when there is a phone number (the customer's phone is the one contact every channel
 /// collects), and a link (sent by e-mail/chat/social) otherwise — see [`SurveySettings::channel_for`].
@@ -155,24 +152,6 @@ pub fn default_channel(channel: Channel) -> SurveyChannel {
         Channel::Form | Channel::Phone | Channel::Chat | Channel::Social => SurveyChannel::Sms,
         Channel::Email => SurveyChannel::Link,
     }
-}
-
-fn duration(key: &'static str, value: &str) -> Result<Duration, SettingsError> {
-    let d = humantime::parse_duration(value.trim()).map_err(|_| SettingsError::Duration {
-        key,
-        value: value.to_string(),
-    })?;
-    Duration::from_std(d).map_err(|_| SettingsError::Duration {
-        key,
-        value: value.to_string(),
-    })
-}
-
-fn time_of_day(key: &'static str, value: &str) -> Result<NaiveTime, SettingsError> {
-    NaiveTime::parse_from_str(value.trim(), "%H:%M").map_err(|_| SettingsError::TimeOfDay {
-        key,
-        value: value.to_string(),
-    })
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
@@ -189,80 +168,26 @@ impl RawSurveySettings {
     }
 
     /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.
-    pub fn validate(self, default_tz: Tz) -> Result<SurveySettings, SettingsError> {
-        let delay = duration("delay", &self.delay)?;
-        let quiet_start = time_of_day("quiet_start", &self.quiet_start)?;
-        let quiet_end = time_of_day("quiet_end", &self.quiet_end)?;
-        let tz = match &self.timezone {
-            Some(name) => name.parse::<Tz>().map_err(|_| {
-                invalid(
-                    "timezone",
-                    format!("`{name}` is not an IANA time zone name"),
-                )
-            })?,
-            None => default_tz,
-        };
-        let reminder_after = duration("reminder_after", &self.reminder_after)?;
-        let expire_after = duration("expire_after", &self.expire_after)?;
-        let poll_interval = duration("poll_interval", &self.poll_interval)?;
-        let skip_older_than = duration("skip_older_than", &self.skip_older_than)?;
-        if skip_older_than <= delay {
-            return Err(invalid("skip_older_than", "must be longer than delay"));
+    /// The business part of the section, as the setup's survey kind writes it.
+    pub fn policy(&self) -> SurveyPolicy {
+        SurveyPolicy {
+            delay: self.delay.clone(),
+            quiet_start: self.quiet_start.clone(),
+            quiet_end: self.quiet_end.clone(),
+            timezone: self.timezone.clone(),
+            reminders: self.reminders,
+            reminder_after: self.reminder_after.clone(),
+            expire_after: self.expire_after.clone(),
+            on_unsatisfied: self.on_unsatisfied.clone(),
+            skip_older_than: self.skip_older_than.clone(),
+            channels: self.channels.clone(),
         }
+    }
 
-        if delay < Duration::zero() || delay > MAX_WAIT {
-            return Err(invalid("delay", "must be between 0 and 24h"));
-        }
-        let quiet_len = {
-            let d = quiet_end.signed_duration_since(quiet_start);
-            if d < Duration::zero() {
-                d + Duration::hours(24)
-            } else {
-                d
-            }
-        };
-        // Quiet hours may push the request to their end; the sum must still keep the 24 h promise.
-        if delay + quiet_len > MAX_WAIT {
-            return Err(invalid(
-                "delay",
-                format!(
-                    "delay plus quiet hours ({} min) exceeds 24h, so a survey could come later than promised",
-                    quiet_len.num_minutes()
-                ),
-            ));
-        }
-        if expire_after <= Duration::zero() {
-            return Err(invalid("expire_after", "must be positive"));
-        }
-        if self.reminders && (reminder_after <= Duration::zero() || reminder_after >= expire_after)
-        {
-            return Err(invalid(
-                "reminder_after",
-                "must be positive and shorter than expire_after",
-            ));
-        }
-        let on_unsatisfied = match self.on_unsatisfied.as_str() {
-            "reopen" => OnUnsatisfied::Reopen,
-            "escalate" => OnUnsatisfied::Escalate,
-            other => {
-                return Err(invalid(
-                    "on_unsatisfied",
-                    format!("`{other}` is neither `reopen` nor `escalate`"),
-                ))
-            }
-        };
-        let mut channels = HashMap::new();
-        for (from, to) in &self.channels {
-            let from_c = Channel::parse(from)
-                .ok_or_else(|| invalid("channels", format!("`{from}` is not an intake channel")))?;
-            let to_c = SurveyChannel::parse(to).ok_or_else(|| {
-                invalid(
-                    "channels",
-                    format!("`{to}` is not a survey channel (sms, app, ivr, link)"),
-                )
-            })?;
-            channels.insert(from_c, to_c);
-        }
+    /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.
+    pub fn validate(self, default_tz: Tz) -> Result<SurveySettings, SettingsError> {
+        let policy = self.policy().check()?;
+        let poll_interval = read_duration("poll_interval", &self.poll_interval)?;
         if let Some(secret) = &self.token_secret {
             if secret.expose_secret().len() < 32 {
                 return Err(invalid("token_secret", "must be at least 32 bytes"));
@@ -290,21 +215,23 @@ impl RawSurveySettings {
         if self.page_max_body_bytes < 1024 {
             return Err(invalid("page_max_body_bytes", "must be at least 1024"));
         }
-        Ok(SurveySettings {
+        let mut settings = SurveySettings {
             token_secret: self.token_secret,
             allow_ephemeral_secret: self.allow_ephemeral_secret,
+            from_setup: self.from_setup,
             public_base_url: base,
-            delay,
+            deployment_tz: default_tz,
+            delay: policy.delay,
             quiet: QuietHours {
-                start: quiet_start,
-                end: quiet_end,
-                tz,
+                start: policy.quiet_start,
+                end: policy.quiet_end,
+                tz: default_tz,
             },
-            reminder_after: self.reminders.then_some(reminder_after),
-            expire_after,
-            on_unsatisfied,
-            skip_older_than,
-            channels,
+            reminder_after: policy.reminder_after,
+            expire_after: policy.expire_after,
+            on_unsatisfied: policy.on_unsatisfied,
+            skip_older_than: policy.skip_older_than,
+            channels: HashMap::new(),
             poll_interval: poll_interval.to_std().unwrap_or(StdDuration::from_secs(1)),
             timer_batch: self.timer_batch,
             max_comment_chars: self.max_comment_chars,
@@ -312,11 +239,28 @@ impl RawSurveySettings {
             max_stored_refusal_bytes: self.max_stored_refusal_bytes,
             page_posts_per_minute_per_address: self.page_posts_per_minute_per_address,
             page_posts_per_hour_per_link: self.page_posts_per_hour_per_link,
-        })
+        };
+        settings.set_policy(policy);
+        Ok(settings)
     }
 }
 
 impl SurveySettings {
+    /// Puts a checked survey policy (the setup's survey kind, or this section's own values) in force.
+    pub fn set_policy(&mut self, p: CheckedSurveyPolicy) {
+        self.delay = p.delay;
+        self.quiet = QuietHours {
+            start: p.quiet_start,
+            end: p.quiet_end,
+            tz: p.timezone.unwrap_or(self.deployment_tz),
+        };
+        self.reminder_after = p.reminder_after;
+        self.expire_after = p.expire_after;
+        self.on_unsatisfied = p.on_unsatisfied;
+        self.skip_older_than = p.skip_older_than;
+        self.channels = p.channels;
+    }
+
     /// The signer for response links: the configured secret, or (local demo only, when allowed) one
     /// made up now. Without either the worker must not start.
     pub fn signer(&self) -> Result<crate::TokenSigner, SettingsError> {
@@ -406,7 +350,7 @@ mod tests {
         r.delay = "13h".into();
         assert!(matches!(
             r.validate(chrono_tz::Asia::Shanghai),
-            Err(SettingsError::Invalid { key: "delay", .. })
+            Err(SettingsError::Policy(PolicyFault { key: "delay", .. }))
         ));
         let mut r = raw();
         r.delay = "25h".into();
@@ -419,19 +363,20 @@ mod tests {
         r.reminder_after = "80h".into();
         assert!(matches!(
             r.validate(chrono_tz::UTC),
-            Err(SettingsError::Invalid {
+            Err(SettingsError::Policy(PolicyFault {
                 key: "reminder_after",
                 ..
-            })
+            }))
         ));
         let mut r = raw();
         r.quiet_start = "9pm".into();
         assert!(matches!(
             r.validate(chrono_tz::UTC),
-            Err(SettingsError::TimeOfDay {
+            Err(SettingsError::Policy(PolicyFault {
                 key: "quiet_start",
+                code: "bad_time",
                 ..
-            })
+            }))
         ));
         let mut r = raw();
         r.token_secret = Some(SecretString::from("short".to_string()));

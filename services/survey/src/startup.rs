@@ -74,6 +74,21 @@ impl Worker for Survey {
             config.signer,
             config.clock,
         );
+        if ctx.settings().from_setup {
+            let live = ctx.live_settings.clone();
+            rt.follow_setup(
+                "the setup's survey policy",
+                std::time::Duration::from_secs(2),
+                move |setup| {
+                    let policy = setup.survey.check().map_err(|e| e.to_string())?;
+                    let mut next = (*live.current()).clone();
+                    next.set_policy(policy);
+                    live.set(Arc::new(next));
+                    Ok(())
+                },
+            )
+            .await?;
+        }
         // JetStream 2.9 consumers take one filter subject: one durable consumer per lifecycle kind, so
         // the busy ticket.created / ticket.routed traffic never reaches this worker.
         let lifecycle = Arc::new(LifecycleHandler { ctx: ctx.clone() });

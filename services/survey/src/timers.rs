@@ -57,7 +57,7 @@ struct Change {
 /// Fires every timer due at the clock's now, up to `limit` in one transaction; returns how many fired.
 pub async fn fire_due(ctx: &Ctx, limit: i64) -> Result<usize, TimerError> {
     let now = ctx.clock.now();
-    let settings = &ctx.settings;
+    let settings = ctx.settings();
     let mut tx = ctx.pool.begin().await?;
     // Claimed by the row lock alone: every claimed row is written once, below, with its new state
     // (a closed survey's stray timer cleared too). Clearing `due_at` here as well wrote a second
@@ -267,8 +267,8 @@ pub async fn next_due(ctx: &Ctx) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
 /// Fires timers until `shutdown`: wakes on the earlier of the next due time and the poll interval (a
 /// survey scheduled by another replica is seen within one interval).
 pub async fn run(ctx: Ctx, shutdown: CancellationToken) {
-    let poll = ctx.settings.poll_interval;
-    let limit = ctx.settings.timer_batch;
+    let poll = ctx.settings().poll_interval;
+    let limit = ctx.settings().timer_batch;
     let mut failures: u32 = 0;
     loop {
         if shutdown.is_cancelled() {

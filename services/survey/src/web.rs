@@ -42,7 +42,7 @@ use crate::Ctx;
 /// The page alone (tests drive it without a NATS connection); `trusted` are the proxies whose
 /// `X-Forwarded-For` names the client address the rate limit counts.
 pub fn page_router(ctx: Ctx, trusted: TrustedProxies) -> Router {
-    let max_body = ctx.settings.page_max_body_bytes;
+    let max_body = ctx.settings().page_max_body_bytes;
     let limits = Arc::new(PageLimits::new(&ctx, trusted));
     Router::new()
         .route("/s/{token}", get(show).post(submit))
@@ -78,10 +78,10 @@ impl PageLimits {
         let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         Self {
             per_address: RateLimiter::keyed(Quota::per_minute(at_least_one(
-                ctx.settings.page_posts_per_minute_per_address,
+                ctx.settings().page_posts_per_minute_per_address,
             ))),
             per_link: RateLimiter::keyed(Quota::per_hour(at_least_one(
-                ctx.settings.page_posts_per_hour_per_link,
+                ctx.settings().page_posts_per_hour_per_link,
             ))),
             trusted,
         }
@@ -306,7 +306,7 @@ fn form(
             }
             fieldset {
                 legend { (lang.t("意见或建议（可选）", "Comment (optional)")) }
-                textarea name="comment" maxlength=(ctx.settings.max_comment_chars) {}
+                textarea name="comment" maxlength=(ctx.settings().max_comment_chars) {}
             }
             button type="submit" { (lang.t("提交", "Submit")) }
         }

@@ -46,7 +46,7 @@ async fn oversized_bodies_are_refused_and_refusals_are_stored_as_a_bounded_prefi
     );
     let (rows, longest) = refused_rows(&h).await;
     assert_eq!(rows, 1);
-    assert_eq!(longest, h.ctx.settings.max_stored_refusal_bytes as i64);
+    assert_eq!(longest, h.ctx.settings().max_stored_refusal_bytes as i64);
 }
 
 #[tokio::test]

@@ -783,7 +783,7 @@ async fn end_to_end_over_the_bus() {
     let replica = survey::startup::Application::build(
         h.tc.settings.clone(),
         survey::startup::SurveyConfig {
-            settings: (*h.ctx.settings).clone(),
+            settings: (*h.ctx.settings()).clone(),
             signer: h.ctx.signer.clone(),
             // A manual clock: the test fires the timers itself.
             clock: h.ctx.clock.clone(),

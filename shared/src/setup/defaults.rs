@@ -5,10 +5,13 @@
 use serde::Deserialize;
 
 use super::documents::{Departments, Route, Routing, Taxonomy};
+use super::policies::{ReportTargets, SurveyPolicy};
 
 const LABELS: &str = include_str!("../../../config/router/labels.toml");
 const ROUTING: &str = include_str!("../../../config/router/routing.toml");
 const SLA: &str = include_str!("../../../config/sla/sla.toml");
+const SURVEY: &str = include_str!("../../../config/survey/survey.toml");
+const TARGETS: &str = include_str!("../../../config/reports/targets.toml");
 
 /// The keys of sla.toml that make the calendars kind; the rest is the SLA kind.
 const CALENDAR_KEYS: [&str; 2] = ["calendars", "holiday_sets"];
@@ -42,6 +45,8 @@ pub fn from_toml(kind: super::Kind, text: &str) -> Result<serde_json::Value, Str
         Kind::Routing => serde_json::to_value(routing_from(text)?),
         Kind::Sla => return part(text, &CALENDAR_KEYS, false),
         Kind::Calendars => return part(text, &CALENDAR_KEYS, true),
+        Kind::Survey => serde_json::to_value(read::<SurveyPolicy>(text, &[])?),
+        Kind::Targets => serde_json::to_value(read::<ReportTargets>(text, &[])?),
     };
     v.map_err(|e| e.to_string())
 }
@@ -103,4 +108,14 @@ pub fn sla() -> serde_json::Value {
 #[allow(clippy::expect_used)]
 pub fn calendars() -> serde_json::Value {
     part(SLA, &CALENDAR_KEYS, true).expect("config/sla/sla.toml reads as TOML")
+}
+
+#[allow(clippy::expect_used)]
+pub fn survey() -> SurveyPolicy {
+    read(SURVEY, &[]).expect("config/survey/survey.toml reads as a survey policy")
+}
+
+#[allow(clippy::expect_used)]
+pub fn targets() -> ReportTargets {
+    read(TARGETS, &[]).expect("config/reports/targets.toml reads as report targets")
 }

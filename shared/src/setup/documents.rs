@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::policies::{ReportTargets, SurveyPolicy};
 use super::Kind;
 use super::Problem;
 use crate::sla::calendar::{CalendarConfig, CalendarError, HolidaySetConfig};
@@ -273,6 +274,10 @@ pub struct Setup {
     /// Business calendars: opening hours, holiday sets, make-up working days (the `[calendars]` and
     /// `[holiday_sets]` of config/sla/sla.toml).
     pub calendars: serde_json::Value,
+    /// When and how customers are asked about a resolved ticket (the survey worker).
+    pub survey: SurveyPolicy,
+    /// What the weekly report holds each group to (the api's reports).
+    pub targets: ReportTargets,
     /// The version of each kind this setup was read at.
     pub versions: BTreeMap<Kind, i32>,
 }
@@ -292,6 +297,8 @@ impl Setup {
             routing: super::defaults::routing(),
             sla: super::defaults::sla(),
             calendars: super::defaults::calendars(),
+            survey: super::defaults::survey(),
+            targets: super::defaults::targets(),
             versions: BTreeMap::new(),
         }
     }
@@ -304,6 +311,8 @@ impl Setup {
             Kind::Routing => serde_json::to_value(&self.routing),
             Kind::Sla => Ok(self.sla.clone()),
             Kind::Calendars => Ok(self.calendars.clone()),
+            Kind::Survey => serde_json::to_value(&self.survey),
+            Kind::Targets => serde_json::to_value(&self.targets),
         };
         v.unwrap_or(serde_json::Value::Null)
     }
@@ -337,6 +346,8 @@ impl Setup {
                 read::<CalendarsPart>(kind, body)?;
                 self.calendars = body.clone();
             }
+            Kind::Survey => self.survey = read(kind, body)?,
+            Kind::Targets => self.targets = read(kind, body)?,
         }
         Ok(())
     }
@@ -367,6 +378,7 @@ impl Setup {
         check_departments(&self.departments, &mut out);
         check_routing(self, &mut out);
         check_sla(self, &mut out);
+        check_policies(self, &mut out);
         out
     }
 }
@@ -664,6 +676,21 @@ fn check_sla(s: &Setup, out: &mut Vec<Problem>) {
             subject.as_ref(),
             e.to_string(),
         ));
+    }
+}
+
+fn check_policies(s: &Setup, out: &mut Vec<Problem>) {
+    if let Err(f) = s.survey.check() {
+        out.push(Problem::new(
+            Kind::Survey,
+            f.code,
+            f.key,
+            None,
+            f.to_string(),
+        ));
+    }
+    for (key, code, message) in s.targets.faults() {
+        out.push(Problem::new(Kind::Targets, code, key, None, message));
     }
 }
 

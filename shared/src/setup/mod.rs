@@ -14,6 +14,7 @@
 pub mod defaults;
 pub mod diff;
 pub mod documents;
+pub mod policies;
 mod store;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ pub use documents::{
     Assignment, Department, Departments, Named, Route, RouteDecision, RouteWhen, Routing, Setup,
     Taxonomy,
 };
+pub use policies::{CheckedSurveyPolicy, OnUnsatisfied, PolicyFault, ReportTargets, SurveyPolicy};
 pub use store::{
     add_categories, add_categories_in, history, load, load_in, rollback, save, save_together,
     version, versions, AddedCategory, HistoryEntry, Saved, Versioned,
@@ -42,15 +44,21 @@ pub enum Kind {
     Sla,
     /// Business calendars: opening hours, holidays, make-up working days.
     Calendars,
+    /// When and how customers are asked about a resolved ticket.
+    Survey,
+    /// What the weekly report holds each group to.
+    Targets,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Taxonomy,
         Kind::Departments,
         Kind::Routing,
         Kind::Sla,
         Kind::Calendars,
+        Kind::Survey,
+        Kind::Targets,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +68,8 @@ impl Kind {
             Kind::Routing => "routing",
             Kind::Sla => "sla",
             Kind::Calendars => "calendars",
+            Kind::Survey => "survey",
+            Kind::Targets => "targets",
         }
     }
 

@@ -1188,7 +1188,7 @@ export interface components {
          * @description The kinds of setup document.
          * @enum {string}
          */
-        Kind: "taxonomy" | "departments" | "routing" | "sla" | "calendars";
+        Kind: "taxonomy" | "departments" | "routing" | "sla" | "calendars" | "survey" | "targets";
         /** @description A problem-type label of the sheet and how many readable rows carry it. */
         LabelCount: {
             /** @description The category the rows got (added or mapped); none in a preview of an unknown label. */
@@ -1272,6 +1272,8 @@ export interface components {
         NewUser: {
             /** @description Required for agents and supervisors. */
             department?: string | null;
+            /** @description The name colleagues know, e.g. 李伟 (shown beside the login name). */
+            display_name?: string | null;
             /** @description Login name, e.g. `li.wei`: 1-100 characters without spaces. */
             name: string;
             /** @description Optional: users without a password only get tokens issued by an admin. */
@@ -1671,6 +1673,8 @@ export interface components {
             department?: string | null;
             /** @description `true` disables the user (every session and token ends), `false` enables it again. */
             disabled?: boolean | null;
+            /** @description The name colleagues know; an empty string clears it. */
+            display_name?: string | null;
             role?: null | components["schemas"]["Role"];
         };
         UserInfo: {
@@ -1679,10 +1683,17 @@ export interface components {
             department?: string | null;
             /** Format: date-time */
             disabled_at?: string | null;
+            /** @description The name colleagues know (may be empty). */
+            display_name: string;
             /** @description Whether the user may sign in with a password. */
             has_password: boolean;
             /** Format: uuid */
             id: string;
+            /**
+             * Format: date-time
+             * @description The last password sign-in (null: never).
+             */
+            last_signed_in_at?: string | null;
             /**
              * Format: int64
              * @description Browser sessions not ended.
@@ -1700,6 +1711,7 @@ export interface components {
         };
         UserView: {
             department?: string | null;
+            display_name: string;
             /** Format: uuid */
             id: string;
             name: string;
@@ -2749,7 +2761,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description taxonomy | departments | routing | sla | calendars */
+                /** @description taxonomy | departments | routing | sla | calendars | survey | targets */
                 kind: components["schemas"]["Kind"];
             };
             cookie?: never;
@@ -2807,7 +2819,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description taxonomy | departments | routing | sla | calendars */
+                /** @description taxonomy | departments | routing | sla | calendars | survey | targets */
                 kind: components["schemas"]["Kind"];
             };
             cookie?: never;
@@ -2890,7 +2902,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description taxonomy | departments | routing | sla | calendars */
+                /** @description taxonomy | departments | routing | sla | calendars | survey | targets */
                 kind: components["schemas"]["Kind"];
             };
             cookie?: never;
@@ -2948,7 +2960,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description taxonomy | departments | routing | sla | calendars */
+                /** @description taxonomy | departments | routing | sla | calendars | survey | targets */
                 kind: components["schemas"]["Kind"];
             };
             cookie?: never;

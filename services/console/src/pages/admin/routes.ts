@@ -2,7 +2,7 @@ import type { RouteRecordRaw } from 'vue-router'
 import { withMessages } from '@/i18n/lazy'
 
 // The admin's setup pages (后台配置): people and roles, the business's routes, categories, SLA and
-// calendars edited as versioned data,
+// calendars, survey policy and report targets edited as versioned data,
 // the tracking spreadsheet's import and the classifier's models. Each page is its own chunk, loaded
 // only when an admin opens it, with the area's messages (src/pages/admin/lazy/locales).
 const roles = ['admin'] as const
@@ -31,6 +31,12 @@ const routes: RouteRecordRaw[] = [
     name: 'admin-sla',
     component: withMessages('admin', () => import('./SlaPage.vue')),
     meta: { roles, title: 'admin.sla.title', nav: true },
+  },
+  {
+    path: '/admin/policies',
+    name: 'admin-policies',
+    component: withMessages('admin', () => import('./SurveyTargetsPage.vue')),
+    meta: { roles, title: 'admin.policy.title', nav: true },
   },
   {
     path: '/admin/import',

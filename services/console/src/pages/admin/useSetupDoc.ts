@@ -6,9 +6,11 @@ import { api, call } from '@/api/client'
 import { Refusal } from '@/api/refusal'
 import { useSubmit } from '@/i18n/useSubmit'
 import { useTaxonomy, type Group } from '@/taxonomy'
+import type { components } from '@/api/schema'
 import type { Problem } from './problems'
 
-export type Kind = 'taxonomy' | 'departments' | 'routing' | 'sla' | 'calendars'
+/** The setup's kinds, as the api's OpenAPI document names them. */
+export type Kind = components['schemas']['Kind']
 
 export interface HistoryEntry {
   version: number

@@ -17,6 +17,8 @@ export const MAX_NAME = 100
 
 export interface NewUserForm {
   name: string
+  /** The name colleagues know (李伟); optional. */
+  display_name?: string
   role: Role | ''
   department: string
   password: string
@@ -24,7 +26,7 @@ export interface NewUserForm {
 
 /** A field's problem, as an i18n key under `admin.users.invalid` (with its parameters). */
 export interface FieldProblem {
-  field: 'name' | 'role' | 'department' | 'password'
+  field: 'name' | 'display_name' | 'role' | 'department' | 'password'
   code: string
   params?: Record<string, unknown>
 }
@@ -35,6 +37,14 @@ export function nameProblem(name: string, taken: readonly string[] = []): FieldP
   if (/\s/.test(n)) return { field: 'name', code: 'name_blank' }
   if ([...n].length > MAX_NAME) return { field: 'name', code: 'name_long', params: { max: MAX_NAME } }
   if (taken.includes(n)) return { field: 'name', code: 'name_taken', params: { name: n } }
+  return null
+}
+
+export function displayNameProblem(displayName: string | undefined): FieldProblem | null {
+  const n = (displayName ?? '').trim()
+  if ([...n].length > MAX_NAME) return { field: 'display_name', code: 'display_name_long', params: { max: MAX_NAME } }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(n)) return { field: 'display_name', code: 'display_name_control' }
   return null
 }
 
@@ -56,6 +66,8 @@ export function newUserProblems(f: NewUserForm, taken: readonly string[] = []): 
   const out: FieldProblem[] = []
   const name = nameProblem(f.name, taken)
   if (name) out.push(name)
+  const display = displayNameProblem(f.display_name)
+  if (display) out.push(display)
   if (!f.role) out.push({ field: 'role', code: 'role_needed' })
   const dep = departmentProblem(f.role, f.department)
   if (dep) out.push(dep)
@@ -66,22 +78,28 @@ export function newUserProblems(f: NewUserForm, taken: readonly string[] = []): 
 
 /** The api's body for a new user: trimmed, the department only where the role has one. */
 export function newUserBody(f: NewUserForm) {
+  const display = (f.display_name ?? '').trim()
   return {
     name: f.name.trim(),
     role: f.role as Role,
     department: f.department.trim() || null,
     password: f.password,
+    ...(display ? { display_name: display } : {}),
   }
 }
 
-/** The PATCH body for a change of role and department: only what changed (`null` when nothing). */
+/** The PATCH body for a change of role, department or display name: only what changed (`null` when nothing). */
 export function userChange(
-  before: { role: Role; department?: string | null },
-  after: { role: Role; department: string },
-): { role?: Role; department?: string } | null {
-  const out: { role?: Role; department?: string } = {}
+  before: { role: Role; department?: string | null; display_name?: string | null },
+  after: { role: Role; department: string; display_name?: string },
+): { role?: Role; department?: string; display_name?: string } | null {
+  const out: { role?: Role; department?: string; display_name?: string } = {}
   if (after.role !== before.role) out.role = after.role
   const dep = after.department.trim()
   if (dep !== (before.department ?? '')) out.department = dep
+  if (after.display_name !== undefined) {
+    const display = after.display_name.trim()
+    if (display !== (before.display_name ?? '')) out.display_name = display
+  }
   return Object.keys(out).length ? out : null
 }

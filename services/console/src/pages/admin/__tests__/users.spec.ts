@@ -19,6 +19,9 @@ describe('a new user, checked as the admin types', () => {
     expect(codes({ ...good, name: 'li wei' })).toEqual(['name:name_blank'])
     expect(codes({ ...good, name: 'x'.repeat(101) })).toEqual(['name:name_long'])
     expect(codes({ ...good, name: ' li.wei ' }, ['li.wei'])).toEqual(['name:name_taken'])
+    expect(codes({ ...good, display_name: '李'.repeat(101) })).toEqual(['display_name:display_name_long'])
+    expect(codes({ ...good, display_name: '李\u0000伟' })).toEqual(['display_name:display_name_control'])
+    expect(codes({ ...good, display_name: ' 李伟 ' })).toEqual([])
   })
 
   it('asks a department of agents and supervisors only', () => {
@@ -42,6 +45,7 @@ describe('a new user, checked as the admin types', () => {
       department: null,
       password: 'secret-123',
     })
+    expect(newUserBody({ ...good, display_name: ' 李伟 ' }).display_name).toBe('李伟')
   })
 })
 
@@ -52,5 +56,7 @@ describe('a change of role or department', () => {
     expect(userChange(before, { role: 'supervisor', department: 'sales' })).toEqual({ role: 'supervisor' })
     expect(userChange(before, { role: 'admin', department: '' })).toEqual({ role: 'admin', department: '' })
     expect(userChange({ role: 'admin', department: null }, { role: 'admin', department: '' })).toBeNull()
+    expect(userChange({ ...before, display_name: '' }, { ...before, display_name: ' 李伟 ' })).toEqual({ display_name: '李伟' })
+    expect(userChange({ ...before, display_name: '李伟' }, { ...before, display_name: '李伟' })).toBeNull()
   })
 })
