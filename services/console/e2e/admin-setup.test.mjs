@@ -134,14 +134,28 @@ describe('departments, deadlines and calendars, edited through forms', () => {
     assert.ok(departments.departments.some((d) => d.code === 'billing'))
     assert.equal(departments.departments.find((d) => d.code === 'sales').name_zh, '销售部')
 
-    // In English the same refusal reads in English.
+    // Once the route is gone, the same change is taken, with billing's calendar entry in the SLA rules.
+    const withRoute = (await stack.admin('GET', '/v1/setup/routing')).body
+    const back = await stack.admin('PUT', '/v1/setup/routing', {
+      body: { ...withRoute.body, routes: withRoute.body.routes.filter((r) => !r.departments.includes('billing')) },
+      note: 'e2e: billing route removed',
+      base_version: withRoute.version,
+    })
+    assert.equal(back.status, 200, JSON.stringify(back.body))
+    await page.click('[data-test=save]')
+    await page.waitForSelector('[data-test=saved]')
+    const now = (await stack.admin('GET', '/v1/setup/departments')).body.body
+    assert.ok(!now.departments.some((d) => d.code === 'billing'))
+    assert.equal(now.departments.find((d) => d.code === 'sales').name_zh, '销售部（E2E）')
+    assert.equal((await stack.admin('GET', '/v1/setup/sla')).body.body.departments.billing, undefined)
     await context.close()
+
+    // In English the refusal reads in English.
     const en = await person(browser, { locale: 'en' })
     await adminIn(en.page)
     await en.page.goto(`${stack.base}/admin/departments`)
-    await row(en.page, 'billing').locator('[data-test=remove]').click()
-    await en.page.click('[data-test=save]')
-    await en.page.locator('[data-test=problems]', { hasText: `Route ${route} still sends tickets to “Billing”` }).waitFor()
+    await row(en.page, 'logistics').locator('[data-test=remove]').click()
+    await en.page.locator('[data-test=problems]', { hasText: /Route \d+ still sends tickets to “Logistics”/ }).waitFor()
     await en.context.close()
   })
 
@@ -234,13 +248,14 @@ describe('departments, deadlines and calendars, edited through forms', () => {
     assert.deepEqual(calendars.calendars['cn-office'].weekly.sat, ['09:00-12:00'])
     assert.equal(calendars.holiday_sets['cn-2026'].holidays.at(-1), '2026-12-31..2027-01-01')
 
-    // The api knows more than the form: a calendar the SLA rules still use cannot go. Its refusal is
-    // shown, and the calendar the admin removed stays removed on the page until they change it back.
-    await page.locator('[data-calendar="always-on"] button', { hasText: '删除' }).click()
+    // The api knows more than the form: a calendar the SLA rules still use (the customer service's)
+    // cannot go. Its refusal is shown, and the calendar removed stays removed on the page.
+    await page.locator('[data-calendar="cn-service-desk"] button', { hasText: '删除' }).click()
     await page.click('[data-test=save]')
     await page.locator('[data-test=refusal]', { hasText: '配置未保存' }).waitFor()
-    await page.locator('[data-test=problems]', { hasText: '“always-on”不是已有的日历' }).waitFor()
-    assert.equal(await page.locator('[data-calendar="always-on"]').count(), 0)
+    await page.locator('[data-test=problems]', { hasText: '“cn-service-desk”不是已有的日历' }).waitFor()
+    assert.equal(await page.locator('[data-calendar="cn-service-desk"]').count(), 0)
+    assert.ok((await stack.admin('GET', '/v1/setup/calendars')).body.body.calendars['cn-service-desk'])
     await screenshot(page, 'admin-calendars-refused')
     await context.close()
   })
