@@ -156,6 +156,11 @@ describe('departments, deadlines and calendars, edited through forms', () => {
     await en.page.goto(`${stack.base}/admin/departments`)
     await row(en.page, 'logistics').locator('[data-test=remove]').click()
     await en.page.locator('[data-test=problems]', { hasText: /Route \d+ still sends tickets to “Logistics”/ }).waitFor()
+    // People still working in a department keep it too (the api does not check that; the page does).
+    await stack.user('wu.agent', 'agent', 'product')
+    await en.page.reload()
+    await row(en.page, 'product').locator('[data-test=remove]').click()
+    await en.page.locator('[data-test=problems]', { hasText: 'People still work in “Product & technology” (wu.agent)' }).waitFor()
     await en.context.close()
   })
 
