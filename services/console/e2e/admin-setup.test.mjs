@@ -148,6 +148,13 @@ describe('departments, deadlines and calendars, edited through forms', () => {
     assert.ok(!now.departments.some((d) => d.code === 'billing'))
     assert.equal(now.departments.find((d) => d.code === 'sales').name_zh, '销售部（E2E）')
     assert.equal((await stack.admin('GET', '/v1/setup/sla')).body.body.departments.billing, undefined)
+    // Sales becomes where unmatched tickets land, and so cannot be removed.
+    await row(page, 'sales').locator('input[data-test=default]').check()
+    assert.ok(await row(page, 'sales').locator('[data-test=remove]').isDisabled())
+    await page.fill('input[data-test=note]', 'e2e default sales')
+    await page.click('[data-test=save]')
+    await page.locator('[data-test=history]', { hasText: 'e2e default sales' }).waitFor()
+    assert.equal((await stack.admin('GET', '/v1/setup/departments')).body.body.default_department, 'sales')
     await context.close()
 
     // In English the refusal reads in English.
