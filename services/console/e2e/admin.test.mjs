@@ -255,10 +255,13 @@ describe('the business setup, edited by an admin', () => {
     await context.close()
   })
 
-  it('edits the SLA document: JSON checked as typed, the api refusal explained', async () => {
+  it('edits the SLA document on its JSON tab: checked as typed, the api refusal explained', async () => {
     const { page, context } = await person(browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/sla"]')
+    // The form shows the common edits; the JSON tab holds what it does not (overrides).
+    await page.waitForSelector('[data-test=clocks]')
+    await page.click('[data-test=mode-json]')
     const json = page.locator('textarea[data-test=json]')
     await page.waitForFunction(() => document.querySelector('textarea[data-test=json]')?.value.includes('warning_fractions'))
     const original = await json.inputValue()
@@ -287,8 +290,9 @@ describe('the business setup, edited by an admin', () => {
     const pages = [
       ['/admin/users', '[data-test=users] [data-user]', 'admin-users'],
       ['/admin/routing', '[data-test=route-0]', 'admin-routing'],
+      ['/admin/departments', '[data-test=departments] [data-department]', 'admin-departments'],
       ['/admin/taxonomy', '[data-test=list-categories]', 'admin-taxonomy'],
-      ['/admin/sla', '[data-test=json]', 'admin-sla'],
+      ['/admin/sla', '[data-test=clocks]', 'admin-sla'],
       ['/admin/import', '[data-test=import-file]', 'admin-import'],
       ['/admin/classifier', '[data-test=train]', 'admin-classifier'],
     ]

@@ -15,9 +15,13 @@ export interface Routing {
 }
 
 export interface Problem {
+  /** The kind whose document is at fault, when the api says (it may differ from the one saved). */
+  kind?: string
   code: string
   path: string
   subject?: string | null
+  /** What else the sentence names (a route's number, the people still in a department). */
+  params?: Record<string, string | number>
 }
 
 export interface Known {

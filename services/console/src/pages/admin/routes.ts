@@ -1,8 +1,8 @@
 import type { RouteRecordRaw } from 'vue-router'
 import { withMessages } from '@/i18n/lazy'
 
-// The admin's setup pages (后台配置): people and roles, the business's routes, categories, SLA and
-// calendars, survey policy and report targets edited as versioned data,
+// The admin's setup pages (后台配置): people and roles, the business's routes, departments, categories,
+// SLA and calendars, survey policy and report targets edited as versioned data,
 // the tracking spreadsheet's import and the classifier's models. Each page is its own chunk, loaded
 // only when an admin opens it, with the area's messages (src/pages/admin/lazy/locales).
 const roles = ['admin'] as const
@@ -19,6 +19,12 @@ const routes: RouteRecordRaw[] = [
     name: 'admin-routing',
     component: withMessages('admin', () => import('./RoutingPage.vue')),
     meta: { roles, title: 'admin.routing.title', nav: true },
+  },
+  {
+    path: '/admin/departments',
+    name: 'admin-departments',
+    component: withMessages('admin', () => import('./DepartmentsPage.vue')),
+    meta: { roles, title: 'admin.departments.title', nav: true },
   },
   {
     path: '/admin/taxonomy',

@@ -108,7 +108,7 @@ export function useSetupDoc<T>(kind: Kind) {
     const key = `admin.problem.${p.code}`
     const group: Group | null = /department|lead/.test(p.code) ? 'departments' : /category/.test(p.code) ? 'categories' : null
     const subject = p.subject ? (group ? name(group, p.subject) : p.subject) : ''
-    return te(key) ? t(key, { subject }) : p.code
+    return te(key) ? t(key, { ...p.params, subject }) : p.code
   }
 
   return { version, body, stored, history, serverProblems, saved, load, save, rollback, explain, ...submit }
