@@ -74,6 +74,8 @@ impl Pipeline {
             ("LOOPDESK__SURVEY__DELAY", "0s".to_string()),
             ("LOOPDESK__SURVEY__QUIET_START", "00:00".to_string()),
             ("LOOPDESK__SURVEY__QUIET_END", "00:00".to_string()),
+            // The SLA worker measures with the rules file the test gives, not the business's setup.
+            ("LOOPDESK__SLA__FROM_SETUP", "false".to_string()),
             (
                 "LOOPDESK__SLA__RULES_FILE",
                 sla.path().display().to_string(),

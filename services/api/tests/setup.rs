@@ -373,3 +373,53 @@ async fn kinds_that_depend_on_each_other_are_saved_together() {
     let (_, now) = app.get("/v1/setup/taxonomy", ADMIN).await;
     assert_eq!(now["body"], taxonomy["body"]);
 }
+
+/// A department people still work in cannot be removed: they would be left in a department that no
+/// longer exists. Once nobody active works there, it can.
+#[tokio::test]
+async fn a_department_people_work_in_is_not_removed() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = app.get("/v1/setup/departments", ADMIN).await;
+    let before = doc["body"].clone();
+    let mut with = before.clone();
+    with["departments"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"code": "warehouse", "name_zh": "仓储部", "name_en": "Warehouse"}));
+    let put = |body: Value| {
+        app.call(
+            Method::PUT,
+            "/v1/setup/departments",
+            Some(ADMIN),
+            Some(json!({"body": body, "note": "warehouse"})),
+        )
+    };
+    let (s, e) = put(with.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (s, e) = app
+        .post(
+            "/v1/users",
+            ADMIN,
+            json!({"name": "wang.cang", "role": "agent", "department": "warehouse", "password": "secret-123"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+
+    let (s, e) = put(before.clone()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let problem = &e["error"]["details"]["problems"][0];
+    assert_eq!(problem["code"], "department_has_people", "{e}");
+    assert_eq!(problem["subject"], "warehouse");
+
+    let (s, e) = app
+        .call(
+            Method::PATCH,
+            "/v1/users/wang.cang",
+            Some(ADMIN),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (s, e) = put(before).await;
+    assert_eq!(s, StatusCode::OK, "nobody active works there now: {e}");
+}

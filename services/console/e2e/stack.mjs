@@ -14,12 +14,6 @@ export const ROOT = resolve(HERE, '../../..')
 const BASE_DB = process.env.LOOPDESK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const NATS_URL = process.env.LOOPDESK_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 const PROFILE = process.env.LOOPDESK_E2E_PROFILE ?? 'debug'
-/**
- * What a worker reads from config/base.toml in a deployment, which the stack does not read
- * (LOOPDESK_CONFIG_DIR points nowhere): the SLA worker's built-in default keeps the rules file for
- * life, so it takes the setup's rules, and follows the admin's changes, only when told to.
- */
-const WORKER_ENV = { sla: { LOOPDESK__SLA__FROM_SETUP: 'true' } }
 export const ADMIN_TOKEN = `e2e-admin-${randomBytes(12).toString('hex')}`
 
 function freePort() {
@@ -115,7 +109,7 @@ export class Stack {
       LOOPDESK__API__CONSOLE_DIR: join(ROOT, 'services/console/dist'),
     })
     this.base = `http://127.0.0.1:${port}`
-    if (workers) for (const w of ['intake', 'router', 'sla', 'survey']) await this.worker(w, WORKER_ENV[w])
+    if (workers) for (const w of ['intake', 'router', 'sla', 'survey']) await this.worker(w)
     this.nc = await connect({ servers: NATS_URL })
     return this
   }

@@ -158,7 +158,14 @@ async fn run(
         settings.clone(),
         SlaConfig {
             observer: Some(observer),
-            ..SlaConfig::new(SlaSettings::default(), rules)
+            // The bench's own rules, not the business's setup.
+            ..SlaConfig::new(
+                SlaSettings {
+                    from_setup: false,
+                    ..SlaSettings::default()
+                },
+                rules,
+            )
         },
         shutdown.clone(),
     )

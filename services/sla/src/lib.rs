@@ -41,9 +41,9 @@ pub struct SlaSettings {
     /// classification a moment later, so both are written once (0: start at creation). Only the
     /// clocks' appearance waits; their deadlines count from the submission.
     pub start_within_ms: u64,
-    /// Take the rules from the business's setup in Postgres (seeded from `rules_file`'s defaults) and
-    /// apply every change announced on `{prefix}.config.changed` without a restart. Off, the rules
-    /// given at start (the file) stay for the life of the replica.
+    /// Take the rules from the business's setup in Postgres (seeded from config/sla/sla.toml) and
+    /// apply every change announced on `{prefix}.config.changed` without a restart (default). Off,
+    /// the rules given at start (`rules_file`) stay for the life of the replica.
     pub from_setup: bool,
 }
 
@@ -55,7 +55,7 @@ impl Default for SlaSettings {
             poll_ms: 1000,
             coalesce_ms: 20,
             start_within_ms: 30_000,
-            from_setup: false,
+            from_setup: true,
         }
     }
 }

@@ -405,7 +405,7 @@ async fn timers_due_while_every_replica_was_down_fire_once_on_recovery() {
     let ids = seed_overdue(&ctx, &rules, 20).await;
     let app = Application::build(
         ctx.settings.clone(),
-        SlaConfig::new(SlaSettings::default(), rules.clone()),
+        SlaConfig::new(rules_file_only(), rules.clone()),
         CancellationToken::new(),
     )
     .await
@@ -425,7 +425,7 @@ async fn timers_due_while_every_replica_was_down_fire_once_on_recovery() {
     // A second replica after recovery finds nothing more to fire.
     let second = Application::build(
         ctx.settings.clone(),
-        SlaConfig::new(SlaSettings::default(), rules.clone()),
+        SlaConfig::new(rules_file_only(), rules.clone()),
         CancellationToken::new(),
     )
     .await
@@ -699,7 +699,7 @@ async fn a_missed_urgent_first_response_is_announced_and_escalated_over_the_bus(
     let rules = rules(FAST);
     let app = Application::build(
         ctx.settings.clone(),
-        SlaConfig::new(SlaSettings::default(), rules.clone()),
+        SlaConfig::new(rules_file_only(), rules.clone()),
         CancellationToken::new(),
     )
     .await
@@ -999,4 +999,12 @@ async fn a_creation_waits_to_start_the_clocks_with_the_next_event_or_on_its_own(
             .expect("started");
     assert_eq!(started, t0);
     assert_eq!(deferring.start_overdue(100).await.expect("looks"), 0);
+}
+
+/// These replicas measure with the rules the test gives them, not the business's setup.
+fn rules_file_only() -> SlaSettings {
+    SlaSettings {
+        from_setup: false,
+        ..SlaSettings::default()
+    }
 }

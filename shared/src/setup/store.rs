@@ -221,6 +221,7 @@ pub async fn save_together(
     let mut tx = pool.begin().await?;
     lock(&mut tx).await?;
     let mut setup = load_in(&mut tx).await?;
+    let was = setup.clone();
     let before: Vec<Value> = documents
         .iter()
         .map(|(kind, _)| setup.body(*kind))
@@ -230,7 +231,7 @@ pub async fn save_together(
             .replace(*kind, body)
             .map_err(|p| SetupError::Refused(vec![p]))?;
     }
-    refuse_if_broken(&setup)?;
+    refuse_if_broken(&mut tx, &was, &setup).await?;
     let mut saved = Vec::with_capacity(documents.len());
     for ((kind, _), before) in documents.iter().zip(before) {
         let current = setup.versions.get(kind).copied().unwrap_or(0);
@@ -255,8 +256,43 @@ pub async fn save_together(
     Ok(saved)
 }
 
-fn refuse_if_broken(setup: &Setup) -> Result<(), SetupError> {
-    let problems: Vec<Problem> = setup.problems();
+/// Refuses `setup` (replacing `was`) when it is broken in itself, or when it removes a department
+/// people still work in: they would be left in a department that no longer exists, seeing nothing.
+async fn refuse_if_broken(
+    conn: &mut PgConnection,
+    was: &Setup,
+    setup: &Setup,
+) -> Result<(), SetupError> {
+    let mut problems: Vec<Problem> = setup.problems();
+    for gone in was
+        .departments
+        .departments
+        .iter()
+        .filter(|d| !setup.departments.has(&d.code))
+    {
+        // A person's department is stored as its code; names are accepted too where people type it.
+        let people: i64 = sqlx::query_scalar(
+            "select count(*) from api_users
+             where disabled_at is null and department in ($1, $2, $3)",
+        )
+        .bind(&gone.code)
+        .bind(&gone.name_zh)
+        .bind(&gone.name_en)
+        .fetch_one(&mut *conn)
+        .await?;
+        if people > 0 {
+            problems.push(Problem::new(
+                Kind::Departments,
+                "department_has_people",
+                "departments",
+                Some(&gone.code),
+                format!(
+                    "{people} people still work in `{}` ({}): move them to another department first",
+                    gone.code, gone.name_zh
+                ),
+            ));
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -270,6 +306,7 @@ pub async fn rollback(pool: &PgPool, kind: Kind, author: &str) -> Result<Saved, 
     let mut tx = pool.begin().await?;
     lock(&mut tx).await?;
     let mut setup = load_in(&mut tx).await?;
+    let was = setup.clone();
     let current = setup.versions.get(&kind).copied().unwrap_or(0);
     // The newest earlier version that differs from the current one (saving an unchanged document adds
     // no version, but a rollback can make two versions equal): rolling back twice undoes the rollback.
@@ -296,7 +333,7 @@ pub async fn rollback(pool: &PgPool, kind: Kind, author: &str) -> Result<Saved, 
             version: target,
             message: p.message,
         })?;
-    refuse_if_broken(&setup)?;
+    refuse_if_broken(&mut tx, &was, &setup).await?;
     insert(
         &mut tx,
         kind,
@@ -439,7 +476,8 @@ pub async fn add_categories_in(
     if added.is_empty() {
         return Ok(added);
     }
-    refuse_if_broken(&setup)?;
+    // Only categories and routes are added: no department goes.
+    refuse_if_broken(&mut *conn, &setup, &setup).await?;
     let note = format!(
         "categories added: {}",
         added
