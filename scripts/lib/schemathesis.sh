@@ -32,10 +32,18 @@ run_schemathesis() {
     # Retiring the bootstrap token would end the run's own credentials, and the event stream never
     # ends (each example would wait out the request timeout): both are tested in services/api/tests/
     # (accounts.rs, events.rs) instead.
+    # Every check but one: `positive_data_acceptance` wants a 2xx for every schema-valid request, and
+    # the api has rules across fields a JSON schema cannot state (a report's `to` after its `from`, an
+    # agent needs a department, a partial resolution needs a reason, a blank date is no date); each is
+    # refused with a 400 naming the field, which services/api/tests/ cover one by one. NUL is refused
+    # anywhere in a request (invalid_value, issue 19 item 11), so none is generated. One worker:
+    # Hypothesis inspects its own source with Python's `ast`, which is not thread-safe on 3.11
+    # ("AST constructor recursion depth mismatch").
     "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
-        --checks all --max-examples 40 --generation-deterministic --wait-for-schema 60 \
+        --checks all --exclude-checks positive_data_acceptance \
+        --max-examples 40 --generation-deterministic --wait-for-schema 60 --generation-allow-x00 false \
         --exclude-path /v1/auth/bootstrap-token --exclude-path /v1/events \
-        --header "Authorization: Bearer $token" --request-timeout 30 --workers 2 || status=$?
+        --header "Authorization: Bearer $token" --request-timeout 30 --workers 1 || status=$?
     kill -TERM "$api_pid" 2>/dev/null || true
     wait "$api_pid" 2>/dev/null || true
     psql "postgres://postgres@127.0.0.1:${PG_PORT}/postgres" -qc "drop database if exists \"$db\" with (force)" || true

@@ -446,10 +446,20 @@ pub async fn issue_token(
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     principal.require(Perm::ManageUsers)?;
     // The body is optional: an empty one, or JSON null, means the defaults.
-    let body: NewToken = if body.iter().all(u8::is_ascii_whitespace) {
-        NewToken::default()
-    } else {
-        crate::extract::parse_json::<Option<NewToken>>(&body)?.unwrap_or_default()
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let body: NewToken = match first {
+        None => NewToken::default(),
+        // serde reads a struct from an array too (`[30, "crm"]`); the api's bodies are objects.
+        Some(b'{') | Some(b'n') => {
+            crate::extract::parse_json::<Option<NewToken>>(&body)?.unwrap_or_default()
+        }
+        Some(_) => {
+            return Err(ApiError::field(
+                "invalid_value",
+                "body",
+                "the body is a JSON object, or empty for the defaults",
+            ))
+        }
     };
     let (user, _) = user_by_name(&state, &name).await?;
     let token = issue(&state, user, body.expires_in_days, label(body.label)?).await?;

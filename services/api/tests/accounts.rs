@@ -172,6 +172,14 @@ async fn tokens_expire_are_listed_and_revoked_all_at_once() {
         (s, v["error"]["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("expires_in_days"))
     );
+    // An array is not a token request, though serde would read one into the struct.
+    let (s, v) = app
+        .post("/v1/users/li/tokens", ADMIN, json!([null, null]))
+        .await;
+    assert_eq!(
+        (s, v["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("body"))
+    );
     // Default lifetime when the body is empty.
     let (s, v) = app.post("/v1/users/li/tokens", ADMIN, json!({})).await;
     assert_eq!(s, StatusCode::CREATED);

@@ -1000,8 +1000,8 @@ export interface components {
         };
         /** @description One difference between two versions. */
         Change: {
-            after?: Record<string, never> | null;
-            before?: Record<string, never> | null;
+            after?: unknown;
+            before?: unknown;
             /** @description `added`, `removed` or `changed`. */
             op: string;
             /** @description Where, e.g. `categories[technical_fault].name_en` or `routes[3].departments`. */
