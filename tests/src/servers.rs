@@ -64,9 +64,16 @@ impl PrivateNats {
     /// `authorization { … }` block (Loopdesk's generated one), `passwords` the environment variables
     /// it reads the passwords from.
     pub fn start_with_authorization(authorization: &str, passwords: Vec<(String, String)>) -> Self {
+        Self::start_with_config(authorization, passwords)
+    }
+
+    /// A server with a configuration file (`config`: users, permissions, a `tls { … }` block) and the
+    /// environment it reads secrets from.
+    pub fn start_with_config(config: &str, env: Vec<(String, String)>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("nats.conf");
-        std::fs::write(&file, authorization).expect("config written");
+        std::fs::write(&file, config).expect("config written");
+        let passwords = env;
         let mut n = Self {
             port: free_port(),
             cluster_port: 0,

@@ -657,22 +657,44 @@ fn check_sla(s: &Setup, out: &mut Vec<Problem>) {
         }
     }
     if let Err(e) = SlaRules::from_config(&cfg) {
-        let (kind, code, subject) = match &e {
-            PolicyError::Calendar(CalendarError::NeverOpen { calendar }) => {
-                (Kind::Calendars, "no_working_hours", Some(calendar.clone()))
+        // Where the fault is, so the console can mark the field: the clock's priority, the
+        // department's calendar, the calendar itself.
+        let (kind, code, path, subject) = match &e {
+            PolicyError::Calendar(CalendarError::NeverOpen { calendar }) => (
+                Kind::Calendars,
+                "no_working_hours",
+                format!("calendars.{calendar}.weekly"),
+                Some(calendar.clone()),
+            ),
+            PolicyError::Calendar(c) => {
+                let name = calendar_name(c);
+                let path = name
+                    .as_deref()
+                    .map(|n| format!("calendars.{n}"))
+                    .unwrap_or_default();
+                (Kind::Calendars, "bad_calendar", path, name)
             }
-            PolicyError::Calendar(c) => (Kind::Calendars, "bad_calendar", calendar_name(c)),
-            PolicyError::BadTarget(what) => (Kind::Sla, "zero_deadline", Some(what.clone())),
-            PolicyError::BadFraction(_) => (Kind::Sla, "bad_fraction", None),
-            PolicyError::UnknownCalendar { calendar, .. } => {
-                (Kind::Sla, "unknown_calendar", Some(calendar.clone()))
+            PolicyError::BadTarget { what, path } => {
+                (Kind::Sla, "zero_deadline", path.clone(), Some(what.clone()))
             }
-            _ => (Kind::Sla, "unreadable", None),
+            PolicyError::BadFraction { path, .. } => {
+                (Kind::Sla, "bad_fraction", path.clone(), None)
+            }
+            PolicyError::UnknownCalendar {
+                department,
+                calendar,
+            } => (
+                Kind::Sla,
+                "unknown_calendar",
+                format!("departments.{department}.calendar"),
+                Some(calendar.clone()),
+            ),
+            _ => (Kind::Sla, "unreadable", String::new(), None),
         };
         out.push(Problem::new(
             kind,
             code,
-            "",
+            path,
             subject.as_ref(),
             e.to_string(),
         ));
@@ -754,10 +776,13 @@ mod tests {
         zero.sla["policy"]["clocks"]["first_response"]["urgent"] = serde_json::json!("0m");
         let problems = zero.problems();
         assert_eq!(problems[0].code, "zero_deadline", "{problems:?}");
+        assert_eq!(problems[0].path, "policy.clocks.first_response.urgent");
+        assert_eq!(problems[0].subject.as_deref(), Some("first_response"));
         let mut closed = s.clone();
         closed.calendars["calendars"]["cn-office"]["weekly"] = serde_json::json!({});
         let problems = closed.problems();
         assert_eq!(problems[0].code, "no_working_hours", "{problems:?}");
+        assert_eq!(problems[0].path, "calendars.cn-office.weekly");
         assert_eq!(problems[0].subject.as_deref(), Some("cn-office"));
         let mut unknown = s.clone();
         unknown.sla["departments"]["warehouse"] = serde_json::json!({"calendar": "cn-office"});

@@ -27,10 +27,19 @@ pub enum PolicyError {
     },
     #[error(transparent)]
     Calendar(#[from] CalendarError),
-    #[error("warning fractions must lie strictly between 0 and 1, got {0}")]
-    BadFraction(f64),
-    #[error("target for {0} must be longer than zero and at most 366 days")]
-    BadTarget(String),
+    #[error("warning fractions must lie strictly between 0 and 1, got {value} (at `{path}`)")]
+    BadFraction {
+        value: f64,
+        /// Where in the SLA document, e.g. `policy.clocks.resolution.warning_fractions`.
+        path: String,
+    },
+    #[error("target for {what} must be longer than zero and at most 366 days (at `{path}`)")]
+    BadTarget {
+        /// The clock, e.g. `first_response`.
+        what: String,
+        /// Where in the SLA document, e.g. `policy.clocks.first_response.urgent`.
+        path: String,
+    },
     #[error("department `{department}` names unknown calendar `{calendar}`")]
     UnknownCalendar {
         department: String,
@@ -298,11 +307,14 @@ fn hours(h: i64) -> Duration {
 }
 
 /// Checks fractions and returns them sorted and de-duplicated.
-fn fractions(v: &[f64]) -> Result<Vec<f64>, PolicyError> {
+fn fractions(v: &[f64], path: &str) -> Result<Vec<f64>, PolicyError> {
     let mut out = Vec::with_capacity(v.len());
     for &f in v {
         if !(f > 0.0 && f < 1.0) {
-            return Err(PolicyError::BadFraction(f));
+            return Err(PolicyError::BadFraction {
+                value: f,
+                path: path.to_owned(),
+            });
         }
         out.push(f);
     }
@@ -311,9 +323,16 @@ fn fractions(v: &[f64]) -> Result<Vec<f64>, PolicyError> {
     Ok(out)
 }
 
-fn check_target(what: &str, d: Duration) -> Result<Duration, PolicyError> {
+fn check_target(
+    what: &str,
+    path: impl FnOnce() -> String,
+    d: Duration,
+) -> Result<Duration, PolicyError> {
     if d <= Duration::zero() || d > Duration::days(366) {
-        return Err(PolicyError::BadTarget(what.to_owned()));
+        return Err(PolicyError::BadTarget {
+            what: what.to_owned(),
+            path: path(),
+        });
     }
     Ok(d)
 }
@@ -357,29 +376,38 @@ impl Policy {
 
     /// Validates a `[policy]` table on top of the built-in defaults.
     pub fn from_config(cfg: &PolicyConfig) -> Result<Self, PolicyError> {
-        let global_fractions = fractions(cfg.warning_fractions.as_deref().unwrap_or(&[0.75, 0.9]))?;
+        let global_fractions = fractions(
+            cfg.warning_fractions.as_deref().unwrap_or(&[0.75, 0.9]),
+            "policy.warning_fractions",
+        )?;
         let mut policy = Policy::default();
         for kind in ClockKind::ALL {
             let (mut targets, mut basis) = Self::builtin(kind);
             let mut warning_fractions = global_fractions.clone();
+            let clock = format!("policy.clocks.{}", kind.as_str());
+            // Which key of the document set each priority's target, to name it in a refusal.
+            let mut keys = ["", "", ""];
             if let Some(c) = cfg.clocks.get(&kind) {
                 if let Some(b) = c.basis {
                     basis = b;
                 }
                 if let Some(t) = c.target {
                     targets = [t.0; 3];
+                    keys = ["target"; 3];
                 }
+                let named = ["urgent", "general", "suggestion"];
                 for (i, v) in [c.urgent, c.general, c.suggestion].into_iter().enumerate() {
                     if let Some(v) = v {
                         targets[i] = v.0;
+                        keys[i] = named[i];
                     }
                 }
                 if let Some(f) = &c.warning_fractions {
-                    warning_fractions = fractions(f)?;
+                    warning_fractions = fractions(f, &format!("{clock}.warning_fractions"))?;
                 }
             }
-            for t in targets {
-                check_target(kind.as_str(), t)?;
+            for (t, key) in targets.into_iter().zip(keys) {
+                check_target(kind.as_str(), || format!("{clock}.{key}"), t)?;
             }
             policy.clocks[kind as usize] = ClockDefaults {
                 basis,
@@ -390,10 +418,12 @@ impl Policy {
         policy.overrides = cfg
             .overrides
             .iter()
-            .map(|o| {
+            .enumerate()
+            .map(|(i, o)| {
                 let mut targets = BTreeMap::new();
                 for (k, d) in &o.targets {
-                    targets.insert(*k, check_target(k.as_str(), d.0)?);
+                    let path = || format!("policy.overrides[{i}].targets.{}", k.as_str());
+                    targets.insert(*k, check_target(k.as_str(), path, d.0)?);
                 }
                 Ok(Override {
                     department: o.department.clone(),
@@ -401,7 +431,11 @@ impl Policy {
                     customer_type: o.customer_type.clone(),
                     priority: o.priority,
                     targets,
-                    warning_fractions: o.warning_fractions.as_deref().map(fractions).transpose()?,
+                    warning_fractions: o
+                        .warning_fractions
+                        .as_deref()
+                        .map(|f| fractions(f, &format!("policy.overrides[{i}].warning_fractions")))
+                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;
@@ -680,11 +714,11 @@ mod tests {
     fn rejects_bad_values() {
         assert!(matches!(
             SlaRules::from_toml("[policy]\nwarning_fractions = [1.5]"),
-            Err(PolicyError::BadFraction(_))
+            Err(PolicyError::BadFraction { .. })
         ));
         assert!(matches!(
             SlaRules::from_toml("[policy.clocks.survey]\ntarget = \"0s\""),
-            Err(PolicyError::BadTarget(_))
+            Err(PolicyError::BadTarget { .. })
         ));
         assert!(matches!(
             SlaRules::from_toml("[policy.clocks.survey]\ntarget = \"soon\""),
