@@ -32,9 +32,9 @@ async function adminOnPolicies(page) {
   await page.waitForSelector('input[data-test=survey-delay]')
 }
 
-/** The form item's error text around a field. */
+/** The problem shown beside a field (`survey-delay` → `problem-survey-delay`). */
 function errorOf(page, field) {
-  return page.locator('.el-form-item', { has: page.locator(`[data-test=${field}]`) }).locator('.el-form-item__error')
+  return page.locator(`[data-test=problem-${field}]`)
 }
 
 describe('survey policy and report targets, edited by an admin', () => {

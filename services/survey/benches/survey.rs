@@ -69,7 +69,7 @@ async fn main() {
     let started = Instant::now();
     let mut fired = 0usize;
     loop {
-        let k = survey::timers::fire_due(&ctx, ctx.settings.timer_batch)
+        let k = survey::timers::fire_due(&ctx, ctx.settings().timer_batch)
             .await
             .expect("fire");
         if k == 0 {
@@ -137,7 +137,7 @@ async fn main() {
     let passes = 50;
     let started = Instant::now();
     for _ in 0..passes {
-        survey::timers::fire_due(&ctx, ctx.settings.timer_batch)
+        survey::timers::fire_due(&ctx, ctx.settings().timer_batch)
             .await
             .expect("idle pass");
     }
