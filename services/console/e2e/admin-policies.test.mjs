@@ -2,32 +2,17 @@
 // api and workers, a fresh database and prefix, Debian's chromium: a value that breaks a rule is named
 // beside its field before saving; a saved policy is applied by the running survey worker (the next
 // resolved ticket is asked after the new delay); saved targets are what the next report holds groups to.
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Stack, marker, submission } from './stack.mjs'
-import { axeViolations, launch, LAPTOP, person, PHONE, screenshot } from './browser.mjs'
+import { marker, submission } from './stack.mjs'
+import { adminStack } from './admin-stack.mjs'
+import { assertAccessible, LAPTOP, person, PHONE, screenshot } from './browser.mjs'
 
-const stack = new Stack()
-let browser
-let admin
-
-before(async () => {
-  await stack.start()
-  browser = await launch()
-  admin = await stack.user('zhou.admin', 'admin', undefined)
-})
-
-after(async () => {
-  await browser?.close()
-  await stack.stop()
-})
+const env = adminStack('zhou.admin')
+const { stack, adminIn } = env
 
 async function adminOnPolicies(page) {
-  await page.goto(`${stack.base}/sign-in`)
-  await page.fill('input[data-test=name]', admin.name)
-  await page.fill('input[data-test=password]', admin.password)
-  await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=users] [data-user]')
+  await adminIn(page)
   await page.click('nav a[href="/admin/policies"]')
   await page.waitForSelector('input[data-test=survey-delay]')
 }
@@ -39,7 +24,7 @@ function errorOf(page, field) {
 
 describe('survey policy and report targets, edited by an admin', () => {
   it('names a broken value, saves a sound one, and the survey worker asks after the new delay', async () => {
-    const { page, context } = await person(browser, { locale: 'zh-CN' })
+    const { page, context } = await person(env.browser, { locale: 'zh-CN' })
     await adminOnPolicies(page)
 
     // Thirteen hours plus the twelve quiet hours could ask more than a day after resolution.
@@ -87,7 +72,7 @@ describe('survey policy and report targets, edited by an admin', () => {
   })
 
   it('saves report targets the next report holds groups to, and refuses a target of zero', async () => {
-    const { page, context } = await person(browser, { locale: 'en' })
+    const { page, context } = await person(env.browser, { locale: 'en' })
     await adminOnPolicies(page)
     const field = page.locator('[data-test=targets-first_response_minutes] input')
     await field.fill('0')
@@ -109,12 +94,11 @@ describe('survey policy and report targets, edited by an admin', () => {
   it('is accessible and laid out in both languages at laptop and phone width', async () => {
     for (const viewport of [LAPTOP, PHONE]) {
       for (const locale of ['zh-CN', 'en']) {
-        const { page, context } = await person(browser, { viewport, locale })
+        const { page, context } = await person(env.browser, { viewport, locale })
         await adminOnPolicies(page)
         await page.waitForSelector('[data-test=targets-form] input')
         await screenshot(page, 'admin-policies')
-        await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'))
-        assert.deepEqual(await axeViolations(page), [], `policies page ${locale} ${viewport.width}`)
+        await assertAccessible(page, `policies page ${locale} ${viewport.width}`)
         await context.close()
       }
     }

@@ -3,46 +3,21 @@
 // is offered wherever departments are chosen; shortens the urgent first-response target and a new
 // urgent ticket is timed by it; a breaking change is explained, as typed or by the api, and nothing
 // typed is lost. Each form is photographed in both languages at laptop and phone width.
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Stack, marker, submission } from './stack.mjs'
-import { axeViolations, launch, LAPTOP, person, PHONE, screenshot } from './browser.mjs'
+import { marker, submission } from './stack.mjs'
+import { adminStack } from './admin-stack.mjs'
+import { assertAccessible, LAPTOP, person, PHONE, screenshot } from './browser.mjs'
 
-const stack = new Stack()
-let browser
-let admin
-
-before(async () => {
-  await stack.start()
-  browser = await launch()
-  admin = await stack.user('zhou.admin', 'admin', undefined)
-})
-
-after(async () => {
-  await browser?.close()
-  await stack.stop()
-})
-
-async function assertAccessible(page, what) {
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'))
-  const violations = await axeViolations(page)
-  assert.deepEqual(violations, [], `${what}: axe found serious or critical violations`)
-}
-
-async function adminIn(page) {
-  await page.goto(`${stack.base}/sign-in`)
-  await page.fill('input[data-test=name]', admin.name)
-  await page.fill('input[data-test=password]', admin.password)
-  await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=users] [data-user]')
-}
+const env = adminStack('zhou.admin')
+const { stack, adminIn } = env
 
 /** The departments page's row of a department, by its code (a new row has no code attribute yet). */
 const row = (page, code) => page.locator(`[data-test=departments] tr[data-department="${code}"]`)
 
 describe('departments, deadlines and calendars, edited through forms', () => {
   it('admin adds a department, checked as typed, and it is offered where departments are chosen', async () => {
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/departments"]')
     await row(page, 'customer_service').waitFor()
@@ -94,7 +69,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
   })
 
   it('refuses to remove a department still in use, as typed and when the api finds it, losing nothing typed', async () => {
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.goto(`${stack.base}/admin/departments`)
     await row(page, 'billing').waitFor()
@@ -158,7 +133,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
     await context.close()
 
     // In English the refusal reads in English.
-    const en = await person(browser, { locale: 'en' })
+    const en = await person(env.browser, { locale: 'en' })
     await adminIn(en.page)
     await en.page.goto(`${stack.base}/admin/departments`)
     await row(en.page, 'logistics').locator('[data-test=remove]').click()
@@ -172,7 +147,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
   })
 
   it('admin shortens the urgent first-response target in the form, checked as typed, and a new urgent ticket follows it', async () => {
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/sla"]')
     const urgent = page.locator('tr[data-clock=first_response] input[data-test=target-urgent]')
@@ -224,7 +199,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
   })
 
   it('edits a holiday and the weekly hours of a calendar in the form, a bad date is refused as typed, and the api refusal is shown on the calendar', async () => {
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.goto(`${stack.base}/admin/sla`)
     await page.click('[data-test=tab-calendars]')
@@ -280,7 +255,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
     ]
     for (const viewport of [LAPTOP, PHONE]) {
       for (const locale of ['zh-CN', 'en']) {
-        const { page, context } = await person(browser, { viewport, locale })
+        const { page, context } = await person(env.browser, { viewport, locale })
         await adminIn(page)
         for (const [path, ready, name, click] of pages) {
           await page.goto(`${stack.base}${path}`)

@@ -2,44 +2,17 @@
 // database and prefix, the built console, Debian's chromium. An admin edits a route and a new ticket
 // follows it; creates a user who then signs in; imports a sheet with an unknown label, mapped. Every
 // admin page is checked by axe and photographed in both languages at laptop and phone width.
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Stack, marker, submission } from './stack.mjs'
-import { axeViolations, launch, LAPTOP, person, PHONE, screenshot, signIn } from './browser.mjs'
+import { marker, submission } from './stack.mjs'
+import { adminStack } from './admin-stack.mjs'
+import { assertAccessible, LAPTOP, person, PHONE, screenshot, signIn } from './browser.mjs'
 
-const stack = new Stack()
-let browser
-let admin
-
-before(async () => {
-  await stack.start()
-  browser = await launch()
-  admin = await stack.user('chen.admin', 'admin', undefined)
-})
-
-after(async () => {
-  await browser?.close()
-  await stack.stop()
-})
-
-async function assertAccessible(page, what) {
-  // Element Plus fades dialogs and messages in: axe measures contrast, so wait until nothing moves.
-  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'))
-  const violations = await axeViolations(page)
-  assert.deepEqual(violations, [], `${what}: axe found serious or critical violations`)
-}
-
-/** Signs the admin in; an admin starts on the people page. */
-async function adminIn(page) {
-  await page.goto(`${stack.base}/sign-in`)
-  await page.fill('input[data-test=name]', admin.name)
-  await page.fill('input[data-test=password]', admin.password)
-  await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=users] [data-user]')
-}
+const env = adminStack('chen.admin')
+const { stack, adminIn } = env
 
 describe('the business setup, edited by an admin', () => {
   it('admin edits a route, a new ticket follows it', async () => {
@@ -54,7 +27,7 @@ describe('the business setup, edited by an admin', () => {
     const target = before.lead_department === 'logistics' ? 'sales' : 'logistics'
     const targetZh = target === 'logistics' ? '物流部' : '销售部'
 
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/routing"]')
     const row = page.locator(`[data-test=route-${index}]`)
@@ -94,7 +67,7 @@ describe('the business setup, edited by an admin', () => {
   })
 
   it('admin creates a user on the people page, checked as typed, and that user signs in', async () => {
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await assertAccessible(page, 'people page')
     await page.fill('input[data-test=new-name]', 'sun li')
@@ -119,7 +92,7 @@ describe('the business setup, edited by an admin', () => {
     await page.locator('[data-test=problem-name]', { hasText: '已经存在' }).waitFor()
 
     const agent = { name: 'sun.li', password: 'sun-li-e2e-pw' }
-    const other = await person(browser)
+    const other = await person(env.browser)
     await signIn(other.page, stack.base, agent)
     assert.equal(await other.page.textContent('h1'), '待处理反馈')
     await other.context.close()
@@ -168,7 +141,7 @@ describe('the business setup, edited by an admin', () => {
         '2024-03-10,C004,E2E导入 时间写错的一行,发票事务,九点,-',
       ].join('\n'),
     )
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/import"]')
     await page.waitForSelector('[data-test=import-file]')
@@ -203,7 +176,7 @@ describe('the business setup, edited by an admin', () => {
   })
 
   it('renames a category and adds a tag as a new taxonomy version, explains a refusal, and rolls back', async () => {
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/taxonomy"]')
     const list = page.locator('[data-test=list-categories]')
@@ -256,7 +229,7 @@ describe('the business setup, edited by an admin', () => {
   })
 
   it('edits the SLA document on its JSON tab: checked as typed, the api refusal explained', async () => {
-    const { page, context } = await person(browser)
+    const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/sla"]')
     // The form shows the common edits; the JSON tab holds what it does not (overrides).
@@ -298,7 +271,7 @@ describe('the business setup, edited by an admin', () => {
     ]
     for (const viewport of [LAPTOP, PHONE]) {
       for (const locale of ['zh-CN', 'en']) {
-        const { page, context } = await person(browser, { viewport, locale })
+        const { page, context } = await person(env.browser, { viewport, locale })
         await adminIn(page)
         for (const [path, ready, name] of pages) {
           await page.goto(`${stack.base}${path}`)
@@ -310,7 +283,7 @@ describe('the business setup, edited by an admin', () => {
       }
     }
     // A training request is recorded and listed (the router trains it in the background).
-    const { page, context } = await person(browser, { locale: 'en' })
+    const { page, context } = await person(env.browser, { locale: 'en' })
     await adminIn(page)
     await page.goto(`${stack.base}/admin/classifier`)
     await page.click('[data-test=train]')

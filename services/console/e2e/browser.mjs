@@ -1,4 +1,5 @@
 // Debian's chromium driven by playwright-core (no browser download), with the flags the brief names.
+import assert from 'node:assert/strict'
 import { chromium } from 'playwright-core'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -35,12 +36,13 @@ export async function person(browser, { viewport = LAPTOP, locale = 'zh-CN' } = 
   return { context, page }
 }
 
-export async function signIn(page, base, user) {
+/** Signs `user` in and waits for their first page (the inbox; an admin starts on the people page). */
+export async function signIn(page, base, user, ready = '[data-test=inbox-list]') {
   await page.goto(`${base}/sign-in`)
   await page.fill('input[data-test=name]', user.name)
   await page.fill('input[data-test=password]', user.password)
   await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=inbox-list]')
+  await page.waitForSelector(ready)
 }
 
 export async function screenshot(page, name) {
@@ -53,6 +55,16 @@ export async function screenshot(page, name) {
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/**
+ * No serious or critical axe violation on the page. Element Plus fades dialogs and messages in and axe
+ * measures contrast, so this waits until nothing moves.
+ */
+export async function assertAccessible(page, what) {
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'))
+  const violations = await axeViolations(page)
+  assert.deepEqual(violations, [], `${what}: axe found serious or critical violations`)
+}
 
 /** axe-core's serious and critical violations on the page as it is now. */
 export async function axeViolations(page) {

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { Stack, marker, submission } from './stack.mjs'
-import { axeViolations, launch, LAPTOP, person, PHONE, screenshot, signIn } from './browser.mjs'
+import { assertAccessible, LAPTOP, launch, person, PHONE, screenshot, signIn } from './browser.mjs'
 
 const stack = new Stack()
 let browser
@@ -23,10 +23,6 @@ after(async () => {
   await stack.stop()
 })
 
-async function assertAccessible(page, what) {
-  const violations = await axeViolations(page)
-  assert.deepEqual(violations, [], `${what}: axe found serious or critical violations`)
-}
 
 async function act(page, action, fill = async () => {}) {
   await page.click(`[data-action=${action}]`)
