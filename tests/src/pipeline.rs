@@ -71,9 +71,9 @@ impl Pipeline {
             ),
             // The pipeline asks at once, whatever the business's setup says: the deployment's own values.
             ("LOOPDESK__SURVEY__FROM_SETUP", "false".to_string()),
-            ("LOOPDESK__SURVEY__DELAY", "0s".to_string()),
-            ("LOOPDESK__SURVEY__QUIET_START", "00:00".to_string()),
-            ("LOOPDESK__SURVEY__QUIET_END", "00:00".to_string()),
+            ("LOOPDESK__SURVEY__POLICY__DELAY", "0s".to_string()),
+            ("LOOPDESK__SURVEY__POLICY__QUIET_START", "00:00".to_string()),
+            ("LOOPDESK__SURVEY__POLICY__QUIET_END", "00:00".to_string()),
             // The SLA worker measures with the rules file the test gives, not the business's setup.
             ("LOOPDESK__SLA__FROM_SETUP", "false".to_string()),
             (

@@ -4,7 +4,7 @@
 //! The token secret is never in a committed file: it comes from `LOOPDESK__SURVEY__TOKEN_SECRET` (or a
 //! config file outside the repo).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveTime};
@@ -39,29 +39,13 @@ pub struct RawSurveySettings {
     /// secret refuses to start instead of sending links that fail.
     pub allow_ephemeral_secret: bool,
     /// Whether the business's setup (its `survey` kind, edited in the console) decides when and how
-    /// customers are asked, following every change (default). False: the values below do.
+    /// customers are asked, following every change (default). False: `policy` below does.
     pub from_setup: bool,
     /// Where customers reach the response page: links read `{public_base_url}/s/{token}`.
     pub public_base_url: String,
-    /// Wait after resolution before asking (at most 24 h, docs/domain.md "Deadlines": survey within 24 h of resolution).
-    pub delay: String,
-    /// Quiet hours in the customer's local time: no request or reminder starts inside them.
-    pub quiet_start: String,
-    pub quiet_end: String,
-    /// The customers' time zone for quiet hours; defaults to the deployment's `timezone`.
-    pub timezone: Option<String>,
-    /// Send one reminder this long after the request when there is no answer yet.
-    pub reminders: bool,
-    pub reminder_after: String,
-    /// The answer window, counted from the request; the token expires with it.
-    pub expire_after: String,
-    /// `reopen` (default) or `escalate` on an unsatisfied answer.
-    pub on_unsatisfied: String,
-    /// A resolution learnt about later than this (a backlog replayed at a first deployment, a long outage)
-    /// gets no survey: asking days later would confuse the customer. The timeline says it was skipped.
-    pub skip_older_than: String,
-    /// Survey channel per intake channel (`form = "sms"`); unlisted channels use the defaults below.
-    pub channels: BTreeMap<String, String>,
+    /// When and how customers are asked (`[survey.policy]`, the keys of config/survey/survey.toml),
+    /// in force only with `from_setup = false`; otherwise the setup's survey kind decides.
+    pub policy: SurveyPolicy,
     /// Longest sleep of the timer loop when nothing is due sooner.
     pub poll_interval: String,
     /// Timers fired per transaction.
@@ -86,16 +70,7 @@ impl Default for RawSurveySettings {
             allow_ephemeral_secret: false,
             from_setup: true,
             public_base_url: "http://127.0.0.1:8083".into(),
-            delay: "2h".into(),
-            quiet_start: "21:00".into(),
-            quiet_end: "09:00".into(),
-            timezone: None,
-            reminders: true,
-            reminder_after: "24h".into(),
-            expire_after: "72h".into(),
-            on_unsatisfied: "reopen".into(),
-            skip_older_than: "72h".into(),
-            channels: BTreeMap::new(),
+            policy: SurveyPolicy::default(),
             poll_interval: "1s".into(),
             timer_batch: 200,
             max_comment_chars: 2000,
@@ -168,25 +143,9 @@ impl RawSurveySettings {
     }
 
     /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.
-    /// The business part of the section, as the setup's survey kind writes it.
-    pub fn policy(&self) -> SurveyPolicy {
-        SurveyPolicy {
-            delay: self.delay.clone(),
-            quiet_start: self.quiet_start.clone(),
-            quiet_end: self.quiet_end.clone(),
-            timezone: self.timezone.clone(),
-            reminders: self.reminders,
-            reminder_after: self.reminder_after.clone(),
-            expire_after: self.expire_after.clone(),
-            on_unsatisfied: self.on_unsatisfied.clone(),
-            skip_older_than: self.skip_older_than.clone(),
-            channels: self.channels.clone(),
-        }
-    }
-
     /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.
     pub fn validate(self, default_tz: Tz) -> Result<SurveySettings, SettingsError> {
-        let policy = self.policy().check()?;
+        let policy = self.policy.check()?;
         let poll_interval = read_duration("poll_interval", &self.poll_interval)?;
         if let Some(secret) = &self.token_secret {
             if secret.expose_secret().len() < 32 {
@@ -347,20 +306,20 @@ mod tests {
     #[test]
     fn delay_and_quiet_hours_must_keep_the_24h_promise() {
         let mut r = raw();
-        r.delay = "13h".into();
+        r.policy.delay = "13h".into();
         assert!(matches!(
             r.validate(chrono_tz::Asia::Shanghai),
             Err(SettingsError::Policy(PolicyFault { key: "delay", .. }))
         ));
         let mut r = raw();
-        r.delay = "25h".into();
+        r.policy.delay = "25h".into();
         assert!(r.validate(chrono_tz::Asia::Shanghai).is_err());
     }
 
     #[test]
     fn bad_values_are_named() {
         let mut r = raw();
-        r.reminder_after = "80h".into();
+        r.policy.reminder_after = "80h".into();
         assert!(matches!(
             r.validate(chrono_tz::UTC),
             Err(SettingsError::Policy(PolicyFault {
@@ -369,7 +328,7 @@ mod tests {
             }))
         ));
         let mut r = raw();
-        r.quiet_start = "9pm".into();
+        r.policy.quiet_start = "9pm".into();
         assert!(matches!(
             r.validate(chrono_tz::UTC),
             Err(SettingsError::Policy(PolicyFault {
@@ -382,7 +341,7 @@ mod tests {
         r.token_secret = Some(SecretString::from("short".to_string()));
         assert!(r.validate(chrono_tz::UTC).is_err());
         let mut r = raw();
-        r.channels.insert("form".into(), "fax".into());
+        r.policy.channels.insert("form".into(), "fax".into());
         assert!(r.validate(chrono_tz::UTC).is_err());
     }
 
@@ -406,7 +365,7 @@ mod tests {
     #[test]
     fn channel_mapping_falls_back_when_contact_is_missing() {
         let mut r = raw();
-        r.channels.insert("email".into(), "sms".into());
+        r.policy.channels.insert("email".into(), "sms".into());
         let s = r.validate(chrono_tz::UTC).unwrap();
         assert_eq!(s.channel_for(Channel::App, true, true), SurveyChannel::App);
         assert_eq!(s.channel_for(Channel::App, true, false), SurveyChannel::Sms);
