@@ -188,6 +188,18 @@ impl Harness {
         survey::timers::fire_due(&self.ctx, 100).await.unwrap()
     }
 
+    /// The ticket's surveys once a consumer over the bus has scheduled one (waits up to 20 s).
+    pub async fn surveys_scheduled(&self, ticket_id: Uuid) -> Vec<SurveyRow> {
+        for _ in 0..400 {
+            let surveys = self.surveys(ticket_id).await;
+            if !surveys.is_empty() {
+                return surveys;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no survey was scheduled for ticket {ticket_id} within 20 s");
+    }
+
     pub async fn surveys(&self, ticket_id: Uuid) -> Vec<SurveyRow> {
         sqlx::query_as(
             "select id, cycle, status, channel, send_at, sent_at, reminded_at, expires_at, due_at
