@@ -371,7 +371,7 @@ pub struct AllowedActions {
 #[utoipa::path(get, path = "/v1/tickets/{id}/actions", tag = "actions",
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = AllowedActions), (status = 401), (status = 403), (status = 404)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn allowed(
     State(state): State<AppState>,
     principal: Principal,
@@ -396,7 +396,7 @@ pub struct ReplyBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/reply", tag = "actions", request_body = ReplyBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn reply(
     State(state): State<AppState>,
     principal: Principal,
@@ -429,7 +429,7 @@ pub struct NoteBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/notes", tag = "actions", request_body = NoteBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn note(
     State(state): State<AppState>,
     principal: Principal,
@@ -463,7 +463,7 @@ pub struct StepBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/steps", tag = "actions", request_body = StepBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn step(
     State(state): State<AppState>,
     principal: Principal,
@@ -538,7 +538,7 @@ pub struct ContactBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/contact", tag = "actions", request_body = ContactBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn contact(
     State(state): State<AppState>,
     principal: Principal,
@@ -564,7 +564,7 @@ pub struct WaitBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/wait", tag = "actions", request_body = WaitBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn wait(
     State(state): State<AppState>,
     principal: Principal,
@@ -583,7 +583,7 @@ pub async fn wait(
 #[utoipa::path(post, path = "/v1/tickets/{id}/resume", tag = "actions",
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn resume(
     State(state): State<AppState>,
     principal: Principal,
@@ -607,7 +607,7 @@ pub struct PriorityBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/priority", tag = "actions", request_body = PriorityBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn priority(
     State(state): State<AppState>,
     principal: Principal,
@@ -648,7 +648,7 @@ pub struct AssignBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/assign", tag = "actions", request_body = AssignBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn assign(
     State(state): State<AppState>,
     principal: Principal,
@@ -690,7 +690,7 @@ pub struct ReclassifyBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/reclassify", tag = "actions", request_body = ReclassifyBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn reclassify(
     State(state): State<AppState>,
     principal: Principal,
@@ -781,7 +781,7 @@ pub struct MergeBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/merge", tag = "actions", request_body = MergeBody,
     params(("id" = String, Path, description = "the duplicate: ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn merge(
     State(state): State<AppState>,
     principal: Principal,
@@ -837,7 +837,7 @@ pub struct ResolveBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/resolve", tag = "actions", request_body = ResolveBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
     principal: Principal,
@@ -898,7 +898,7 @@ pub struct RemarkBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/approve", tag = "actions", request_body = RemarkBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
     principal: Principal,
@@ -918,7 +918,7 @@ pub async fn approve(
 #[utoipa::path(post, path = "/v1/tickets/{id}/review", tag = "actions", request_body = RemarkBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn review(
     State(state): State<AppState>,
     principal: Principal,
@@ -948,7 +948,7 @@ pub struct ReopenBody {
 #[utoipa::path(post, path = "/v1/tickets/{id}/reopen", tag = "actions", request_body = ReopenBody,
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn reopen(
     State(state): State<AppState>,
     principal: Principal,
@@ -966,7 +966,7 @@ pub async fn reopen(
 #[utoipa::path(post, path = "/v1/tickets/{id}/archive", tag = "actions",
     params(("id" = String, Path, description = "ticket id or number")),
     responses((status = 200, body = ActedTicket), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn archive(
     State(state): State<AppState>,
     principal: Principal,

@@ -63,7 +63,7 @@ async fn one(state: &AppState, version: i64) -> ApiResult<ModelInfo> {
 /// Asks the router to train a new category model; answers at once (202), the figures follow.
 #[utoipa::path(post, path = "/v1/classifier/trainings", tag = "classifier", operation_id = "classifier_train",
     responses((status = 202, body = ModelInfo), (status = 401), (status = 403)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn train(
     State(state): State<AppState>,
     principal: Principal,
@@ -89,7 +89,7 @@ pub async fn train(
 /// Every model, newest first.
 #[utoipa::path(get, path = "/v1/classifier/models", tag = "classifier", operation_id = "classifier_list",
     responses((status = 200, body = ModelList), (status = 401), (status = 403)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -112,7 +112,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/classifier/models/{version}", tag = "classifier", operation_id = "classifier_show",
     params(("version" = i64, Path)),
     responses((status = 200, body = ModelInfo), (status = 401), (status = 403), (status = 404)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -126,7 +126,7 @@ pub async fn show(
 #[utoipa::path(post, path = "/v1/classifier/models/{version}/adopt", tag = "classifier", operation_id = "classifier_adopt",
     params(("version" = i64, Path)),
     responses((status = 200, body = ModelInfo), (status = 401), (status = 403), (status = 404), (status = 409)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn adopt(
     State(state): State<AppState>,
     principal: Principal,

@@ -1012,7 +1012,7 @@ impl Upload {
 #[utoipa::path(post, path = "/v1/import/preview", tag = "import", params(ImportQuery),
     request_body(content = String, description = "CSV (UTF-8) or XLSX bytes", content_type = "text/csv"),
     responses((status = 200, body = ImportPreview), (status = 400), (status = 401), (status = 403), (status = 413)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
     principal: Principal,
@@ -1084,7 +1084,7 @@ pub async fn preview(
 #[utoipa::path(post, path = "/v1/import", tag = "import", params(ImportQuery),
     request_body(content = String, description = "CSV (UTF-8) or XLSX bytes", content_type = "text/csv"),
     responses((status = 200, body = ImportReport), (status = 400), (status = 401), (status = 403), (status = 413)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub async fn import(
     State(state): State<AppState>,
     principal: Principal,

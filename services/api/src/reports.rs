@@ -593,7 +593,7 @@ fn summary_table(s: &Summary) -> Table {
     responses((status = 200, description = "JSON, or CSV/XLSX with format=", content((Summary = "application/json"),
             (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400), (status = 401), (status = 403)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn summary(
     State(state): State<AppState>,
     principal: Principal,
@@ -639,7 +639,7 @@ pub struct OverdueItem {
     responses((status = 200, description = "JSON, or CSV/XLSX with format=", content((Vec<OverdueItem> = "application/json"),
             (String = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400), (status = 401), (status = 403)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn overdue(
     State(state): State<AppState>,
     principal: Principal,
@@ -752,7 +752,7 @@ pub struct CategoryUnresolved {
 /// The categories that most often stay unresolved in a period.
 #[utoipa::path(get, path = "/v1/reports/unresolved-categories", tag = "reports", params(CategoriesQuery),
     responses((status = 200, body = Vec<CategoryUnresolved>), (status = 400), (status = 401), (status = 403)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn unresolved_categories(
     State(state): State<AppState>,
     principal: Principal,

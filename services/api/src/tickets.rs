@@ -549,7 +549,7 @@ pub async fn timeline(state: &AppState, id: Uuid) -> ApiResult<Vec<TimelineItem>
 #[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets",
     params(("id" = String, Path, description = "ticket id or ticket number")),
     responses((status = 200, body = TicketDetail), (status = 401), (status = 403), (status = 404)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub async fn detail(
     State(state): State<AppState>,
     principal: Principal,
