@@ -18,14 +18,14 @@ use sqlx::PgPool;
 
 use crate::OpsError;
 
-/// A demo login: name, role, department.
-pub const USERS: [(&str, &str, Option<&str>); 6] = [
-    ("li.wei", "agent", Some("customer_service")),
-    ("zhou.min", "agent", Some("logistics")),
-    ("wang.fang", "inspector", None),
-    ("zhao.lei", "supervisor", Some("customer_service")),
-    ("admin", "admin", None),
-    ("ops", "ops", None),
+/// A demo login: name, display name, role, department.
+pub const USERS: [(&str, &str, &str, Option<&str>); 6] = [
+    ("li.wei", "李伟", "agent", Some("customer_service")),
+    ("zhou.min", "周敏", "agent", Some("logistics")),
+    ("wang.fang", "王芳", "inspector", None),
+    ("zhao.lei", "赵磊", "supervisor", Some("customer_service")),
+    ("admin", "系统管理员", "admin", None),
+    ("ops", "运维值班", "ops", None),
 ];
 
 /// A user created (or whose password was reset) for this run.
@@ -82,12 +82,13 @@ impl Api {
 /// Creates the demo users, or resets their passwords when they exist, each to a new random one.
 pub async fn users(api: &Api) -> Result<Vec<Login>, OpsError> {
     let mut out = Vec::new();
-    for (name, role, department) in USERS {
+    for (name, display_name, role, department) in USERS {
         let password = Alphanumeric.sample_string(&mut rand::rng(), 14);
         let (status, v) = api
             .post(
                 "/v1/users",
-                json!({"name": name, "role": role, "department": department, "password": password}),
+                json!({"name": name, "display_name": display_name, "role": role,
+                       "department": department, "password": password}),
             )
             .await?;
         match status {
