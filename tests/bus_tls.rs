@@ -91,7 +91,7 @@ async fn only_a_client_trusting_the_servers_ca_gets_a_connection() {
         .expect("the message comes back")
         .expect("subscription open");
     assert_eq!(&got.payload[..], "加密的反馈".as_bytes());
-    let subjects = Subjects::new(&format!("tls{}", uuid::Uuid::new_v4().simple()));
+    let subjects = Subjects::new(format!("tls{}", uuid::Uuid::new_v4().simple()));
     shared::bus::ensure_streams(&js, &subjects, 1)
         .await
         .expect("JetStream streams are made over TLS");

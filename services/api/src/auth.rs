@@ -387,28 +387,48 @@ pub async fn issue(
     })
 }
 
+/// A user as stored, with the password hash (for the sign-in check and the admin's pages).
+#[derive(Debug, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub name: String,
+    pub role: String,
+    pub department: Option<String>,
+    pub password_hash: Option<String>,
+    pub display_name: String,
+}
+
+impl AccountRow {
+    /// `where` picks the user; `$1` is bound by the caller.
+    pub const SELECT: &'static str =
+        "select id, name, role, department, password_hash, display_name from api_users";
+
+    /// The user as the api shows it, and the password hash.
+    pub fn into_view(self) -> ApiResult<(UserView, Option<String>)> {
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| ApiError::Internal(format!("unknown role {}", self.role)))?;
+        Ok((
+            UserView {
+                id: self.id,
+                name: self.name,
+                display_name: self.display_name,
+                role,
+                department: self.department,
+            },
+            self.password_hash,
+        ))
+    }
+}
+
 /// A user by name, with the password hash; disabled users too (admins manage them).
 pub async fn user_by_name(state: &AppState, name: &str) -> ApiResult<(UserView, Option<String>)> {
-    let row: Option<(Uuid, String, String, Option<String>, Option<String>, String)> = sqlx::query_as(
-        "select id, name, role, department, password_hash, display_name from api_users where name = $1",
-    )
-    .bind(name)
-    .fetch_optional(&state.pool)
-    .await?;
-    let (id, name, role, department, hash, display_name) =
-        row.ok_or_else(|| ApiError::NotFound("user".into()))?;
-    let role =
-        Role::parse(&role).ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?;
-    Ok((
-        UserView {
-            id,
-            name,
-            display_name,
-            role,
-            department,
-        },
-        hash,
-    ))
+    let row: Option<AccountRow> =
+        sqlx::query_as(&format!("{} where name = $1", AccountRow::SELECT))
+            .bind(name)
+            .fetch_optional(&state.pool)
+            .await?;
+    row.ok_or_else(|| ApiError::NotFound("user".into()))?
+        .into_view()
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

@@ -16,9 +16,7 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
-use uuid::Uuid;
 
-use crate::auth::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::settings::LoginSettings;
 
@@ -217,35 +215,26 @@ pub async fn sign_in(
         return Err(wrong_credentials());
     }
     check_limits(pool, limits, name, addr).await?;
-    let row: Option<(Uuid, String, String, Option<String>, Option<String>, String)> =
-        sqlx::query_as(
-            "select id, name, role, department, password_hash, display_name from api_users
-         where name = $1 and disabled_at is null",
-        )
-        .bind(name.trim())
-        .fetch_optional(pool)
-        .await?;
-    let hash = row.as_ref().and_then(|r| r.4.clone());
+    let row: Option<crate::auth::AccountRow> = sqlx::query_as(&format!(
+        "{} where name = $1 and disabled_at is null",
+        crate::auth::AccountRow::SELECT
+    ))
+    .bind(name.trim())
+    .fetch_optional(pool)
+    .await?;
+    let hash = row.as_ref().and_then(|r| r.password_hash.clone());
     let ok = passwords.verify(password, hash).await?;
     match row {
-        Some((id, name, role, department, _, display_name)) if ok => {
+        Some(account) if ok => {
             sqlx::query("delete from login_failures where key = $1")
-                .bind(format!("name:{}", name.to_lowercase()))
+                .bind(format!("name:{}", account.name.to_lowercase()))
                 .execute(pool)
                 .await?;
             sqlx::query("update api_users set last_signed_in_at = now() where id = $1")
-                .bind(id)
+                .bind(account.id)
                 .execute(pool)
                 .await?;
-            let role = Role::parse(&role)
-                .ok_or_else(|| ApiError::Internal(format!("unknown role {role}")))?;
-            Ok(crate::auth::UserView {
-                id,
-                name,
-                display_name,
-                role,
-                department,
-            })
+            Ok(account.into_view()?.0)
         }
         _ => {
             record_failure(pool, limits, name, addr).await?;
