@@ -171,6 +171,13 @@ async fn only_one_process_runs_a_pass_at_a_time() {
         Vec::new(),
         "another process holds the pass"
     );
+    // Unlocked explicitly: a closed session's locks go only when its backend has exited, which
+    // may be after the next pass looks.
+    let _: bool = sqlx::query_scalar("select pg_advisory_unlock($1)")
+        .bind(retention::LOCK_KEY)
+        .fetch_one(&mut other)
+        .await
+        .expect("unlock");
     other.close().await.ok();
     assert!(!retention::pass(&ctx.pool, &settings)
         .await
