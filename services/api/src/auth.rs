@@ -227,8 +227,8 @@ pub fn check_name(name: &str) -> ApiResult<&str> {
 }
 
 /// A display name: trimmed, at most 100 characters, no control characters; blank clears it.
-pub fn check_display_name(value: Option<&str>) -> ApiResult<String> {
-    let v = value.unwrap_or("").trim();
+pub fn check_display_name(value: &str) -> ApiResult<String> {
+    let v = value.trim();
     if v.chars().count() > 100 || v.chars().any(char::is_control) {
         return Err(ApiError::field(
             "invalid_value",
@@ -317,7 +317,7 @@ pub async fn create_user(
         }
         None => None,
     };
-    let display_name = check_display_name(body.display_name.as_deref())?;
+    let display_name = check_display_name(body.display_name.as_deref().unwrap_or(""))?;
     let id = Uuid::now_v7();
     let inserted = sqlx::query(
         "insert into api_users (id, name, role, department, password_hash, password_changed_at, display_name)

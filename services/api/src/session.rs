@@ -223,7 +223,6 @@ pub async fn sign_in(
     .bind(addr.map(sqlx::types::ipnetwork::IpNetwork::from))
     .execute(&state.pool)
     .await?;
-
     let view = SessionView {
         user: SessionUser {
             name: account.name,

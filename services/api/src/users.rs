@@ -107,10 +107,11 @@ pub async fn change(
         None => user.department.clone(),
     };
     check_department_for(role, department.as_deref())?;
-    let display_name = match body.display_name.as_deref() {
-        Some(d) => Some(crate::auth::check_display_name(Some(d))?),
-        None => None,
-    };
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(crate::auth::check_display_name)
+        .transpose()?;
     let department = if department == user.department {
         department
     } else {

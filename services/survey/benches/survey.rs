@@ -31,7 +31,7 @@ async fn main() {
     let tc = TestContext::new().await;
     let mut settings = SurveySettings::for_tests(SECRET, chrono_tz::UTC);
     // Quiet hours never block the bench, whatever the hour it runs at.
-    settings.quiet.end = settings.quiet.start;
+    settings.policy.quiet_end = settings.policy.quiet_start;
     settings.timer_batch = 500;
     let now = Utc::now();
     let ctx = Ctx::new(

@@ -178,7 +178,7 @@ impl LifecycleHandler {
         let settings = self.ctx.settings();
         let mut surveys: Vec<NewSurvey> = Vec::with_capacity(resolved.len());
         for &(event, ticket, resolution) in resolved {
-            if now - event.occurred_at > settings.skip_older_than {
+            if now - event.occurred_at > settings.policy.skip_older_than {
                 entries.push(TimelineEntry {
                     ticket_id: event.ticket_id,
                     kind: "survey_skipped".into(),
@@ -202,8 +202,8 @@ impl LifecycleHandler {
                 channel,
                 phone_key: phone,
                 send_at: schedule::send_time(
-                    &settings.quiet,
-                    settings.delay,
+                    &settings.quiet(),
+                    settings.policy.delay,
                     event.occurred_at,
                     now,
                 ),

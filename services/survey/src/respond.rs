@@ -422,7 +422,7 @@ async fn follow_up(
     entries: &mut Vec<TimelineEntry>,
 ) -> Result<FollowUp, RecordError> {
     let priority = survey.priority.as_deref().and_then(Priority::parse);
-    match ctx.settings().on_unsatisfied {
+    match ctx.settings().policy.on_unsatisfied {
         OnUnsatisfied::Reopen => {
             // Reopened as an agent reopens it (the lifecycle's rule: from resolved only, the resolution
             // cleared); one an agent already reopened or archived meanwhile is left as it is, and the

@@ -4,7 +4,6 @@
 //! The token secret is never in a committed file: it comes from `LOOPDESK__SURVEY__TOKEN_SECRET` (or a
 //! config file outside the repo).
 
-use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveTime};
@@ -101,13 +100,9 @@ pub struct SurveySettings {
     pub public_base_url: String,
     /// The deployment's `timezone`: quiet hours' zone when the policy names none.
     pub deployment_tz: Tz,
-    pub delay: Duration,
-    pub quiet: QuietHours,
-    pub reminder_after: Option<Duration>,
-    pub expire_after: Duration,
-    pub on_unsatisfied: OnUnsatisfied,
-    pub skip_older_than: Duration,
-    channels: HashMap<Channel, SurveyChannel>,
+    /// When and how customers are asked: the setup's survey kind, or `[survey.policy]`. A change of
+    /// the setup replaces it whole.
+    pub policy: CheckedSurveyPolicy,
     pub poll_interval: StdDuration,
     pub timer_batch: i64,
     pub max_comment_chars: usize,
@@ -143,7 +138,6 @@ impl RawSurveySettings {
     }
 
     /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.
-    /// Checks every value and the rules between them; `default_tz` is the deployment's time zone.
     pub fn validate(self, default_tz: Tz) -> Result<SurveySettings, SettingsError> {
         let policy = self.policy.check()?;
         let poll_interval = read_duration("poll_interval", &self.poll_interval)?;
@@ -174,23 +168,13 @@ impl RawSurveySettings {
         if self.page_max_body_bytes < 1024 {
             return Err(invalid("page_max_body_bytes", "must be at least 1024"));
         }
-        let mut settings = SurveySettings {
+        Ok(SurveySettings {
             token_secret: self.token_secret,
             allow_ephemeral_secret: self.allow_ephemeral_secret,
             from_setup: self.from_setup,
             public_base_url: base,
             deployment_tz: default_tz,
-            delay: policy.delay,
-            quiet: QuietHours {
-                start: policy.quiet_start,
-                end: policy.quiet_end,
-                tz: default_tz,
-            },
-            reminder_after: policy.reminder_after,
-            expire_after: policy.expire_after,
-            on_unsatisfied: policy.on_unsatisfied,
-            skip_older_than: policy.skip_older_than,
-            channels: HashMap::new(),
+            policy,
             poll_interval: poll_interval.to_std().unwrap_or(StdDuration::from_secs(1)),
             timer_batch: self.timer_batch,
             max_comment_chars: self.max_comment_chars,
@@ -198,26 +182,18 @@ impl RawSurveySettings {
             max_stored_refusal_bytes: self.max_stored_refusal_bytes,
             page_posts_per_minute_per_address: self.page_posts_per_minute_per_address,
             page_posts_per_hour_per_link: self.page_posts_per_hour_per_link,
-        };
-        settings.set_policy(policy);
-        Ok(settings)
+        })
     }
 }
 
 impl SurveySettings {
-    /// Puts a checked survey policy (the setup's survey kind, or this section's own values) in force.
-    pub fn set_policy(&mut self, p: CheckedSurveyPolicy) {
-        self.delay = p.delay;
-        self.quiet = QuietHours {
-            start: p.quiet_start,
-            end: p.quiet_end,
-            tz: p.timezone.unwrap_or(self.deployment_tz),
-        };
-        self.reminder_after = p.reminder_after;
-        self.expire_after = p.expire_after;
-        self.on_unsatisfied = p.on_unsatisfied;
-        self.skip_older_than = p.skip_older_than;
-        self.channels = p.channels;
+    /// The policy's quiet hours, in its time zone or else the deployment's.
+    pub fn quiet(&self) -> QuietHours {
+        QuietHours {
+            start: self.policy.quiet_start,
+            end: self.policy.quiet_end,
+            tz: self.policy.timezone.unwrap_or(self.deployment_tz),
+        }
     }
 
     /// The signer for response links: the configured secret, or (local demo only, when allowed) one
@@ -251,6 +227,7 @@ impl SurveySettings {
         has_customer_id: bool,
     ) -> SurveyChannel {
         let wanted = self
+            .policy
             .channels
             .get(&channel)
             .copied()
@@ -296,11 +273,11 @@ mod tests {
     #[test]
     fn defaults_validate() {
         let s = raw().validate(chrono_tz::Asia::Shanghai).unwrap();
-        assert_eq!(s.delay, Duration::hours(2));
-        assert_eq!(s.reminder_after, Some(Duration::hours(24)));
-        assert_eq!(s.expire_after, Duration::hours(72));
-        assert_eq!(s.on_unsatisfied, OnUnsatisfied::Reopen);
-        assert_eq!(s.quiet.start, NaiveTime::from_hms_opt(21, 0, 0).unwrap());
+        assert_eq!(s.policy.delay, Duration::hours(2));
+        assert_eq!(s.policy.reminder_after, Some(Duration::hours(24)));
+        assert_eq!(s.policy.expire_after, Duration::hours(72));
+        assert_eq!(s.policy.on_unsatisfied, OnUnsatisfied::Reopen);
+        assert_eq!(s.quiet().start, NaiveTime::from_hms_opt(21, 0, 0).unwrap());
     }
 
     #[test]

@@ -80,9 +80,8 @@ impl Worker for Survey {
                 "the setup's survey policy",
                 std::time::Duration::from_secs(2),
                 move |setup| {
-                    let policy = setup.survey.check().map_err(|e| e.to_string())?;
                     let mut next = (*live.current()).clone();
-                    next.set_policy(policy);
+                    next.policy = setup.survey.check().map_err(|e| e.to_string())?;
                     live.set(Arc::new(next));
                     Ok(())
                 },

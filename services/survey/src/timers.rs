@@ -80,7 +80,7 @@ pub async fn fire_due(ctx: &Ctx, limit: i64) -> Result<usize, TimerError> {
     let mut entries = Vec::new();
     for s in &due {
         let channel = SurveyChannel::parse(&s.channel).unwrap_or(SurveyChannel::Link);
-        let quiet = settings.quiet.contains(now);
+        let quiet = settings.quiet().contains(now);
         let mut change = Change {
             id: s.id,
             status: s.status.clone(),
@@ -93,10 +93,10 @@ pub async fn fire_due(ctx: &Ctx, limit: i64) -> Result<usize, TimerError> {
         let expired = s.expires_at.is_some_and(|e| now >= e);
         match s.status.as_str() {
             // Fired late into quiet hours (the worker was down): wait for the morning.
-            "scheduled" if quiet => change.due_at = Some(settings.quiet.next_allowed(now)),
+            "scheduled" if quiet => change.due_at = Some(settings.quiet().next_allowed(now)),
             "scheduled" => {
                 // Whole seconds: the token carries the expiry as Unix seconds.
-                let expires_at = (now + settings.expire_after).trunc_subsecs(0);
+                let expires_at = (now + settings.policy.expire_after).trunc_subsecs(0);
                 events.push(request(
                     ctx,
                     s,
@@ -111,8 +111,8 @@ pub async fn fire_due(ctx: &Ctx, limit: i64) -> Result<usize, TimerError> {
                 change.status = "sent".into();
                 change.sent_at = Some(now);
                 change.expires_at = Some(expires_at);
-                change.due_at = Some(match settings.reminder_after {
-                    Some(r) => settings.quiet.next_allowed(now + r).min(expires_at),
+                change.due_at = Some(match settings.policy.reminder_after {
+                    Some(r) => settings.quiet().next_allowed(now + r).min(expires_at),
                     None => expires_at,
                 });
                 metrics::counter!("loopdesk_survey_requests_total", "kind" => "initial")
@@ -142,11 +142,11 @@ pub async fn fire_due(ctx: &Ctx, limit: i64) -> Result<usize, TimerError> {
                 metrics::counter!("loopdesk_surveys_expired_total").increment(1);
             }
             "sent" => {
-                let expires_at = s.expires_at.unwrap_or(now + settings.expire_after);
-                if settings.reminder_after.is_none() {
+                let expires_at = s.expires_at.unwrap_or(now + settings.policy.expire_after);
+                if settings.policy.reminder_after.is_none() {
                     change.due_at = Some(expires_at);
                 } else if quiet {
-                    change.due_at = Some(settings.quiet.next_allowed(now).min(expires_at));
+                    change.due_at = Some(settings.quiet().next_allowed(now).min(expires_at));
                 } else {
                     events.push(request(
                         ctx,

@@ -10,23 +10,12 @@ use chrono::Duration;
 use common::{sh, Harness};
 use serde_json::json;
 use shared::setup::{self, Changed, Kind, SetupError};
-use tokio_util::sync::CancellationToken;
 
 async fn replica(h: &Harness) -> survey::startup::Application {
     let mut settings = (*h.ctx.settings()).clone();
     // Whatever the deployment's section says, the setup's policy is put in force.
-    settings.delay = Duration::minutes(1);
-    survey::startup::Application::build(
-        h.tc.settings.clone(),
-        survey::startup::SurveyConfig {
-            settings,
-            signer: h.ctx.signer.clone(),
-            clock: h.ctx.clock.clone(),
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .expect("survey starts")
+    settings.policy.delay = Duration::minutes(1);
+    h.replica(settings).await
 }
 
 async fn until(what: &str, f: impl Fn() -> bool) {
@@ -59,7 +48,7 @@ async fn replicas_apply_a_survey_policy_change_without_a_restart() {
     let a = replica(&h).await;
     let b = replica(&h).await;
     assert_eq!(
-        a.handle.settings().delay,
+        a.handle.settings().policy.delay,
         Duration::hours(2),
         "config/survey/survey.toml's delay, not the section's"
     );
@@ -73,12 +62,12 @@ async fn replicas_apply_a_survey_policy_change_without_a_restart() {
     body["on_unsatisfied"] = json!("escalate");
     save_and_announce(&h, &body).await.unwrap();
     until("both replicas ask after 30 minutes", || {
-        a.handle.settings().delay == Duration::minutes(30)
-            && b.handle.settings().delay == Duration::minutes(30)
+        a.handle.settings().policy.delay == Duration::minutes(30)
+            && b.handle.settings().policy.delay == Duration::minutes(30)
     })
     .await;
     assert_eq!(
-        b.handle.settings().on_unsatisfied,
+        b.handle.settings().policy.on_unsatisfied,
         survey::settings::OnUnsatisfied::Escalate
     );
 
@@ -128,8 +117,8 @@ async fn replicas_apply_a_survey_policy_change_without_a_restart() {
     .await
     .unwrap();
     until("both replicas are back at 2 hours", || {
-        a.handle.settings().delay == Duration::hours(2)
-            && b.handle.settings().delay == Duration::hours(2)
+        a.handle.settings().policy.delay == Duration::hours(2)
+            && b.handle.settings().policy.delay == Duration::hours(2)
     })
     .await;
 }

@@ -165,7 +165,7 @@ async fn one_reminder_then_expiry() {
 #[tokio::test]
 async fn a_reminder_due_at_night_moves_to_the_morning() {
     // A 2 h reminder after a request at 20:00 would ring at 22:00, inside quiet hours.
-    let h2 = Harness::with(|s| s.reminder_after = Some(Duration::hours(2))).await;
+    let h2 = Harness::with(|s| s.policy.reminder_after = Some(Duration::hours(2))).await;
     h2.set_now(sh(2026, 3, 2, 18, 0));
     let t = h2.ticket("form", Some("13812345678"), None).await;
     let (s, _) = h2.sent_survey(&t).await;
@@ -779,19 +779,7 @@ async fn end_to_end_over_the_bus() {
     use shared::subjects::Stream;
     use std::time::Duration as StdDuration;
     let h = Harness::new().await;
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let replica = survey::startup::Application::build(
-        h.tc.settings.clone(),
-        survey::startup::SurveyConfig {
-            settings: (*h.ctx.settings()).clone(),
-            signer: h.ctx.signer.clone(),
-            // A manual clock: the test fires the timers itself.
-            clock: h.ctx.clock.clone(),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let replica = h.replica((*h.ctx.settings()).clone()).await;
     let t = h.ticket("app", Some("13800000001"), Some("C-1")).await;
     let e = h.resolved_event(&t, h.now());
     h.tc.publish(

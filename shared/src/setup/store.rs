@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::diff::{self, Change};
-use super::documents::{Named, Route, RouteWhen, Setup};
+use super::documents::{Departments, Named, Route, RouteWhen, Setup};
 use super::{Kind, Problem, SetupError};
 
 /// One stored version of a kind.
@@ -221,7 +221,7 @@ pub async fn save_together(
     let mut tx = pool.begin().await?;
     lock(&mut tx).await?;
     let mut setup = load_in(&mut tx).await?;
-    let was = setup.clone();
+    let departments_before = setup.departments.clone();
     let before: Vec<Value> = documents
         .iter()
         .map(|(kind, _)| setup.body(*kind))
@@ -231,7 +231,7 @@ pub async fn save_together(
             .replace(*kind, body)
             .map_err(|p| SetupError::Refused(vec![p]))?;
     }
-    refuse_if_broken(&mut tx, &was, &setup).await?;
+    refuse_if_broken(&mut tx, &departments_before, &setup).await?;
     let mut saved = Vec::with_capacity(documents.len());
     for ((kind, _), before) in documents.iter().zip(before) {
         let current = setup.versions.get(kind).copied().unwrap_or(0);
@@ -256,16 +256,15 @@ pub async fn save_together(
     Ok(saved)
 }
 
-/// Refuses `setup` (replacing `was`) when it is broken in itself, or when it removes a department
+/// Refuses `setup` when it is broken in itself, or when it removes one of `departments_before` that
 /// people still work in: they would be left in a department that no longer exists, seeing nothing.
 async fn refuse_if_broken(
     conn: &mut PgConnection,
-    was: &Setup,
+    departments_before: &Departments,
     setup: &Setup,
 ) -> Result<(), SetupError> {
     let mut problems: Vec<Problem> = setup.problems();
-    for gone in was
-        .departments
+    for gone in departments_before
         .departments
         .iter()
         .filter(|d| !setup.departments.has(&d.code))
@@ -306,7 +305,7 @@ pub async fn rollback(pool: &PgPool, kind: Kind, author: &str) -> Result<Saved, 
     let mut tx = pool.begin().await?;
     lock(&mut tx).await?;
     let mut setup = load_in(&mut tx).await?;
-    let was = setup.clone();
+    let departments_before = setup.departments.clone();
     let current = setup.versions.get(&kind).copied().unwrap_or(0);
     // The newest earlier version that differs from the current one (saving an unchanged document adds
     // no version, but a rollback can make two versions equal): rolling back twice undoes the rollback.
@@ -333,7 +332,7 @@ pub async fn rollback(pool: &PgPool, kind: Kind, author: &str) -> Result<Saved, 
             version: target,
             message: p.message,
         })?;
-    refuse_if_broken(&mut tx, &was, &setup).await?;
+    refuse_if_broken(&mut tx, &departments_before, &setup).await?;
     insert(
         &mut tx,
         kind,
@@ -477,7 +476,7 @@ pub async fn add_categories_in(
         return Ok(added);
     }
     // Only categories and routes are added: no department goes.
-    refuse_if_broken(&mut *conn, &setup, &setup).await?;
+    refuse_if_broken(&mut *conn, &setup.departments, &setup).await?;
     let note = format!(
         "categories added: {}",
         added

@@ -77,7 +77,7 @@ impl Harness {
     }
 
     pub fn escalating(s: &mut SurveySettings) {
-        s.on_unsatisfied = OnUnsatisfied::Escalate;
+        s.policy.on_unsatisfied = OnUnsatisfied::Escalate;
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -186,6 +186,22 @@ impl Harness {
 
     pub async fn fire(&self) -> usize {
         survey::timers::fire_due(&self.ctx, 100).await.unwrap()
+    }
+
+    /// A replica built as `main` builds it, on this harness's database, prefix, secret and manual
+    /// clock (the test fires the timers itself), running `settings`.
+    pub async fn replica(&self, settings: SurveySettings) -> survey::startup::Application {
+        survey::startup::Application::build(
+            self.tc.settings.clone(),
+            survey::startup::SurveyConfig {
+                settings,
+                signer: self.ctx.signer.clone(),
+                clock: self.ctx.clock.clone(),
+            },
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .expect("survey starts")
     }
 
     /// The ticket's surveys once a consumer over the bus has scheduled one (waits up to 20 s).
