@@ -17,31 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "bench-admin-token-of-at-least-32-characters";
 
-/// Tickets over 2025, five departments, every channel; g % 3 = 0 are open with running clocks.
-const SEED: &str = "
-insert into tickets (id, ticket_no, channel, external_id, submitted_at, received_at, customer_id, customer_name,
-    customer_phone, description, priority, status, category, lead_department, departments, owner)
-select gen_random_uuid(), 'C' || lpad(g::text, 9, '0'), c.channel, 'console-' || g, s.at, s.at,
-    'CUST' || (g % 200000), '张三', '138' || lpad((g % 100000000)::text, 8, '0'),
-    '客户反馈第 ' || g || ' 号：订单物流延迟，包装破损，希望尽快处理', (array['urgent','general','suggestion'])[1 + g % 3],
-    case when g % 3 = 0 then 'open' when g % 3 = 1 then 'resolved' else 'archived' end,
-    (array['pre_sales','order','after_sales','technical_fault','service_complaint','logistics_delay','other'])[1 + g % 7],
-    d.dept, array[d.dept], case when g % 2 = 0 then 'agent' || (g % 50) end
-from generate_series(1, $1::bigint) g
-cross join lateral (select timestamptz '2025-01-01 00:00:00+08' + (g::double precision / $1) * interval '365 days' as at) s
-cross join lateral (select (array['form','app','ivr','chat','email','phone','social'])[1 + (g / 7) % 7] as channel) c
-cross join lateral (select (array['customer_service','product','logistics','tech','sales'])[1 + (g / 3) % 5] as dept) d
-";
-
-const CLOCKS: &str = "
-insert into sla_tickets (ticket_id, ticket_no, priority, department)
-select id, ticket_no, priority, lead_department from tickets where status = 'open';
-insert into sla_clocks (ticket_id, kind, cycle, version, status, basis, target_us, warning_fractions, started_at,
-    elapsed_us, running_since, due_at)
-select t.id, k.kind, 1, 1, 'running', 'wall', 86400000000, '[0.75, 0.9]', t.submitted_at, 0, t.submitted_at,
-    now() + ((hashtext(t.id::text) % 100000) * interval '1 minute')
-from tickets t cross join (values ('first_response'), ('resolution')) k(kind) where t.status = 'open';
-";
+/// The seed both console benches use (`{tickets}` is replaced by the number).
+const SEED: &str = include_str!("console-seed.sql");
 
 fn millis(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
@@ -128,8 +105,9 @@ async fn run(
     let pool = shared::db::connect(&settings.database).await?;
     shared::db::migrate(&pool).await?;
     let started = Instant::now();
-    sqlx::query(SEED).bind(tickets).execute(&pool).await?;
-    sqlx::raw_sql(CLOCKS).execute(&pool).await?;
+    sqlx::raw_sql(&SEED.replace("{tickets}", &tickets.to_string()))
+        .execute(&pool)
+        .await?;
     sqlx::query("analyze").execute(&pool).await?;
     println!("tickets={tickets}");
     println!("seed_secs={:.1}", started.elapsed().as_secs_f64());

@@ -423,3 +423,46 @@ async fn a_department_people_work_in_is_not_removed() {
     let (s, e) = put(before).await;
     assert_eq!(s, StatusCode::OK, "nobody active works there now: {e}");
 }
+
+#[tokio::test]
+async fn a_department_a_route_serves_is_not_removed() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = app.get("/v1/setup/departments", ADMIN).await;
+    let (_, routing) = app.get("/v1/setup/routing", ADMIN).await;
+    let routes = routing["body"]["routes"].as_array().unwrap();
+    let (index, route) = routes
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r["departments"].as_array().unwrap().iter().any(|d| d == "logistics"))
+        .expect("the default routes send something to logistics");
+    assert!(route["departments"].as_array().unwrap().contains(&json!("logistics")));
+    let mut without = doc["body"].clone();
+    without["departments"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|d| d["code"] != "logistics");
+
+    let (s, e) = app
+        .call(
+            Method::PUT,
+            "/v1/setup/departments",
+            Some(ADMIN),
+            Some(json!({"body": without, "note": "no logistics"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let problems = e["error"]["details"]["problems"].as_array().unwrap();
+    let in_route = problems
+        .iter()
+        .find(|p| p["code"] == "department_in_route")
+        .unwrap_or_else(|| panic!("the removal is named: {e}"));
+    assert_eq!(in_route["kind"], "departments", "{e}");
+    assert_eq!(in_route["subject"], "logistics", "{e}");
+    assert_eq!(in_route["path"], format!("routes[{index}]"), "{e}");
+    assert!(
+        !problems.iter().any(|p| p["code"] == "unknown_department"),
+        "the route is not blamed for a department the change removes: {e}"
+    );
+    let (_, now) = app.get("/v1/setup/departments", ADMIN).await;
+    assert_eq!(now["version"], doc["version"], "nothing was stored");
+}

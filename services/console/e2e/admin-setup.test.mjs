@@ -1,7 +1,7 @@
 // Departments, deadlines and calendars edited through forms (issue 20), end to end: the real api and
 // workers on a fresh database, the built console, Debian's chromium. An admin adds a department and it
 // is offered wherever departments are chosen; shortens the urgent first-response target and a new
-// urgent ticket is timed by it; a breaking change is explained, as typed or by the api, and nothing
+// urgent ticket is timed by it; adds an override and a matching ticket is timed by it; a breaking change is explained, as typed or by the api, and nothing
 // typed is lost. Each form is photographed in both languages at laptop and phone width.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -196,6 +196,55 @@ describe('departments, deadlines and calendars, edited through forms', () => {
     assert.ok(clock, 'a first-response clock timed by the new target')
     assert.equal(clock.target_secs, 5 * 3600)
     assert.ok(new Date(clock.due_at) - new Date(clock.started_at) >= 5 * 3600 * 1000, 'the deadline is at least 5 hours after receipt')
+  })
+
+  it("admin adds an override and a clock's own warning points in the form, checked as typed, and a matching ticket is timed by it", async () => {
+    const { page, context } = await person(env.browser)
+    await adminIn(page)
+    await page.click('nav a[href="/admin/sla"]')
+    await page.locator('[data-test=override-0]').waitFor()
+    const before = await page.locator('[data-test=overrides] fieldset').count()
+
+    await page.click('[data-test=add-override]')
+    const added = page.locator(`[data-test=override-${before}]`)
+    // A rule that sets no deadline is named before anything is sent.
+    await page.locator(`[data-test=problem-override-${before}]`, { hasText: `第 ${before + 1} 条特殊规则没有设任何时限` }).waitFor()
+    assert.ok(await page.locator('[data-test=save]').isDisabled())
+    await added.locator('select[data-test=override-priority]').selectOption('urgent')
+    await added.locator('select[data-test=override-customer-type]').selectOption('returning')
+    await added.locator('input[data-test=override-target-resolution]').fill('0m')
+    await page.locator(`[data-test=problem-override-${before}-resolution]`, { hasText: '时限必须大于零' }).waitFor()
+    await added.locator('input[data-test=override-target-resolution]').fill('7h')
+    await page.locator(`[data-test=problem-override-${before}-resolution]`).waitFor({ state: 'detached' })
+    await page.locator('tr[data-clock=proactive_contact] input[data-test=clock-warning]').fill('50, 80')
+    await assertAccessible(page, 'deadline overrides')
+    await screenshot(page, 'admin-sla-override')
+    await page.fill('input[data-test=note]', 'e2e returning urgent resolution 7h')
+    await page.click('[data-test=save]')
+    await page.waitForSelector('[data-test=saved]')
+    const sla = (await stack.admin('GET', '/v1/setup/sla')).body.body
+    assert.deepEqual(sla.policy.overrides.at(-1), { customer_type: 'returning', priority: 'urgent', targets: { resolution: '7h' } })
+    assert.equal(sla.policy.overrides.length, before + 1, 'the overrides already there are kept')
+    assert.deepEqual(sla.policy.clocks.proactive_contact.warning_fractions, [0.5, 0.8])
+    await context.close()
+
+    // The SLA worker applies it: an urgent ticket of a returning customer gets the 7-hour resolution.
+    let clock = null
+    const until = Date.now() + 60_000
+    while (Date.now() < until) {
+      const mark = marker('override')
+      await stack.publish(submission(`${mark} 登录不了，一直提示密码错误，账号被锁定了`, { feedback_type: 'product_quality' }))
+      const ticket = await stack.ticketFor(mark)
+      for (let i = 0; i < 50 && !clock; i++) {
+        const detail = (await stack.admin('GET', `/v1/tickets/${ticket.ticket_no}`)).body
+        clock = detail.sla_clocks?.find((c) => c.kind === 'resolution') ?? null
+        if (!clock) await new Promise((ok) => setTimeout(ok, 100))
+      }
+      if (clock?.target_secs === 7 * 3600) break
+      clock = null
+      await new Promise((ok) => setTimeout(ok, 500))
+    }
+    assert.ok(clock, 'a resolution clock timed by the override')
   })
 
   it('edits a holiday and the weekly hours of a calendar in the form, a bad date is refused as typed, and the api refusal is shown on the calendar', async () => {

@@ -232,7 +232,7 @@ describe('the business setup, edited by an admin', () => {
     const { page, context } = await person(env.browser)
     await adminIn(page)
     await page.click('nav a[href="/admin/sla"]')
-    // The form shows the common edits; the JSON tab holds what it does not (overrides).
+    // The JSON tab holds the same document whole, for those who prefer to type it.
     await page.waitForSelector('[data-test=clocks]')
     await page.click('[data-test=mode-json]')
     const json = page.locator('textarea[data-test=json]')

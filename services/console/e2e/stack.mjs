@@ -134,6 +134,14 @@ export class Stack {
     }
   }
 
+  /** Runs SQL in this stack's own database (bench seeding). */
+  sql(text) {
+    execFileSync('psql', [databaseUrl(this.dbName), '-v', 'ON_ERROR_STOP=1', '-q'], {
+      input: text,
+      stdio: ['pipe', 'ignore', 'inherit'],
+    })
+  }
+
   /** The api as the bootstrap admin (users, checks). */
   async admin(method, path, body) {
     const r = await fetch(`${this.base}${path}`, {

@@ -257,18 +257,45 @@ pub async fn save_together(
 }
 
 /// Refuses `setup` when it is broken in itself, or when it removes one of `departments_before` that
-/// people still work in: they would be left in a department that no longer exists, seeing nothing.
+/// a route still sends tickets to or people still work in: they would be left in a department that no
+/// longer exists, seeing nothing. A removal is named as such (`department_in_route`,
+/// `department_has_people`) rather than as the route's `unknown_department` it would cause.
 async fn refuse_if_broken(
     conn: &mut PgConnection,
     departments_before: &Departments,
     setup: &Setup,
 ) -> Result<(), SetupError> {
-    let mut problems: Vec<Problem> = setup.problems();
-    for gone in departments_before
+    let gone: Vec<_> = departments_before
         .departments
         .iter()
         .filter(|d| !setup.departments.has(&d.code))
-    {
+        .collect();
+    let mut problems: Vec<Problem> = setup
+        .problems()
+        .into_iter()
+        .filter(|p| {
+            !(p.kind == Kind::Routing
+                && p.code == "unknown_department"
+                && gone.iter().any(|d| p.subject.as_deref() == Some(&d.code)))
+        })
+        .collect();
+    for gone in gone {
+        for (i, route) in setup.routing.routes.iter().enumerate() {
+            if route.lead.as_ref() == Some(&gone.code) || route.departments.contains(&gone.code) {
+                problems.push(Problem::new(
+                    Kind::Departments,
+                    "department_in_route",
+                    format!("routes[{i}]"),
+                    Some(&gone.code),
+                    format!(
+                        "route {} still sends tickets to `{}` ({}): change the route first",
+                        i + 1,
+                        gone.code,
+                        gone.name_zh
+                    ),
+                ));
+            }
+        }
         // A person's department is stored as its code; names are accepted too where people type it.
         let people: i64 = sqlx::query_scalar(
             "select count(*) from api_users

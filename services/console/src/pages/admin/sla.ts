@@ -2,8 +2,8 @@
 // each clock's basis and targets per priority, the warning points, the default calendar and each
 // department's calendar and supervisor. Read the way the SLA worker reads it (shared::sla::policy:
 // humantime durations, targets above zero and at most 366 days, warning points strictly between 0 and
-// 1), so a refusal is seen as the admin types. What the form does not show (overrides, a clock's own
-// warning points) is carried through untouched and edited on the JSON tab.
+// 1), so a refusal is seen as the admin types. Overrides (targets refined for a department, problem
+// category, customer type and/or priority) are rows of the same form.
 import type { Problem } from './problems'
 
 export const CLOCKS = ['registration', 'first_response', 'proactive_contact', 'resolution', 'survey'] as const
@@ -71,6 +71,32 @@ export interface ClockForm {
   urgent: string
   general: string
   suggestion: string
+  /** The clock's own warning points (percentages), empty for the policy's. */
+  warning: string
+}
+
+/** Targets for the tickets an override matches: every field it names must match (empty: any). */
+export interface OverrideForm {
+  department: string
+  category: string
+  customer_type: string
+  priority: Priority | ''
+  targets: Record<Clock, string>
+  /** Warning points (percentages) for the clocks this override sets, empty for the clock's own. */
+  warning: string
+}
+
+export const MATCH_FIELDS = ['department', 'category', 'customer_type', 'priority'] as const
+
+export function newOverride(): OverrideForm {
+  return {
+    department: '',
+    category: '',
+    customer_type: '',
+    priority: '',
+    targets: Object.fromEntries(CLOCKS.map((k) => [k, ''])) as Record<Clock, string>,
+    warning: '',
+  }
 }
 
 export interface DepartmentForm {
@@ -85,6 +111,7 @@ export interface SlaForm {
   /** Warning points as percentages of the target, e.g. `75, 90`. */
   warning: string
   clocks: Record<Clock, ClockForm>
+  overrides: OverrideForm[]
   departments: DepartmentForm[]
 }
 
@@ -97,20 +124,38 @@ function percent(f: number): string {
   return String(Math.round(f * 10_000) / 100)
 }
 
+/** Warning fractions as the form shows them (`75, 90`), empty when the document names none. */
+function warningText(v: unknown): string {
+  return Array.isArray(v) ? (v as number[]).map(percent).join(', ') : ''
+}
+
 export function slaForm(doc: Json): SlaForm {
   const policy = obj(doc.policy)
   const clocks = obj(policy.clocks)
-  const fractions = Array.isArray(policy.warning_fractions) ? (policy.warning_fractions as number[]) : []
   return {
     default_calendar: str(doc.default_calendar),
-    warning: fractions.map(percent).join(', '),
+    warning: warningText(policy.warning_fractions),
     clocks: Object.fromEntries(
       CLOCKS.map((k) => {
         const c = obj(clocks[k])
         const basis = c.basis === 'business' || c.basis === 'wall' ? c.basis : ''
-        return [k, { basis, target: str(c.target), urgent: str(c.urgent), general: str(c.general), suggestion: str(c.suggestion) }]
+        const form = { basis, target: str(c.target), urgent: str(c.urgent), general: str(c.general), suggestion: str(c.suggestion) }
+        return [k, { ...form, warning: warningText(c.warning_fractions) }]
       }),
     ) as Record<Clock, ClockForm>,
+    overrides: (Array.isArray(policy.overrides) ? (policy.overrides as unknown[]) : []).map((o) => {
+      const e = obj(o)
+      const targets = obj(e.targets)
+      const priority = str(e.priority)
+      return {
+        department: str(e.department),
+        category: str(e.category),
+        customer_type: str(e.customer_type),
+        priority: (PRIORITIES as readonly string[]).includes(priority) ? (priority as Priority) : '',
+        targets: Object.fromEntries(CLOCKS.map((k) => [k, str(targets[k])])) as Record<Clock, string>,
+        warning: warningText(e.warning_fractions),
+      }
+    }),
     departments: Object.entries(obj(doc.departments)).map(([code, d]) => {
       const e = obj(d)
       return { code, calendar: str(e.calendar), notify_calendar: str(e.notify_calendar), supervisor: str(e.supervisor) }
@@ -147,10 +192,16 @@ export function slaDocument(form: SlaForm, base: Json): Json {
       if (v) c[field] = v
       else delete c[field]
     }
+    const own = readWarning(f.warning)
+    if (own && own.length) c.warning_fractions = own
+    else delete c.warning_fractions
     if (Object.keys(c).length) clocks[k] = c
     else delete clocks[k]
   }
   policy.clocks = clocks
+  const overrides = form.overrides.map(overrideDocument)
+  if (overrides.length) policy.overrides = overrides
+  else delete policy.overrides
   const departments: Json = {}
   for (const d of form.departments) {
     if (!d.code || !d.calendar) continue
@@ -163,6 +214,30 @@ export function slaDocument(form: SlaForm, base: Json): Json {
   if (form.default_calendar) out.default_calendar = form.default_calendar
   else delete out.default_calendar
   return out
+}
+
+/** One override row as the document holds it: only what is set. */
+function overrideDocument(o: OverrideForm): Json {
+  const out: Json = {}
+  for (const field of MATCH_FIELDS) {
+    const v = o[field].trim()
+    if (v) out[field] = v
+  }
+  const targets: Json = {}
+  for (const k of CLOCKS) {
+    const v = o.targets[k].trim()
+    if (v) targets[k] = v
+  }
+  out.targets = targets
+  const fractions = readWarning(o.warning)
+  if (fractions && fractions.length) out.warning_fractions = fractions
+  return out
+}
+
+/** Why typed warning points would be refused: not numbers, or not strictly between 0 and 100 %. */
+function warningProblem(text: string): boolean {
+  const fractions = readWarning(text)
+  return fractions === null || fractions.some((f) => !(f > 0 && f < 1))
 }
 
 /**
@@ -178,11 +253,26 @@ export function slaProblems(form: SlaForm, calendars: readonly string[]): Proble
       const code = durationProblem(v)
       if (code) out.push({ code, path: `policy.clocks.${k}.${field}`, subject: v })
     }
+    const own = form.clocks[k].warning
+    if (warningProblem(own)) out.push({ code: 'bad_fraction', path: `policy.clocks.${k}.warning_fractions`, subject: own })
   }
-  const fractions = readWarning(form.warning)
-  if (fractions === null || fractions.some((f) => !(f > 0 && f < 1))) {
+  if (warningProblem(form.warning)) {
     out.push({ code: 'bad_fraction', path: 'policy.warning_fractions', subject: form.warning })
   }
+  form.overrides.forEach((o, i) => {
+    const at = `policy.overrides[${i}]`
+    let set = 0
+    for (const k of CLOCKS) {
+      const v = o.targets[k]
+      if (!v.trim()) continue
+      set += 1
+      const code = durationProblem(v)
+      if (code) out.push({ code, path: `${at}.targets.${k}`, subject: v })
+    }
+    // A rule that sets no deadline changes nothing: most likely a row left half typed.
+    if (!set) out.push({ code: 'override_without_targets', path: `${at}.targets`, subject: String(i + 1) })
+    if (warningProblem(o.warning)) out.push({ code: 'bad_fraction', path: `${at}.warning_fractions`, subject: o.warning })
+  })
   if (form.default_calendar && !calendars.includes(form.default_calendar)) {
     out.push({ code: 'unknown_calendar', path: 'default_calendar', subject: form.default_calendar })
   }

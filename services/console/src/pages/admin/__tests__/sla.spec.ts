@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { durationProblem, isAt, parseDuration, readWarning, slaDocument, slaForm, slaProblems } from '../sla'
+import { durationProblem, isAt, newOverride, parseDuration, readWarning, slaDocument, slaForm, slaProblems } from '../sla'
 
 // As GET /v1/setup/sla returns config/sla/sla.toml (overrides shortened).
 const doc = {
@@ -44,10 +44,56 @@ describe('the SLA policy as a form', () => {
   it('reads the document and writes it back unchanged', () => {
     const form = slaForm(doc)
     expect(form.warning).toBe('75, 90')
-    expect(form.clocks.first_response).toEqual({ basis: 'business', target: '', urgent: '2h', general: '24h', suggestion: '72h' })
-    expect(form.clocks.resolution).toEqual({ basis: '', target: '', urgent: '', general: '', suggestion: '' })
+    expect(form.clocks.first_response).toEqual({ basis: 'business', target: '', urgent: '2h', general: '24h', suggestion: '72h', warning: '50' })
+    expect(form.clocks.resolution).toEqual({ basis: '', target: '', urgent: '', general: '', suggestion: '', warning: '' })
+    expect(form.overrides).toEqual([
+      {
+        department: 'logistics',
+        category: '',
+        customer_type: '',
+        priority: 'urgent',
+        targets: { registration: '', first_response: '', proactive_contact: '', resolution: '8h', survey: '' },
+        warning: '',
+      },
+    ])
     expect(form.departments[0]).toEqual({ code: 'customer_service', calendar: 'cn-service-desk', notify_calendar: 'cn-office', supervisor: 'supervisor:customer_service' })
     expect(slaDocument(form, doc)).toEqual(doc)
+  })
+
+  it("edits overrides and a clock's own warning points as rows of the form", () => {
+    const form = slaForm(doc)
+    form.clocks.first_response.warning = ''
+    form.clocks.resolution.warning = '50, 80'
+    form.overrides[0]!.targets.first_response = '1h'
+    const vip = newOverride()
+    vip.customer_type = 'new'
+    vip.category = 'service_complaint'
+    vip.targets.resolution = '12h'
+    vip.warning = '60'
+    form.overrides.push(vip)
+    const next = slaDocument(form, doc) as typeof doc & { policy: { clocks: Record<string, unknown> } }
+    expect(next.policy.clocks.first_response).toEqual({ basis: 'business', urgent: '2h', general: '24h', suggestion: '72h' })
+    expect(next.policy.clocks.resolution).toEqual({ warning_fractions: [0.5, 0.8] })
+    expect(next.policy.overrides).toEqual([
+      { department: 'logistics', priority: 'urgent', targets: { first_response: '1h', resolution: '8h' } },
+      { category: 'service_complaint', customer_type: 'new', targets: { resolution: '12h' }, warning_fractions: [0.6] },
+    ])
+    form.overrides.splice(0, 2)
+    expect((slaDocument(form, doc) as typeof doc).policy.overrides).toBeUndefined()
+  })
+
+  it("names a broken override and a clock's own warning points at the api's paths", () => {
+    const form = slaForm(doc)
+    form.clocks.survey.warning = '0, 50'
+    form.overrides[0]!.targets.resolution = '0m'
+    form.overrides[0]!.warning = 'half'
+    form.overrides.push(newOverride())
+    expect(slaProblems(form, calendars).map((p) => `${p.code}@${p.path}`)).toEqual([
+      'bad_fraction@policy.clocks.survey.warning_fractions',
+      'zero_duration@policy.overrides[0].targets.resolution',
+      'bad_fraction@policy.overrides[0].warning_fractions',
+      'override_without_targets@policy.overrides[1].targets',
+    ])
   })
 
   it('writes an edit, leaves an emptied field out and keeps what the form does not show', () => {

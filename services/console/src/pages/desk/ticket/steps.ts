@@ -65,6 +65,12 @@ export function stepRows(timeline: readonly Entry[]): StepRow[] {
 /** Workers' bookkeeping, folded in the timeline so people's actions stand out. */
 export const MACHINE_KINDS = new Set(['sla_clocks', 'classified', 'routed', 'survey_scheduled'])
 
+/** The classifier version behind an automatic decision (`shipped`, `v3`), none for other entries. */
+export function modelOf(e: Entry): string | null {
+  const d = (e.data ?? {}) as Record<string, unknown>
+  return str(d.model_version) ?? null
+}
+
 /** The words an entry carries, if any (reply text, note, reason, remark...). */
 export function entryText(e: Entry): string | null {
   const d = (e.data ?? {}) as Record<string, unknown>
