@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 /// Advisory-lock key taken for a pass ("retain" in ASCII).
-pub const LOCK_KEY: i64 = 0x72_6574_6169_6e;
+pub const LOCK_KEY: i64 = 0x7265_7461_696e;
 
 /// Rows deleted per statement: a pass never holds many row locks or runs one long statement, so it
 /// never stands in the workers' way even after a long time switched off.

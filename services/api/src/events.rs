@@ -76,7 +76,7 @@ pub struct Signal {}
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum EventData {
-    Ticket(TicketEvent),
+    Ticket(Box<TicketEvent>),
     Signal(Signal),
 }
 

@@ -460,7 +460,9 @@ async fn a_department_a_route_serves_is_not_removed() {
     assert_eq!(in_route["subject"], "logistics", "{e}");
     assert_eq!(in_route["path"], format!("routes[{index}]"), "{e}");
     assert!(
-        !problems.iter().any(|p| p["code"] == "unknown_department"),
+        !problems
+            .iter()
+            .any(|p| p["kind"] == "routing" && p["code"] == "unknown_department"),
         "the route is not blamed for a department the change removes: {e}"
     );
     let (_, now) = app.get("/v1/setup/departments", ADMIN).await;

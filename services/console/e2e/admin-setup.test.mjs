@@ -230,6 +230,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
 
     // The SLA worker applies it: an urgent ticket of a returning customer gets the 7-hour resolution.
     let clock = null
+    let seen = null
     const until = Date.now() + 60_000
     while (Date.now() < until) {
       const mark = marker('override')
@@ -237,6 +238,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
       const ticket = await stack.ticketFor(mark)
       for (let i = 0; i < 50 && !clock; i++) {
         const detail = (await stack.admin('GET', `/v1/tickets/${ticket.ticket_no}`)).body
+        seen = { priority: detail.priority, customer_type: detail.customer_type, clocks: detail.sla_clocks }
         clock = detail.sla_clocks?.find((c) => c.kind === 'resolution') ?? null
         if (!clock) await new Promise((ok) => setTimeout(ok, 100))
       }
@@ -244,7 +246,7 @@ describe('departments, deadlines and calendars, edited through forms', () => {
       clock = null
       await new Promise((ok) => setTimeout(ok, 500))
     }
-    assert.ok(clock, 'a resolution clock timed by the override')
+    assert.ok(clock, `a resolution clock timed by the override; the last ticket: ${JSON.stringify(seen)}`)
   })
 
   it('edits a holiday and the weekly hours of a calendar in the form, a bad date is refused as typed, and the api refusal is shown on the calendar', async () => {

@@ -182,7 +182,13 @@ impl TicketSla {
                 if *registered {
                     self.stop(ClockKind::Registration, *at, rules, &mut changes);
                 }
-                let old = std::mem::replace(&mut self.attrs, attrs.clone());
+                // The customer type is known from the submission only; a classification does not
+                // carry it, and an override for it must keep applying after the ticket is routed.
+                let mut next = attrs.clone();
+                if next.customer_type.is_none() {
+                    next.customer_type = self.attrs.customer_type.clone();
+                }
+                let old = std::mem::replace(&mut self.attrs, next);
                 self.retarget_all(&old, *at, rules, &mut changes);
             }
             TicketEvent::Replied { at } => {
@@ -501,6 +507,36 @@ mod tests {
             .into_iter()
             .find(|p| p.deadline.event == DeadlineEvent::Breach)
             .map(|p| p.deadline.due_at)
+    }
+
+    #[test]
+    fn a_customer_type_override_still_applies_once_the_ticket_is_classified() {
+        let r = SlaRules::from_toml(&format!(
+            "{RULES}
+            [[policy.overrides]]
+            customer_type = \"returning\"
+            priority = \"urgent\"
+            targets = {{ resolution = \"7h\" }}"
+        ))
+        .expect("valid");
+        let mut created = attrs(Priority::Urgent, None);
+        created.customer_type = Some("returning".into());
+        let mut t = created_at("2026-11-23 10:00", created, &r);
+        assert_eq!(t.clocks[&ClockKind::Resolution].target, Duration::hours(7));
+        // What the router's classification says: priority, department, category; no customer type.
+        t.apply(
+            &TicketEvent::Classified {
+                at: sh("2026-11-23 10:01"),
+                attrs: TicketAttrs {
+                    category: Some("technical_fault".into()),
+                    ..attrs(Priority::Urgent, Some("product"))
+                },
+                registered: true,
+            },
+            &r,
+        );
+        assert_eq!(t.attrs.customer_type.as_deref(), Some("returning"));
+        assert_eq!(t.clocks[&ClockKind::Resolution].target, Duration::hours(7));
     }
 
     #[test]
