@@ -105,9 +105,15 @@ async fn run(
     let pool = shared::db::connect(&settings.database).await?;
     shared::db::migrate(&pool).await?;
     let started = Instant::now();
-    sqlx::raw_sql(&SEED.replace("{tickets}", &tickets.to_string()))
-        .execute(&pool)
+    // A million rows take longer than the statement bound the workers run under.
+    let mut seed = pool.begin().await?;
+    sqlx::query("set local statement_timeout = 0")
+        .execute(&mut *seed)
         .await?;
+    sqlx::raw_sql(&SEED.replace("{tickets}", &tickets.to_string()))
+        .execute(&mut *seed)
+        .await?;
+    seed.commit().await?;
     sqlx::query("analyze").execute(&pool).await?;
     println!("tickets={tickets}");
     println!("seed_secs={:.1}", started.elapsed().as_secs_f64());
