@@ -158,7 +158,8 @@ impl<'f> Layout<'f> {
         // A row taller than a page is cut into page-high pieces.
         let max_lines = ((PAGE_H - 2.0 * MARGIN - 2.0 * PAD) / LEADING) as usize;
         if lines > max_lines {
-            let (first, rest): (Vec<(String, f32)>, Vec<(String, f32)>) = cells
+            type Cells = Vec<(String, f32)>;
+            let (first, rest): (Cells, Cells) = cells
                 .iter()
                 .zip(&wrapped)
                 .map(|((_, w), l)| {

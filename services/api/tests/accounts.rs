@@ -139,7 +139,7 @@ async fn password_hashes_run_on_a_bounded_pool() {
     let (peak, limit) = app.state.passwords.peak();
     assert_eq!(limit, 2);
     assert!(
-        peak >= 1 && peak <= 2,
+        (1..=2).contains(&peak),
         "at most two hashes at once, saw {peak}"
     );
 }

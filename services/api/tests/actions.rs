@@ -409,7 +409,7 @@ async fn merging_duplicates_and_listing() {
     let (_, v) = app
         .get(
             "/v1/tickets?from=2025-01-02&to=2025-01-02&tz=UTC&sla=on_time",
-            &common::ADMIN.to_string(),
+            common::ADMIN,
         )
         .await;
     assert_eq!(v["items"].as_array().unwrap().len(), 3);

@@ -262,7 +262,7 @@ async fn xlsx_with_english_headers_and_typed_cells() {
         .write_datetime_with_format(
             1,
             0,
-            &ExcelDateTime::from_ymd(2024, 3, 6).unwrap(),
+            ExcelDateTime::from_ymd(2024, 3, 6).unwrap(),
             &date_fmt,
         )
         .unwrap();
@@ -271,7 +271,7 @@ async fn xlsx_with_english_headers_and_typed_cells() {
     sheet.write_string(1, 3, "logistics_delay").unwrap();
     sheet.write_string(1, 4, "general").unwrap();
     sheet
-        .write_datetime_with_format(1, 5, &ExcelDateTime::from_hms(9, 0, 0).unwrap(), &time_fmt)
+        .write_datetime_with_format(1, 5, ExcelDateTime::from_hms(9, 0, 0).unwrap(), &time_fmt)
         .unwrap();
     sheet.write_string(1, 6, "09:30").unwrap();
     sheet.write_number(1, 7, 30).unwrap();

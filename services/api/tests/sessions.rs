@@ -216,8 +216,10 @@ async fn the_console_is_served_with_its_cache_and_security_headers() {
     )
     .unwrap();
     std::fs::write(dir.join("assets/index-3f9a1c.js"), "console.log(1)").unwrap();
-    let mut settings = ApiSettings::default();
-    settings.console_dir = dir.to_string_lossy().into_owned();
+    let settings = ApiSettings {
+        console_dir: dir.to_string_lossy().into_owned(),
+        ..ApiSettings::default()
+    };
     let app = TestApp::spawn_with(settings).await;
     let get = |path: &str| app.http.get(format!("{}{path}", app.base)).send();
 

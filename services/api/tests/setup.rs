@@ -433,9 +433,18 @@ async fn a_department_a_route_serves_is_not_removed() {
     let (index, route) = routes
         .iter()
         .enumerate()
-        .find(|(_, r)| r["departments"].as_array().unwrap().iter().any(|d| d == "logistics"))
+        .find(|(_, r)| {
+            r["departments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d == "logistics")
+        })
         .expect("the default routes send something to logistics");
-    assert!(route["departments"].as_array().unwrap().contains(&json!("logistics")));
+    assert!(route["departments"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("logistics")));
     let mut without = doc["body"].clone();
     without["departments"]
         .as_array_mut()

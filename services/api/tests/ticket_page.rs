@@ -83,7 +83,7 @@ async fn supplements_record_their_source_and_reveals_are_on_the_timeline() {
     let p = |a: &str| format!("/v1/tickets/20250101001/{a}");
 
     // Masked by default, on the detail as everywhere.
-    let (_, v) = app.get(&p("").trim_end_matches('/').to_string(), &li).await;
+    let (_, v) = app.get(p("").trim_end_matches('/'), &li).await;
     let text = v.to_string();
     assert!(
         !text.contains("13812345678") && !text.contains("张三"),

@@ -401,13 +401,7 @@ impl TicketStore {
         .bind(&draft_phones)
         .fetch_all(&mut *tx)
         .await?;
-        let earlier: Vec<(
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            DateTime<Utc>,
-        )> = if ids.is_empty() && phones.is_empty() {
+        let earlier: Vec<EarlierTicket> = if ids.is_empty() && phones.is_empty() {
             Vec::new()
         } else {
             sqlx::query_as(
@@ -426,10 +420,10 @@ impl TicketStore {
         let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut by_phone: HashMap<&str, Vec<usize>> = HashMap::new();
         for (j, e) in earlier.iter().enumerate() {
-            if let Some(cid) = e.1.as_deref() {
+            if let Some(cid) = e.customer_id.as_deref() {
                 by_customer.entry(cid).or_default().push(j);
             }
-            if let Some(phone) = e.2.as_deref() {
+            if let Some(phone) = e.customer_phone.as_deref() {
                 by_phone.entry(phone).or_default().push(j);
             }
         }
@@ -468,8 +462,12 @@ impl TicketStore {
             mine.dedup();
             for j in mine {
                 let e = &earlier[j];
-                let theirs = earlier_shingles[j].get_or_insert_with(|| shingles(&e.3));
-                consider(similarity(&draft_shingles[i], theirs), &e.0, e.4);
+                let theirs = earlier_shingles[j].get_or_insert_with(|| shingles(&e.description));
+                consider(
+                    similarity(&draft_shingles[i], theirs),
+                    &e.ticket_no,
+                    e.submitted_at,
+                );
             }
             // Earlier submissions of the same batch count too; their numbers are not known yet, so the
             // duplicate is named by the earlier draft's position and resolved below.
@@ -495,6 +493,16 @@ impl TicketStore {
         }
         Ok(out)
     }
+}
+
+/// A customer's earlier ticket, as the history and duplicate checks compare a new one with it.
+#[derive(sqlx::FromRow)]
+struct EarlierTicket {
+    ticket_no: String,
+    customer_id: Option<String>,
+    customer_phone: Option<String>,
+    description: String,
+    submitted_at: DateTime<Utc>,
 }
 
 /// Replaces in-batch duplicate references (`#j`) with the earlier draft's ticket number.

@@ -195,14 +195,15 @@ async fn print_tickets(
     ids: Option<&[String]>,
     limit: i64,
 ) -> anyhow::Result<()> {
-    let rows: Vec<(
+    type TicketLine = (
         String,
         String,
         String,
         Option<String>,
         Option<String>,
         String,
-    )> = sqlx::query_as(
+    );
+    let rows: Vec<TicketLine> = sqlx::query_as(
         "select ticket_no, channel, status, customer_name, customer_phone, description from tickets
          where $1::text[] is null or external_id = any($1)
          order by received_at desc, ticket_no desc limit $2",
