@@ -34,6 +34,21 @@ pub struct WorkerProcess {
     child: Option<Child>,
 }
 
+/// The file a worker of the test with `prefix` writes its log to; none when it cannot be made.
+fn worker_log(prefix: &str, name: &str) -> Option<std::fs::File> {
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/system-test-logs"
+    ))
+    .join(prefix);
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.log")))
+        .ok()
+}
+
 impl WorkerProcess {
     /// Starts `name` configured for the test's database, NATS and prefix.
     pub fn spawn(name: &str, settings: &Settings, extra_env: &[(&str, String)]) -> Self {
@@ -95,7 +110,17 @@ impl WorkerProcess {
             cmd.env(k, v);
         }
         if std::env::var("TEST_LOG").is_err() {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            // Each worker's output goes to a file of its own (appended across restarts), so a failed
+            // fault test can be read afterwards: target/system-test-logs/<prefix>/<worker>.log.
+            match worker_log(&settings.prefix, name) {
+                Some(log) => {
+                    let err = log.try_clone().expect("log file handle");
+                    cmd.stdout(log).stderr(err);
+                }
+                None => {
+                    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+                }
+            }
         }
         let child = cmd.spawn().expect("worker starts");
         Self {
