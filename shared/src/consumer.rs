@@ -413,7 +413,8 @@ enum Stopped {
     /// The database became unreachable: the subscription is dropped until it answers again (and
     /// after a batch was held through an outage, its buffer is stale).
     Outage,
-    /// The subscription ended by itself (the consumer was deleted, or the server refused the pull).
+    /// The subscription ended by itself (the consumer was deleted, the server refused the pull, or
+    /// the client dropped it).
     Ended,
 }
 
@@ -447,9 +448,23 @@ impl<H: BatchHandler> Lane<H> {
                 // The subscription is dropped here: messages the server sent it meanwhile come back
                 // after the ack wait, once the lane pulls again.
                 Stopped::Outage => continue,
-                Stopped::Ended => {
-                    return Err("its pull subscription ended (was the consumer deleted?)".into())
-                }
+                // A subscription can end while its consumer lives on (the client dropped it, the
+                // server refused one pull): pull again. Only a consumer that is gone ends the lane.
+                Stopped::Ended => match consumer.get_info().await {
+                    Ok(_) => {
+                        tracing::warn!(consumer = %self.spec.durable,
+                            "pull subscription ended with the consumer still there; pulling again");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                    Err(e) => {
+                        return Err(format!(
+                            "its pull subscription ended and the consumer is gone: {e}"
+                        ))
+                    }
+                },
             }
         }
     }
