@@ -139,8 +139,8 @@ export function slaForm(doc: Json): SlaForm {
       CLOCKS.map((k) => {
         const c = obj(clocks[k])
         const basis = c.basis === 'business' || c.basis === 'wall' ? c.basis : ''
-        const form = { basis, target: str(c.target), urgent: str(c.urgent), general: str(c.general), suggestion: str(c.suggestion) }
-        return [k, { ...form, warning: warningText(c.warning_fractions) }]
+        const targets = { target: str(c.target), urgent: str(c.urgent), general: str(c.general), suggestion: str(c.suggestion) }
+        return [k, { basis, ...targets, warning: warningText(c.warning_fractions) }]
       }),
     ) as Record<Clock, ClockForm>,
     overrides: (Array.isArray(policy.overrides) ? (policy.overrides as unknown[]) : []).map((o) => {
@@ -179,9 +179,7 @@ export function readWarning(text: string): number[] | null {
  */
 export function slaDocument(form: SlaForm, base: Json): Json {
   const policy = { ...obj(base.policy) }
-  const fractions = readWarning(form.warning)
-  if (fractions && fractions.length) policy.warning_fractions = fractions
-  else delete policy.warning_fractions
+  putWarning(policy, form.warning)
   const before = obj(policy.clocks)
   const clocks: Json = { ...before }
   for (const k of CLOCKS) {
@@ -192,9 +190,7 @@ export function slaDocument(form: SlaForm, base: Json): Json {
       if (v) c[field] = v
       else delete c[field]
     }
-    const own = readWarning(f.warning)
-    if (own && own.length) c.warning_fractions = own
-    else delete c.warning_fractions
+    putWarning(c, f.warning)
     if (Object.keys(c).length) clocks[k] = c
     else delete clocks[k]
   }
@@ -229,9 +225,16 @@ function overrideDocument(o: OverrideForm): Json {
     if (v) targets[k] = v
   }
   out.targets = targets
-  const fractions = readWarning(o.warning)
-  if (fractions && fractions.length) out.warning_fractions = fractions
+  putWarning(out, o.warning)
   return out
+}
+
+/** Writes typed warning points into a policy, clock or override as `warning_fractions`; an empty
+ *  field leaves them out, so the next level's points apply. */
+function putWarning(into: Json, text: string) {
+  const fractions = readWarning(text)
+  if (fractions && fractions.length) into.warning_fractions = fractions
+  else delete into.warning_fractions
 }
 
 /** Why typed warning points would be refused: not numbers, or not strictly between 0 and 100 %. */
