@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::diff::{self, Change};
-use super::documents::{Departments, Named, Route, RouteWhen, Setup};
+use super::documents::{Department, Departments, Named, Route, RouteWhen, Setup};
 use super::{Kind, Problem, SetupError};
 
 /// One stored version of a kind.
@@ -270,32 +270,26 @@ async fn refuse_if_broken(
         .iter()
         .filter(|d| !setup.departments.has(&d.code))
         .collect();
+    // A route naming a removed department is found by the routing check (`unknown_department` at
+    // `routes[i].departments[j]`); here it is said for what it is, a removal the route still needs.
     let mut problems: Vec<Problem> = setup
         .problems()
         .into_iter()
-        .filter(|p| {
-            !(p.kind == Kind::Routing
-                && p.code == "unknown_department"
-                && gone.iter().any(|d| p.subject.as_deref() == Some(&d.code)))
+        .map(|p| {
+            let removed = gone
+                .iter()
+                .find(|d| p.subject.as_deref() == Some(d.code.as_str()));
+            match removed {
+                Some(d) if p.kind == Kind::Routing && p.code == "unknown_department" => {
+                    department_in_route(&p.path, d)
+                }
+                _ => p,
+            }
         })
         .collect();
+    // A department listed twice in one route is one removal to undo.
+    problems.dedup();
     for gone in gone {
-        for (i, route) in setup.routing.routes.iter().enumerate() {
-            if route.lead.as_ref() == Some(&gone.code) || route.departments.contains(&gone.code) {
-                problems.push(Problem::new(
-                    Kind::Departments,
-                    "department_in_route",
-                    format!("routes[{i}]"),
-                    Some(&gone.code),
-                    format!(
-                        "route {} still sends tickets to `{}` ({}): change the route first",
-                        i + 1,
-                        gone.code,
-                        gone.name_zh
-                    ),
-                ));
-            }
-        }
         // A person's department is stored as its code; names are accepted too where people type it.
         let people: i64 = sqlx::query_scalar(
             "select count(*) from api_users
@@ -324,6 +318,26 @@ async fn refuse_if_broken(
     } else {
         Err(SetupError::Refused(problems))
     }
+}
+
+/// The refusal of removing `department` while the route at `path` (`routes[i]...`) sends tickets to it.
+fn department_in_route(path: &str, department: &Department) -> Problem {
+    let route = path.split('.').next().unwrap_or(path);
+    let number = route
+        .trim_start_matches("routes[")
+        .trim_end_matches(']')
+        .parse::<usize>()
+        .map_or_else(|_| route.to_string(), |i| (i + 1).to_string());
+    Problem::new(
+        Kind::Departments,
+        "department_in_route",
+        route,
+        Some(&department.code),
+        format!(
+            "route {number} still sends tickets to `{}` ({}): change the route first",
+            department.code, department.name_zh
+        ),
+    )
 }
 
 /// One step back: the version before the current one becomes current again, as a new version (the
