@@ -1,10 +1,11 @@
 //! Committing a batch of submissions: tickets, their first timeline entries, stored rejections and the
 //! outbox events, all in one transaction (docs/domain.md, invariants 1 and 9).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
 use shared::messages::feedback::{FeedbackRejected, FeedbackSubmission};
 use shared::messages::ticket::{CustomerHistory, IvrSummary, MaskedCustomer, TicketCreated};
 use shared::messages::SCHEMA_VERSION;
@@ -183,11 +184,13 @@ impl TicketStore {
             self.allocate_numbers(&drafts).await?
         };
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self
+            .pool
+            .begin_with(begin_locking_customers(&drafts))
+            .await?;
         self.store_rejections(&mut tx, batch, &mut results, &mut events)
             .await?;
         if !drafts.is_empty() {
-            lock_customers(&mut tx, &drafts).await?;
             let mut history = self.history(&mut tx, &drafts).await?;
             resolve_batch_refs(&mut history, &numbers);
             let inserted = insert_tickets(&mut tx, &drafts, &numbers, &history).await?;
@@ -368,121 +371,88 @@ impl TicketStore {
     }
 
     /// Earlier tickets of the same customer (id or phone), and the most similar recent one.
+    ///
+    /// One statement for the whole batch, run after the batch's `begin` has locked its customers
+    /// ([`begin_locking_customers`]; a statement's snapshot is taken when it starts, so it sees what a
+    /// concurrent batch of the same customer committed): per draft, the all-time count of the
+    /// customer's tickets and the customer's own tickets of the duplicate window, newest first.
     async fn history(
         &self,
         tx: &mut PgConnection,
         drafts: &[Draft<'_>],
     ) -> Result<Vec<CustomerHistory>, StoreError> {
-        let ids: Vec<String> = drafts
+        let window = chrono::Duration::hours(self.settings.duplicate_window_hours);
+        let customer_ids: Vec<Option<&str>> = drafts
             .iter()
-            .filter_map(|d| d.submission.customer.id.clone())
+            .map(|d| d.submission.customer.id.as_deref())
             .collect();
-        let phones: Vec<String> = drafts.iter().filter_map(|d| d.phone.clone()).collect();
-        let window_start = drafts
+        let phones: Vec<Option<&str>> = drafts.iter().map(|d| d.phone.as_deref()).collect();
+        let since: Vec<DateTime<Utc>> = drafts
             .iter()
-            .map(|d| d.received_at)
-            .min()
-            .unwrap_or_else(Utc::now)
-            - chrono::Duration::hours(self.settings.duplicate_window_hours);
-        // All-time counts per draft, then only the window's rows for the text comparison.
-        let draft_ids: Vec<Option<String>> = drafts
-            .iter()
-            .map(|d| d.submission.customer.id.clone())
+            .map(|d| d.submission.submitted_at - window)
             .collect();
-        let draft_phones: Vec<Option<String>> = drafts.iter().map(|d| d.phone.clone()).collect();
-        let counts: Vec<i64> = sqlx::query_scalar(
-            // Two index look-ups instead of one `or` (which would scan the table once per draft).
+        let found: Vec<(i64, sqlx::types::Json<Vec<EarlierTicket>>)> = sqlx::query_as(
+            // Index look-ups by id and by phone, never one `or` (which would scan the table per draft).
             "select (select count(*) from tickets t where t.customer_id = k.cid)
                   + (select count(*) from tickets t
-                     where t.customer_phone = k.phone and t.customer_id is distinct from k.cid)
-             from unnest($1::text[], $2::text[]) with ordinality as k(cid, phone, i) order by k.i",
+                     where t.customer_phone = k.phone and t.customer_id is distinct from k.cid),
+                    coalesce((select jsonb_agg(jsonb_build_object('ticket_no', e.ticket_no, 'description', e.description)
+                                      order by e.submitted_at desc) from (
+                        select ticket_no, description, submitted_at from tickets t
+                        where t.customer_id = k.cid and t.submitted_at >= k.since
+                        union
+                        select ticket_no, description, submitted_at from tickets t
+                        where t.customer_phone = k.phone and t.submitted_at >= k.since
+                        order by submitted_at desc limit $4) e), '[]')
+             from unnest($1::text[], $2::text[], $3::timestamptz[]) with ordinality as k(cid, phone, since, i)
+             order by k.i",
         )
-        .bind(&draft_ids)
-        .bind(&draft_phones)
+        .bind(&customer_ids)
+        .bind(&phones)
+        .bind(&since)
+        .bind(EARLIER_COMPARED_PER_SUBMISSION)
         .fetch_all(&mut *tx)
         .await?;
-        let earlier: Vec<EarlierTicket> = if ids.is_empty() && phones.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query_as(
-                    "select ticket_no, customer_id, customer_phone, description, submitted_at from tickets
-                     where (customer_id = any($1) or customer_phone = any($2)) and submitted_at >= $3
-                     order by submitted_at desc limit 2000",
-                )
-                .bind(&ids)
-                .bind(&phones)
-                .bind(window_start)
-                .fetch_all(&mut *tx)
-                .await?
-        };
-        // Earlier tickets by customer id and by phone, so each draft compares only with its own
-        // customer's tickets, and bigram sets are built only for those (a batch can bring back 2,000).
-        let mut by_customer: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut by_phone: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (j, e) in earlier.iter().enumerate() {
-            if let Some(cid) = e.customer_id.as_deref() {
-                by_customer.entry(cid).or_default().push(j);
-            }
-            if let Some(phone) = e.customer_phone.as_deref() {
-                by_phone.entry(phone).or_default().push(j);
-            }
-        }
-        let mut earlier_shingles: Vec<Option<HashSet<(char, char)>>> = vec![None; earlier.len()];
+        // A batch may bring one customer's ticket for several drafts: its bigrams are built once.
+        let mut earlier_shingles: HashMap<&str, HashSet<(char, char)>> = HashMap::new();
         let draft_shingles: Vec<_> = drafts.iter().map(|d| shingles(&d.description)).collect();
-        let same_customer = |cid: Option<&str>, phone: Option<&str>, d: &Draft<'_>| {
-            (cid.is_some() && cid == d.submission.customer.id.as_deref())
+        let same_customer = |other: &Draft<'_>, d: &Draft<'_>| {
+            let id = other.submission.customer.id.as_deref();
+            let phone = other.phone.as_deref();
+            (id.is_some() && id == d.submission.customer.id.as_deref())
                 || (phone.is_some() && phone == d.phone.as_deref())
         };
         let mut out = Vec::with_capacity(drafts.len());
         for (i, d) in drafts.iter().enumerate() {
-            let mut previous = counts.get(i).copied().unwrap_or(0);
+            let (mut previous, earlier) = found
+                .get(i)
+                .map(|(count, earlier)| (*count, earlier.0.as_slice()))
+                .unwrap_or((0, &[]));
             let mut best: Option<(f32, String)> = None;
-            let mut consider = |score: f32, no: &str, at: DateTime<Utc>| {
-                if at
-                    >= d.submission.submitted_at
-                        - chrono::Duration::hours(self.settings.duplicate_window_hours)
-                    && score >= self.settings.duplicate_similarity
+            let mut consider = |score: f32, no: &str| {
+                if score >= self.settings.duplicate_similarity
                     && best.as_ref().is_none_or(|(s, _)| score > *s)
                 {
                     best = Some((score, no.to_string()));
                 }
             };
-            let mut mine: Vec<usize> = d
-                .submission
-                .customer
-                .id
-                .as_deref()
-                .and_then(|c| by_customer.get(c))
-                .into_iter()
-                .chain(d.phone.as_deref().and_then(|p| by_phone.get(p)))
-                .flatten()
-                .copied()
-                .collect();
-            mine.sort_unstable();
-            mine.dedup();
-            for j in mine {
-                let e = &earlier[j];
-                let theirs = earlier_shingles[j].get_or_insert_with(|| shingles(&e.description));
-                consider(
-                    similarity(&draft_shingles[i], theirs),
-                    &e.ticket_no,
-                    e.submitted_at,
-                );
+            for e in earlier {
+                let theirs = earlier_shingles
+                    .entry(e.ticket_no.as_str())
+                    .or_insert_with(|| shingles(&e.description));
+                consider(similarity(&draft_shingles[i], theirs), &e.ticket_no);
             }
             // Earlier submissions of the same batch count too; their numbers are not known yet, so the
             // duplicate is named by the earlier draft's position and resolved below.
             for (j, other) in drafts[..i].iter().enumerate() {
-                if same_customer(
-                    other.submission.customer.id.as_deref(),
-                    other.phone.as_deref(),
-                    d,
-                ) {
+                if same_customer(other, d) {
                     previous += 1;
-                    consider(
-                        similarity(&draft_shingles[i], &draft_shingles[j]),
-                        &format!("#{j}"),
-                        other.submission.submitted_at,
-                    );
+                    if other.submission.submitted_at >= d.submission.submitted_at - window {
+                        consider(
+                            similarity(&draft_shingles[i], &draft_shingles[j]),
+                            &format!("#{j}"),
+                        );
+                    }
                 }
             }
             out.push(CustomerHistory {
@@ -495,14 +465,16 @@ impl TicketStore {
     }
 }
 
-/// A customer's earlier ticket, as the history and duplicate checks compare a new one with it.
-#[derive(sqlx::FromRow)]
+/// The most recent tickets of a customer's duplicate window compared with a new submission: a customer
+/// with more tickets than this in the window is flooding, and comparing every one would let a flood
+/// make each batch slower.
+const EARLIER_COMPARED_PER_SUBMISSION: i64 = 200;
+
+/// A customer's earlier ticket, as the duplicate check compares a new one with it.
+#[derive(serde::Deserialize)]
 struct EarlierTicket {
     ticket_no: String,
-    customer_id: Option<String>,
-    customer_phone: Option<String>,
     description: String,
-    submitted_at: DateTime<Utc>,
 }
 
 /// Replaces in-batch duplicate references (`#j`) with the earlier draft's ticket number.
@@ -521,35 +493,39 @@ fn resolve_batch_refs(history: &mut [CustomerHistory], numbers: &[String]) {
     }
 }
 
-/// Serialises concurrent batches that share a customer (by id or phone) until commit, so the later one
-/// sees the earlier one's tickets in its history and duplicate check: two quick submissions of one
-/// customer landing in two lanes or replicas must still find each other. Batches of different customers
-/// never wait. Locks are taken in one sorted order, so two batches cannot deadlock on them.
-async fn lock_customers(tx: &mut PgConnection, drafts: &[Draft<'_>]) -> Result<(), StoreError> {
-    let keys: Vec<String> = drafts
+/// The batch's `begin`, which also serialises concurrent batches that share a customer (by id or phone)
+/// until commit, so the later one sees the earlier one's tickets in its history and duplicate check: two
+/// quick submissions of one customer landing in two lanes or replicas must still find each other.
+/// Batches of different customers never wait. Locks are taken in one sorted order, so two batches
+/// cannot deadlock on them.
+///
+/// One round trip with the `begin`: the keys are numbers computed here (a hash of the customer id or
+/// phone), so no text a customer typed is written into the statement.
+fn begin_locking_customers(drafts: &[Draft<'_>]) -> String {
+    let keys: BTreeSet<i64> = drafts
         .iter()
         .flat_map(|d| {
-            let id = d
-                .submission
-                .customer
-                .id
-                .as_ref()
-                .map(|c| format!("customer:{c}"));
-            let phone = d.phone.as_ref().map(|p| format!("phone:{p}"));
+            let id = d.submission.customer.id.as_deref().map(|c| ("customer", c));
+            let phone = d.phone.as_deref().map(|p| ("phone", p));
             id.into_iter().chain(phone)
+        })
+        .map(|(kind, value)| {
+            let digest = Sha256::new()
+                .chain_update(kind)
+                .chain_update([0])
+                .chain_update(value)
+                .finalize();
+            i64::from_be_bytes(digest[..8].try_into().expect("a digest has 8 bytes"))
         })
         .collect();
     if keys.is_empty() {
-        return Ok(());
+        return "begin".into();
     }
-    sqlx::query(
-        "select count(pg_advisory_xact_lock(h)) from (
-             select distinct hashtextextended(k, 0) as h from unnest($1::text[]) k order by 1) s",
+    let keys: Vec<String> = keys.iter().map(i64::to_string).collect();
+    format!(
+        "begin; select count(pg_advisory_xact_lock(k)) from unnest('{{{}}}'::int8[]) k",
+        keys.join(",")
     )
-    .bind(&keys)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 async fn existing_tickets(
@@ -672,7 +648,12 @@ async fn insert_tickets(
             n.customer_id, n.customer_name, n.customer_phone, n.customer_email, n.customer_type, n.order_number,
             n.description, n.feedback_type, array(select jsonb_array_elements_text(n.tags)), n.priority,
             n.expected_resolution_at, n.attachments, n.info_source, n.ivr, n.agent_id, n.previous_tickets,
-            (select d.id from tickets d where d.ticket_no = n.duplicate_no), n.similarity
+            -- An earlier ticket, or one of this batch (inserted by this very statement, so not yet
+            -- visible to a look-up in `tickets`).
+            coalesce((select d.id from tickets d where d.ticket_no = n.duplicate_no),
+                     (select b.id from unnest($1::uuid[], $2::text[]) as b(id, ticket_no)
+                      where b.ticket_no = n.duplicate_no)),
+            n.similarity
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
             $15::text[], $16::jsonb[], $17::text[], $18::timestamptz[], $19::jsonb[], $20::text[], $21::jsonb[],

@@ -849,6 +849,49 @@ async fn concurrent_form_submissions_all_succeed_and_are_committed_in_groups() {
     app.stop().await;
 }
 
+/// One customer writing from many tabs at once, to two replicas: batches of the same customer take
+/// turns, so each ticket counts every earlier one exactly once (the counts are 0, 1, 2, … with no
+/// number twice) and a repeat of the same text is flagged against a ticket that exists.
+#[tokio::test]
+async fn one_customers_concurrent_submissions_each_see_the_ones_before() {
+    let ctx = TestContext::new().await;
+    let replicas = [start(&ctx).await, start(&ctx).await];
+    let client = reqwest::Client::new();
+    let submissions = 40;
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..submissions {
+        let mut body = example(Channel::Form);
+        body["external_id"] = json!(format!("tabs-{i}"));
+        body["customer"]["id"] = json!("one-busy-customer");
+        body["description"] = json!(format!("第 {i} 次反馈：APP 一直闪退，登录不了"));
+        let url = format!("http://{}/v1/feedback", replicas[i % 2].addr);
+        let client = client.clone();
+        requests.spawn(async move {
+            let response = client.post(&url).json(&body).send().await.unwrap();
+            response.status().as_u16()
+        });
+    }
+    while let Some(status) = requests.join_next().await {
+        assert_eq!(status.unwrap(), 201);
+    }
+    let counts: Vec<i64> =
+        sqlx::query_scalar("select previous_tickets from tickets order by previous_tickets")
+            .fetch_all(&ctx.pool)
+            .await
+            .unwrap();
+    assert_eq!(counts, (0..submissions as i64).collect::<Vec<_>>());
+    let unflagged = count(
+        &ctx,
+        "select count(*) from tickets t where t.likely_duplicate_of is null
+            or not exists (select 1 from tickets d where d.id = t.likely_duplicate_of)",
+    )
+    .await;
+    assert_eq!(unflagged, 1, "only the first ticket has no earlier duplicate");
+    for replica in replicas {
+        replica.stop().await;
+    }
+}
+
 async fn post_form(app: &Application, body: &Value) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("http://{}/v1/feedback", app.addr))
