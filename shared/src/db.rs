@@ -43,7 +43,7 @@ async fn pool(
         .max_connections(settings.max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
         // sqlx pings every connection it hands out by default: a round trip before each query or
-        // transaction, a third of a web form batch's database time under load. A connection used
+        // transaction (three of the fifteen a web form batch made). A connection used
         // within the last second is handed out as is (a break in that second fails the next
         // statement, which every caller treats as a transient error); one idle for longer, as after
         // an outage, is pinged and replaced when it does not answer.

@@ -886,7 +886,10 @@ async fn one_customers_concurrent_submissions_each_see_the_ones_before() {
             or not exists (select 1 from tickets d where d.id = t.likely_duplicate_of)",
     )
     .await;
-    assert_eq!(unflagged, 1, "only the first ticket has no earlier duplicate");
+    assert_eq!(
+        unflagged, 1,
+        "only the first ticket has no earlier duplicate"
+    );
     for replica in replicas {
         replica.stop().await;
     }
