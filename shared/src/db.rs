@@ -32,9 +32,6 @@ pub async fn connect_as(settings: &DatabaseSettings, service: &str) -> Result<Pg
     pool(settings, options).await
 }
 
-/// A connection back in the pool for longer than this is pinged before it is handed out again.
-const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
-
 async fn pool(
     settings: &DatabaseSettings,
     options: sqlx::postgres::PgConnectOptions,
@@ -42,20 +39,10 @@ async fn pool(
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        // sqlx pings every connection it hands out by default: a round trip before each query or
-        // transaction (three of the fifteen a web form batch made). A connection used
-        // within the last second is handed out as is (a break in that second fails the next
-        // statement, which every caller treats as a transient error); one idle for longer, as after
-        // an outage, is pinged and replaced when it does not answer.
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for > PING_AFTER_IDLE {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
+        // sqlx pings every connection it hands out (`test_before_acquire`, on by default): a round
+        // trip per query or transaction, kept on purpose. Without it a connection broken by a
+        // database restart is handed out once more, and a worker starting up in that moment fails
+        // its start instead of waiting for a new connection (`faults`, the Postgres crash test).
         .connect_with(options)
         .await
         .map_err(DbError::Connect)
