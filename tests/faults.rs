@@ -152,9 +152,20 @@ async fn postgres_crash_mid_flow_loses_and_repeats_nothing() {
     let mut ctx = TestContext::on_servers(&pg.url(), &machine_nats(), 1).await;
     patient(&mut ctx);
     let tag = "pgcrash";
-    let _pipeline = Pipeline::start(&ctx.settings, 1, SlaRules::Fast);
+    let pipeline = Pipeline::start(&ctx.settings, 1, SlaRules::Fast);
     let poison = poison::refused_at_once(&ctx.subjects, tag, 2);
     let crashing = async {
+        // Mid-flow means every worker is at work: a worker still starting when its database dies
+        // ends with an error for its orchestrator to restart (a process fault test's business), and
+        // intake can register half the tickets before the router has loaded its model.
+        for w in &pipeline.workers {
+            assert_eq!(
+                w.wait_ready(200, STAGE).await,
+                Some(200),
+                "{} ready before the crash",
+                w.name
+            );
+        }
         wait_for(&ctx, TICKETS, (N / 2) as i64, STAGE).await;
         note(&ctx, tag, "Postgres crash").await;
         pg.crash();
