@@ -41,8 +41,8 @@ async fn pool(
         .acquire_timeout(std::time::Duration::from_secs(10))
         // sqlx pings every connection it hands out (`test_before_acquire`, on by default): a round
         // trip per query or transaction, kept on purpose. Without it a connection broken by a
-        // database restart is handed out once more, and a worker starting up in that moment fails
-        // its start instead of waiting for a new connection (`faults`, the Postgres crash test).
+        // database restart is handed out once more and its caller gets an error instead of a new
+        // connection (docs/benchmarks.md, "HTTP intake", weighs the trade).
         .connect_with(options)
         .await
         .map_err(DbError::Connect)
