@@ -40,6 +40,18 @@ fn patient(ctx: &mut TestContext) {
     ctx.settings.database.max_connections = 4;
 }
 
+/// Waits until every worker of `pipeline` answers `/ready` with 200 before `fault` strikes.
+async fn every_worker_ready(pipeline: &Pipeline, fault: &str) {
+    for w in &pipeline.workers {
+        assert_eq!(
+            w.wait_ready(200, STAGE).await,
+            Some(200),
+            "{} ready before {fault}",
+            w.name
+        );
+    }
+}
+
 fn machine_postgres() -> String {
     std::env::var("LOOPDESK_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -158,14 +170,7 @@ async fn postgres_crash_mid_flow_loses_and_repeats_nothing() {
         // Mid-flow means every worker is at work: a worker still starting when its database dies
         // ends with an error for its orchestrator to restart (a process fault test's business), and
         // intake can register half the tickets before the router has loaded its model.
-        for w in &pipeline.workers {
-            assert_eq!(
-                w.wait_ready(200, STAGE).await,
-                Some(200),
-                "{} ready before the crash",
-                w.name
-            );
-        }
+        every_worker_ready(&pipeline, "the crash").await;
         wait_for(&ctx, TICKETS, (N / 2) as i64, STAGE).await;
         note(&ctx, tag, "Postgres crash").await;
         pg.crash();
@@ -196,14 +201,7 @@ async fn a_postgres_outage_of_a_minute_holds_the_flow_and_dead_letters_nothing()
     ctx.settings.nats.ack_wait_secs = 30;
     let tag = "pgoutage";
     let pipeline = Pipeline::start(&ctx.settings, 1, SlaRules::Fast);
-    for w in &pipeline.workers {
-        assert_eq!(
-            w.wait_ready(200, STAGE).await,
-            Some(200),
-            "{} ready before the outage",
-            w.name
-        );
-    }
+    every_worker_ready(&pipeline, "the outage").await;
     let outage = async {
         wait_for(&ctx, TICKETS, (N / 4) as i64, STAGE).await;
         note(&ctx, tag, "Postgres stopped").await;
