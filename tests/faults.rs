@@ -40,13 +40,14 @@ fn patient(ctx: &mut TestContext) {
     ctx.settings.database.max_connections = 4;
 }
 
-/// Waits until every worker of `pipeline` answers `/ready` with 200 before `fault` strikes.
-async fn every_worker_ready(pipeline: &Pipeline, fault: &str) {
+/// Waits until every worker of `pipeline` answers `/ready` with 200; `when` ends the failure message
+/// ("ready before the crash").
+async fn every_worker_ready(pipeline: &Pipeline, when: &str) {
     for w in &pipeline.workers {
         assert_eq!(
             w.wait_ready(200, STAGE).await,
             Some(200),
-            "{} ready before {fault}",
+            "{} ready {when}",
             w.name
         );
     }
@@ -170,7 +171,7 @@ async fn postgres_crash_mid_flow_loses_and_repeats_nothing() {
         // Mid-flow means every worker is at work: a worker still starting when its database dies
         // ends with an error for its orchestrator to restart (a process fault test's business), and
         // intake can register half the tickets before the router has loaded its model.
-        every_worker_ready(&pipeline, "the crash").await;
+        every_worker_ready(&pipeline, "before the crash").await;
         wait_for(&ctx, TICKETS, (N / 2) as i64, STAGE).await;
         note(&ctx, tag, "Postgres crash").await;
         pg.crash();
@@ -201,7 +202,7 @@ async fn a_postgres_outage_of_a_minute_holds_the_flow_and_dead_letters_nothing()
     ctx.settings.nats.ack_wait_secs = 30;
     let tag = "pgoutage";
     let pipeline = Pipeline::start(&ctx.settings, 1, SlaRules::Fast);
-    every_worker_ready(&pipeline, "the outage").await;
+    every_worker_ready(&pipeline, "before the outage").await;
     let outage = async {
         wait_for(&ctx, TICKETS, (N / 4) as i64, STAGE).await;
         note(&ctx, tag, "Postgres stopped").await;
@@ -221,14 +222,7 @@ async fn a_postgres_outage_of_a_minute_holds_the_flow_and_dead_letters_nothing()
             "{tag}: Postgres started again after {:?}",
             stopped.elapsed()
         );
-        for w in &pipeline.workers {
-            assert_eq!(
-                w.wait_ready(200, STAGE).await,
-                Some(200),
-                "{} ready again once the database answers",
-                w.name
-            );
-        }
+        every_worker_ready(&pipeline, "again once the database answers").await;
     };
     run_through_within(&ctx, tag, N, &[], outage, RUN + OUTAGE).await;
     assert_eq!(
